@@ -1,0 +1,340 @@
+"""The run configuration: one TOML file that names the data and sets every stage.
+
+A run config has these sections; unknown sections or keys are errors, not silently
+ignored, so a typo never changes a run without notice::
+
+    [data]
+    table = "panel.csv"          # CSV or Parquet, one row per country-year (relative to this file)
+    country = "ccode"            # column of country ids
+    year = "year"
+    name = "country_name"        # optional: column of country names
+    region = "region"            # optional: column of regions
+    predictors = ["discrimpop", "coup.try.5yr"]
+    reports = "reports.csv"      # optional: long table of multi-source reports to fuse
+    allow_gaps = false           # optional: allow missing years inside a country's span
+
+    [outcomes]                   # crime name = column of yearly onsets: 1, 0 or blank
+    crimes_against_humanity = "mk_onset"
+
+    [ongoing]                    # optional: crime name = column, 1 while an episode is under way
+    crimes_against_humanity = "mk_ongoing"
+
+    [proxies]                    # optional: crime name = what the outcome column really measures
+    crimes_against_humanity = "EWP state-led mass killing onset"
+
+    [indicators.discrimpop]      # optional metadata per predictor
+    description = "Share of population subject to political discrimination"
+    risk_factors = [4, 9]        # UN Framework of Analysis numbers
+    source = "EPR"
+    transform = "share"
+
+    [model]                      # see ModelConfig
+    [ledger]                     # see LedgerConfig
+    [report]                     # see ReportConfig
+
+Paths are resolved relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from r2p_models.crimes import check_crimes, parse_risk_factors
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "IndicatorMeta",
+    "LedgerConfig",
+    "ModelConfig",
+    "ReportConfig",
+    "RunConfig",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """A run config that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class IndicatorMeta:
+    """Metadata of one indicator: what it measures and which risk factors it informs."""
+
+    description: str = ""
+    risk_factors: tuple[int, ...] = ()
+    source: str = ""
+    transform: str = ""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the panel table is and which column plays which role."""
+
+    table: Path
+    country: str
+    year: str
+    predictors: tuple[str, ...]
+    outcomes: dict[str, str]
+    name: str | None = None
+    region: str | None = None
+    reports: Path | None = None
+    allow_gaps: bool = False
+    ongoing: dict[str, str] = field(default_factory=dict)
+    proxies: dict[str, str] = field(default_factory=dict)
+    indicators: dict[str, IndicatorMeta] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model and sampler settings (section ``[model]``).
+
+    Attributes
+    ----------
+    variant : {"hierarchical", "pooled", "no_country", "independent"}
+        ``hierarchical`` is the joint four-crime model of the design; ``pooled`` is a
+        regularised pooled logit per crime (the Early Warning Project's structure);
+        ``no_country`` drops country effects; ``independent`` fits each crime with its
+        own effects and no sharing across crimes.
+    horizon : {1, 2}
+        Onset within this many years after the origin year.
+    sampler : {"nutpie", "numpyro", "pymc", "advi", "pathfinder"}
+        NUTS via nutpie (default) / numpyro / PyMC; ADVI or Pathfinder for previews only.
+    chains, draws, tune : int
+        MCMC settings.
+    target_accept : float
+        NUTS target acceptance rate.
+    seed : int
+        Random seed of the fit.
+    missing : {"carry_forward", "bayes"}
+        How missing indicators are handled inside the model (see ``r2p_models.model``).
+    """
+
+    variant: str = "hierarchical"
+    horizon: int = 2
+    sampler: str = "nutpie"
+    chains: int = 4
+    draws: int = 1000
+    tune: int = 1000
+    target_accept: float = 0.9
+    seed: int = 20051
+    missing: str = "carry_forward"
+
+    def __post_init__(self) -> None:
+        allowed = {
+            "variant": {"hierarchical", "pooled", "no_country", "independent"},
+            "horizon": {1, 2},
+            "sampler": {"nutpie", "numpyro", "pymc", "advi", "pathfinder"},
+            "missing": {"carry_forward", "bayes"},
+        }
+        for key, values in allowed.items():
+            if getattr(self, key) not in values:
+                raise ConfigError(
+                    f"[model] {key} = {getattr(self, key)!r}: expected one of {sorted(values)}"
+                )
+        for key in ("chains", "draws", "tune"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"[model] {key} = {value!r}: expected a positive integer")
+        if not 0.5 <= float(self.target_accept) < 1:
+            raise ConfigError(f"[model] target_accept = {self.target_accept!r}: expected [0.5, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable) of the settings."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """Section ``[ledger]``: where forecasts are recorded."""
+
+    path: Path | None = None
+    source: str = "r2p-hierarchical"
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Section ``[report]``: where the calibration report goes."""
+
+    path: Path | None = None
+    title: str = "r2p-models calibration report"
+    top_n: int = 30
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run configuration, as read from one TOML file."""
+
+    path: Path
+    data: DataConfig
+    model: ModelConfig = field(default_factory=ModelConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def crimes(self) -> tuple[str, ...]:
+        """The crimes the panel carries, in canonical order."""
+        return tuple(self.data.outcomes)
+
+    def hash(self) -> str:
+        """sha256 of the config's content (not its path), for ledgers and saved models."""
+        text = json.dumps(self.raw, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+_DATA_KEYS = {"table", "country", "year", "name", "region", "predictors", "reports", "allow_gaps"}
+_INDICATOR_KEYS = {"description", "risk_factors", "source", "transform"}
+_SECTIONS = {"data", "outcomes", "ongoing", "proxies", "indicators", "model", "ledger", "report"}
+
+
+def _check_keys(where: str, got: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(got) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _expect(where: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{where} = {value!r}: expected {what}")
+    return value
+
+
+def _crime_map(path: Path, raw: dict[str, Any], section: str) -> dict[str, str]:
+    table = raw.get(section, {})
+    where = f"{path} [{section}]"
+    _expect(where, table, dict, "a table of crime = column")
+    try:
+        crimes = check_crimes(table, where=where)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    for crime in crimes:
+        _expect(f"{where} {crime}", table[crime], str, "a column name (string)")
+    return {c: table[c] for c in crimes}
+
+
+def _section_dataclass(path: Path, raw: dict[str, Any], name: str, cls: type) -> Any:
+    table = raw.get(name, {})
+    where = f"{path} [{name}]"
+    _expect(where, table, dict, "a table")
+    allowed = {f.name for f in fields(cls)}
+    _check_keys(where, table, allowed)
+    values = dict(table)
+    for key in ("path",):
+        if key in values:
+            values[key] = (path.parent / _expect(f"{where} {key}", values[key], str, "a path")).resolve()
+    try:
+        return cls(**values)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and check a run config.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file. Relative paths inside it are taken from its folder.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not TOML, a section or key is unknown, a value has the
+        wrong type, or a crime name is not one of the four.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read config file ({err})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+
+    _check_keys(str(path), raw, _SECTIONS)
+    if "data" not in raw:
+        raise ConfigError(f"{path}: missing section [data]")
+    data = raw["data"]
+    _expect(f"{path} [data]", data, dict, "a table")
+    _check_keys(f"{path} [data]", data, _DATA_KEYS)
+    for key in ("table", "country", "year", "predictors"):
+        if key not in data:
+            raise ConfigError(f"{path} [data]: missing key {key!r}")
+    for key in ("table", "country", "year", "name", "region", "reports"):
+        if key in data:
+            _expect(f"{path} [data] {key}", data[key], str, "a string")
+    predictors = _expect(f"{path} [data] predictors", data["predictors"], list, "a list of columns")
+    for p in predictors:
+        _expect(f"{path} [data] predictors", p, str, "a list of column names (strings)")
+    if len(set(predictors)) != len(predictors):
+        dup = sorted({p for p in predictors if predictors.count(p) > 1})
+        raise ConfigError(f"{path} [data] predictors: listed more than once: {dup}")
+    allow_gaps = _expect(f"{path} [data] allow_gaps", data.get("allow_gaps", False), bool,
+                         "true or false")
+
+    outcomes = _crime_map(path, raw, "outcomes")
+    if not outcomes:
+        raise ConfigError(f"{path} [outcomes]: name at least one crime = column")
+    ongoing = _crime_map(path, raw, "ongoing")
+    proxies = _crime_map(path, raw, "proxies")
+    for section, mapping in (("ongoing", ongoing), ("proxies", proxies)):
+        extra = sorted(set(mapping) - set(outcomes))
+        if extra:
+            raise ConfigError(f"{path} [{section}]: crime(s) {extra} have no column in [outcomes]")
+
+    indicators: dict[str, IndicatorMeta] = {}
+    ind_raw = raw.get("indicators", {})
+    _expect(f"{path} [indicators]", ind_raw, dict, "tables [indicators.NAME]")
+    for name, meta in ind_raw.items():
+        where = f"{path} [indicators.{name}]"
+        if name not in predictors:
+            raise ConfigError(f"{where}: {name!r} is not one of [data] predictors")
+        _expect(where, meta, dict, "a table")
+        _check_keys(where, meta, _INDICATOR_KEYS)
+        try:
+            rfs = parse_risk_factors(meta.get("risk_factors"), where=f"{where} risk_factors")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        indicators[name] = IndicatorMeta(
+            description=str(meta.get("description", "")),
+            risk_factors=rfs,
+            source=str(meta.get("source", "")),
+            transform=str(meta.get("transform", "")),
+        )
+
+    base = path.parent
+    data_cfg = DataConfig(
+        table=(base / data["table"]).resolve(),
+        country=data["country"],
+        year=data["year"],
+        predictors=tuple(predictors),
+        outcomes=outcomes,
+        name=data.get("name"),
+        region=data.get("region"),
+        reports=(base / data["reports"]).resolve() if "reports" in data else None,
+        allow_gaps=allow_gaps,
+        ongoing=ongoing,
+        proxies=proxies,
+        indicators=indicators,
+    )
+    return RunConfig(
+        path=path.resolve(),
+        data=data_cfg,
+        model=_section_dataclass(path, raw, "model", ModelConfig),
+        ledger=_section_dataclass(path, raw, "ledger", LedgerConfig),
+        report=_section_dataclass(path, raw, "report", ReportConfig),
+        raw=raw,
+    )
