@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from r2p_models.crimes import check_crimes, parse_risk_factors
+from r2p_models.errors import InputError
 
 __all__ = [
     "ConfigError",
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A run config that cannot be used; the message names the file and the key."""
 
 
@@ -227,7 +228,9 @@ def _section_dataclass(path: Path, raw: dict[str, Any], name: str, cls: type) ->
     values = dict(table)
     for key in ("path",):
         if key in values:
-            values[key] = (path.parent / _expect(f"{where} {key}", values[key], str, "a path")).resolve()
+            values[key] = (
+                path.parent / _expect(f"{where} {key}", values[key], str, "a path")
+            ).resolve()
     try:
         return cls(**values)
     except ConfigError as err:
@@ -282,8 +285,9 @@ def load_config(path: str | Path) -> RunConfig:
     if len(set(predictors)) != len(predictors):
         dup = sorted({p for p in predictors if predictors.count(p) > 1})
         raise ConfigError(f"{path} [data] predictors: listed more than once: {dup}")
-    allow_gaps = _expect(f"{path} [data] allow_gaps", data.get("allow_gaps", False), bool,
-                         "true or false")
+    allow_gaps = _expect(
+        f"{path} [data] allow_gaps", data.get("allow_gaps", False), bool, "true or false"
+    )
 
     outcomes = _crime_map(path, raw, "outcomes")
     if not outcomes:

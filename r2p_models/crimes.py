@@ -74,26 +74,45 @@ RISK_FACTORS: dict[int, RiskFactor] = {
     rf.number: rf
     for rf in (
         RiskFactor(1, "Situations of armed conflict or other forms of instability", _ALL),
-        RiskFactor(2, "Record of serious violations of international human rights and "
-                      "humanitarian law", _ALL),
+        RiskFactor(
+            2,
+            "Record of serious violations of international human rights and humanitarian law",
+            _ALL,
+        ),
         RiskFactor(3, "Weakness of State structures", _ALL),
         RiskFactor(4, "Motives or incentives", _ALL),
         RiskFactor(5, "Capacity to commit atrocity crimes", _ALL),
         RiskFactor(6, "Absence of mitigating factors", _ALL),
         RiskFactor(7, "Enabling circumstances or preparatory action", _ALL),
         RiskFactor(8, "Triggering factors", _ALL),
-        RiskFactor(9, "Intergroup tensions or patterns of discrimination against protected "
-                      "groups", ("genocide", "ethnic_cleansing")),
-        RiskFactor(10, "Signs of an intent to destroy in whole or in part a protected group",
-                   ("genocide", "ethnic_cleansing")),
-        RiskFactor(11, "Signs of a widespread or systematic attack against any civilian "
-                       "population", ("crimes_against_humanity", "ethnic_cleansing")),
-        RiskFactor(12, "Signs of a plan or policy to attack any civilian population",
-                   ("crimes_against_humanity", "ethnic_cleansing")),
-        RiskFactor(13, "Serious threats to those protected under international humanitarian "
-                       "law", ("war_crimes",)),
-        RiskFactor(14, "Serious threats to humanitarian or peacekeeping operations",
-                   ("war_crimes",)),
+        RiskFactor(
+            9,
+            "Intergroup tensions or patterns of discrimination against protected groups",
+            ("genocide", "ethnic_cleansing"),
+        ),
+        RiskFactor(
+            10,
+            "Signs of an intent to destroy in whole or in part a protected group",
+            ("genocide", "ethnic_cleansing"),
+        ),
+        RiskFactor(
+            11,
+            "Signs of a widespread or systematic attack against any civilian population",
+            ("crimes_against_humanity", "ethnic_cleansing"),
+        ),
+        RiskFactor(
+            12,
+            "Signs of a plan or policy to attack any civilian population",
+            ("crimes_against_humanity", "ethnic_cleansing"),
+        ),
+        RiskFactor(
+            13,
+            "Serious threats to those protected under international humanitarian law",
+            ("war_crimes",),
+        ),
+        RiskFactor(
+            14, "Serious threats to humanitarian or peacekeeping operations", ("war_crimes",)
+        ),
     )
 }
 

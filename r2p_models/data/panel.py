@@ -1,0 +1,453 @@
+"""Build and validate the panel from a tidy table and a run config.
+
+The panel's schema is described in :mod:`r2p_models.data`. Every check here fails
+with a one-line :class:`PanelError` that names the file, the column and the first
+offending rows (row numbers count data rows from 1, the header excluded, in the
+order of the file), and nothing is built from a table that fails a check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from r2p_models.config import DataConfig, RunConfig, load_config
+from r2p_models.crimes import CRIMES
+from r2p_models.errors import InputError
+
+__all__ = [
+    "PanelError",
+    "build_panel",
+    "load_panel",
+    "panel_summary",
+    "read_table",
+]
+
+_MAX_ROWS_SHOWN = 5
+
+
+class PanelError(InputError):
+    """Input data that cannot become a panel; the message names file, column and rows."""
+
+
+def _rows(mask: np.ndarray | pd.Series) -> str:
+    """Format the first offending rows (1-based data rows) of a boolean mask."""
+    idx = np.flatnonzero(np.asarray(mask)) + 1
+    shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_SHOWN])
+    more = f" (and {len(idx) - _MAX_ROWS_SHOWN} more)" if len(idx) > _MAX_ROWS_SHOWN else ""
+    return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet table, with a clear error when it cannot be read.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv`` (comma-separated, header row, blank = missing) or ``.parquet``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        With a default ``RangeIndex`` in file order.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".parquet", ".pq"}:
+        raise PanelError(f"{path}: unsupported table format {suffix!r} (use .csv or .parquet)")
+    try:
+        if suffix == ".csv":
+            # keep_default_na=False + na_values=[""] so that only blank cells are missing:
+            # strings such as "NA" or "n/a" are reported as non-numeric, not silently taken.
+            df = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
+        else:
+            df = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise PanelError(f"{path}: file not found") from None
+    except Exception as err:  # any parser error becomes a one-line message naming the file
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PanelError(f"{path}: cannot read table ({msg})") from None
+    if df.empty:
+        raise PanelError(f"{path}: the table has no rows")
+    return df.reset_index(drop=True)
+
+
+def _numeric(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
+    """Column as float, rejecting text and infinities (blank/NaN stays NaN)."""
+    raw = df[col]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        first = raw[bad].iloc[0]
+        raise PanelError(
+            f"{where}: column {col!r} has non-numeric values (e.g. {first!r}) at {_rows(bad)}"
+        )
+    arr = values.to_numpy(dtype=float)
+    inf = np.isinf(arr)
+    if inf.any():
+        raise PanelError(f"{where}: column {col!r} has infinite values at {_rows(inf)}")
+    return arr
+
+
+def _ids(values: pd.Series) -> pd.Series:
+    """Country ids as strings; integral numbers are written without a decimal point."""
+    if pd.api.types.is_numeric_dtype(values):
+        num = values.to_numpy(dtype=float)
+        if np.all(np.isnan(num) | (num == np.round(num))):
+            return pd.Series(
+                [None if np.isnan(v) else str(int(v)) for v in num],
+                index=values.index,
+                dtype=object,
+            )
+    return (
+        values.astype(object)
+        .where(values.notna(), None)
+        .map(lambda v: None if v is None else str(v).strip())
+    )
+
+
+def _binary(df: pd.DataFrame, col: str, where: str, what: str) -> np.ndarray:
+    arr = _numeric(df, col, where)
+    bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
+    if bad.any():
+        raise PanelError(
+            f"{where}: {what} column {col!r} must be 1, 0 or blank; "
+            f"found {arr[bad][0]:g} at {_rows(bad)}"
+        )
+    return arr
+
+
+def _per_country(
+    df: pd.DataFrame, col: str, ids: pd.Series, where: str, required: bool
+) -> dict[str, str]:
+    values = df[col].astype(object).where(df[col].notna(), None)
+    values = values.map(lambda v: None if v is None or str(v).strip() == "" else str(v).strip())
+    if required and values.isna().any():
+        raise PanelError(f"{where}: column {col!r} is blank at {_rows(values.isna())}")
+    out: dict[str, str] = {}
+    for cid, group in values.groupby(ids, sort=False):
+        distinct = group.dropna().unique()
+        if len(distinct) > 1:
+            rows = ids == cid
+            raise PanelError(
+                f"{where}: column {col!r} differs within country {cid!r} "
+                f"({sorted(map(str, distinct))[:3]}) at {_rows(rows & values.isin(distinct[1:]))}"
+            )
+        out[str(cid)] = str(distinct[0]) if len(distinct) else ""
+    return out
+
+
+def build_panel(
+    table: pd.DataFrame,
+    data: DataConfig,
+    *,
+    where: str = "<table>",
+    reports: pd.DataFrame | None = None,
+    data_hash: str | None = None,
+) -> xr.Dataset:
+    """Validate a tidy country-year table and turn it into a panel Dataset.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per country-year, in file order (row numbers in errors follow it).
+    data : DataConfig
+        The roles of the columns (``[data]``, ``[outcomes]``, ``[ongoing]``, ...).
+    where : str
+        Name of the input (the file path) used in error messages.
+    reports : pandas.DataFrame, optional
+        Long table of multi-source reports (``country, year, indicator, source, value``);
+        predictors that are not columns of ``table`` are fused from it
+        (see :func:`r2p_models.data.fusion.fuse_reports`).
+    data_hash : str, optional
+        Hash of the input bytes; computed from the frames when omitted.
+
+    Returns
+    -------
+    xarray.Dataset
+        The panel (schema in :mod:`r2p_models.data`).
+
+    Raises
+    ------
+    PanelError
+        Missing column, blank or duplicate country-year, non-integer year, outcome not in
+        {0, 1, blank}, non-numeric or infinite indicator, undeclared gap in a country's
+        years, country without a region (where regions are used), or a predictor found
+        neither in the table nor in the reports.
+    """
+    table = table.reset_index(drop=True)
+    report_indicators: set[str] = set()
+    if reports is not None:
+        if "indicator" not in reports.columns:
+            raise PanelError(f"{where}: reports table has no column 'indicator'")
+        report_indicators = set(reports["indicator"].astype(str).unique())
+
+    # 1. every named column exists
+    needed = [data.country, data.year, *data.outcomes.values(), *data.ongoing.values()]
+    needed += [c for c in (data.name, data.region) if c]
+    missing = [c for c in needed if c not in table.columns]
+    for p in data.predictors:
+        in_table, in_reports = p in table.columns, p in report_indicators
+        if in_table and in_reports:
+            raise PanelError(
+                f"{where}: predictor {p!r} is both a table column and an indicator of the reports "
+                "table; rename one"
+            )
+        if not in_table and not in_reports:
+            missing.append(p)
+    if missing:
+        raise PanelError(
+            f"{where}: missing column(s) {missing}; the table has {list(table.columns)[:12]}"
+            f"{' ...' if table.shape[1] > 12 else ''}"
+        )
+
+    # 2. keys
+    ids = _ids(table[data.country])
+    if ids.isna().any() or (ids == "").any():
+        raise PanelError(
+            f"{where}: column {data.country!r} is blank at {_rows(ids.isna() | (ids == ''))}"
+        )
+    years_f = _numeric(table, data.year, where)
+    bad_year = np.isnan(years_f) | (years_f != np.round(years_f))
+    if bad_year.any():
+        raise PanelError(
+            f"{where}: column {data.year!r} must be whole years; bad at {_rows(bad_year)}"
+        )
+    years = years_f.astype(int)
+    dup = pd.DataFrame({"c": ids, "y": years}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise PanelError(
+            f"{where}: duplicate country-years in columns {data.country!r}, {data.year!r} "
+            f"at {_rows(dup)}"
+        )
+    if not data.allow_gaps:
+        for cid, ys in pd.Series(years).groupby(ids.to_numpy(), sort=False):
+            span = ys.max() - ys.min() + 1
+            if span != len(ys):
+                gaps = sorted(set(range(ys.min(), ys.max() + 1)) - set(ys))
+                raise PanelError(
+                    f"{where}: country {cid!r} (column {data.country!r}) has no rows for years "
+                    f"{gaps[:5]} inside its span {ys.min()}-{ys.max()}; fill them or set "
+                    "[data] allow_gaps = true"
+                )
+
+    # 3. values
+    onset = {c: _binary(table, col, where, "outcome") for c, col in data.outcomes.items()}
+    ongoing = {c: _binary(table, col, where, "ongoing") for c, col in data.ongoing.items()}
+    table_preds = [p for p in data.predictors if p in table.columns]
+    xvals = {p: _numeric(table, p, where) for p in table_preds}
+    names = _per_country(table, data.name, ids, where, required=False) if data.name else {}
+    regions = _per_country(table, data.region, ids, where, required=True) if data.region else {}
+
+    # 4. grid
+    countries = list(dict.fromkeys(ids))  # first-seen order
+    countries = sorted(countries, key=lambda c: (regions.get(c, ""), c))
+    all_years = np.arange(years.min(), years.max() + 1)
+    ci = pd.Index(countries).get_indexer(ids)
+    yi = years - all_years[0]
+    shape = (len(countries), len(all_years))
+    present = np.zeros(shape, dtype=bool)
+    present[ci, yi] = True
+
+    crimes = [c for c in CRIMES if c in data.outcomes]
+    onset_arr = np.full((*shape, len(crimes)), np.nan)
+    ongoing_arr = np.zeros((*shape, len(crimes)))
+    ongoing_arr[~present] = np.nan
+    for k, crime in enumerate(crimes):
+        onset_arr[ci, yi, k] = onset[crime]
+        if crime in ongoing:
+            og = ongoing[crime]
+            ongoing_arr[ci, yi, k] = np.where(np.isnan(og), 0.0, og)
+            both = (og == 1) & (onset[crime] == 1)
+            if both.any():
+                raise PanelError(
+                    f"{where}: rows mark both an onset ({data.outcomes[crime]!r}) and an ongoing "
+                    f"episode ({data.ongoing[crime]!r}) of {crime}; ongoing means an episode that "
+                    f"began in an earlier year: {_rows(both)}"
+                )
+
+    indicators = list(data.predictors)
+    X = np.full((*shape, len(indicators)), np.nan)
+    X_var = np.full_like(X, np.nan)
+    fused_from = {p: "" for p in indicators}
+    for j, p in enumerate(indicators):
+        if p in xvals:
+            X[ci, yi, j] = xvals[p]
+            X_var[ci, yi, j] = np.where(np.isnan(xvals[p]), np.nan, 0.0)
+    fused = [p for p in indicators if p not in xvals]
+    if fused:
+        from r2p_models.data.fusion import fuse_reports  # local: fusion is optional
+
+        rep = reports[reports["indicator"].astype(str).isin(fused)].copy()  # type: ignore[index]
+        rep["country"] = _ids(rep["country"])
+        result = fuse_reports(rep)
+        est = result.estimate.reindex(country=countries, year=all_years)
+        var = result.variance.reindex(country=countries, year=all_years)
+        unknown = sorted(set(map(str, result.estimate["country"].values)) - set(countries))
+        if unknown:
+            raise PanelError(
+                f"{where}: reports name countries that are not in the table: {unknown[:5]}"
+            )
+        for p in fused:
+            j = indicators.index(p)
+            X[:, :, j] = np.where(present, est.sel(indicator=p).values, np.nan)
+            X_var[:, :, j] = np.where(present, var.sel(indicator=p).values, np.nan)
+            sources = sorted(set(rep.loc[rep["indicator"].astype(str) == p, "source"].astype(str)))
+            fused_from[p] = ",".join(sources)
+
+    meta = data.indicators
+    if data_hash is None:
+        h = hashlib.sha256(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+        if reports is not None:
+            h.update(pd.util.hash_pandas_object(reports, index=False).to_numpy().tobytes())
+        h.update(repr(sorted(vars(data).items())).encode())
+        data_hash = h.hexdigest()
+
+    ds = xr.Dataset(
+        {
+            "X": (("country", "year", "indicator"), X),
+            "X_var": (("country", "year", "indicator"), X_var),
+            "onset": (("country", "year", "crime"), onset_arr),
+            "ongoing": (("country", "year", "crime"), ongoing_arr),
+            "present": (("country", "year"), present),
+        },
+        coords={
+            "country": np.array(countries, dtype=object),
+            "year": all_years,
+            "indicator": np.array(indicators, dtype=object),
+            "crime": np.array(crimes, dtype=object),
+            "name": ("country", np.array([names.get(c, "") or c for c in countries], dtype=object)),
+            "region": ("country", np.array([regions.get(c, "") for c in countries], dtype=object)),
+            "description": (
+                "indicator",
+                np.array(
+                    [meta[p].description if p in meta else "" for p in indicators], dtype=object
+                ),
+            ),
+            "risk_factors": (
+                "indicator",
+                np.array(
+                    [
+                        ",".join(map(str, meta[p].risk_factors)) if p in meta else ""
+                        for p in indicators
+                    ],
+                    dtype=object,
+                ),
+            ),
+            "source": (
+                "indicator",
+                np.array(
+                    [
+                        meta[p].source if p in meta and meta[p].source else fused_from[p]
+                        for p in indicators
+                    ],
+                    dtype=object,
+                ),
+            ),
+            "fused_from": (
+                "indicator",
+                np.array([fused_from[p] for p in indicators], dtype=object),
+            ),
+            "transform": (
+                "indicator",
+                np.array(
+                    [meta[p].transform if p in meta else "" for p in indicators], dtype=object
+                ),
+            ),
+            "outcome_column": ("crime", np.array([data.outcomes[c] for c in crimes], dtype=object)),
+            "proxy": ("crime", np.array([data.proxies.get(c, "") for c in crimes], dtype=object)),
+        },
+        attrs={
+            "source_file": where,
+            "data_hash": data_hash,
+            "uses_regions": int(bool(data.region)),
+        },
+    )
+    ds["X"].attrs["description"] = "precursor indicators, NaN where unknown"
+    ds["onset"].attrs["description"] = "1 if an episode began that year, 0 if not, NaN if unknown"
+    ds["ongoing"].attrs["description"] = "1 while an episode that began earlier is under way"
+    return ds
+
+
+def _file_hash(paths: Sequence[Path], data: DataConfig) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    roles = {k: v for k, v in vars(data).items() if k not in {"table", "reports"}}
+    h.update(repr(sorted(roles.items())).encode())
+    return h.hexdigest()
+
+
+def load_panel(config: RunConfig | str | Path) -> xr.Dataset:
+    """Read, validate and build the panel a run config names.
+
+    Parameters
+    ----------
+    config : RunConfig or path to a run config TOML
+
+    Returns
+    -------
+    xarray.Dataset
+        The panel; ``attrs["data_hash"]`` is the sha256 of the input files and roles.
+    """
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    data = cfg.data
+    table = read_table(data.table)
+    reports = None
+    files = [data.table]
+    if data.reports is not None:
+        reports = read_table(data.reports)
+        need = ["country", "year", "indicator", "source", "value"]
+        absent = [c for c in need if c not in reports.columns]
+        if absent:
+            raise PanelError(f"{data.reports}: missing column(s) {absent}; expected {need}")
+        files.append(data.reports)
+    try:
+        return build_panel(
+            table,
+            data,
+            where=str(data.table),
+            reports=reports,
+            data_hash=_file_hash(files, data),
+        )
+    except ValueError as err:
+        if isinstance(err, PanelError):
+            raise
+        # errors raised by the fusion step name the reports file
+        raise PanelError(f"{data.reports}: {err}") from None
+
+
+def panel_summary(panel: xr.Dataset) -> str:
+    """A short human-readable summary: countries, years, events per crime, missing shares."""
+    present = panel["present"]
+    lines = [
+        f"panel {panel.attrs.get('source_file', '')}",
+        f"  countries: {panel.sizes['country']}  years: {int(panel.year.min())}-"
+        f"{int(panel.year.max())}  country-years: {int(present.sum())}",
+    ]
+    if panel.attrs.get("uses_regions"):
+        regions = pd.Series(panel["region"].values).value_counts().sort_index()
+        lines.append("  regions: " + ", ".join(f"{r} {n}" for r, n in regions.items()))
+    lines.append("  events per crime (onsets / at-risk country-years, known outcomes):")
+    for crime in panel.crime.values:
+        onset = panel["onset"].sel(crime=crime)
+        at_risk = present & (panel["ongoing"].sel(crime=crime) == 0) & onset.notnull()
+        n_events = int((onset == 1).where(at_risk, False).sum())
+        n = int(at_risk.sum())
+        rate = n_events / n if n else float("nan")
+        proxy = panel["proxy"].sel(crime=crime).item()
+        tag = f"  [proxy: {proxy}]" if proxy else ""
+        lines.append(f"    {crime:<24} {n_events:>4} / {n:<6} ({rate:.2%} a year){tag}")
+    lines.append("  missing share per indicator:")
+    x = panel["X"].where(present)
+    miss = x.isnull().where(present).sum(["country", "year"]) / present.sum()
+    for ind in panel.indicator.values:
+        fused = panel["fused_from"].sel(indicator=ind).item()
+        tag = f"  (fused from {fused})" if fused else ""
+        lines.append(f"    {ind:<28} {float(miss.sel(indicator=ind)):.1%}{tag}")
+    return "\n".join(lines)
