@@ -1,0 +1,234 @@
+"""The panel loader: the schema it builds and every class of bad input it refuses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from r2p_models.cli import EXIT_BAD_INPUT, main
+from r2p_models.config import ConfigError, load_config
+from r2p_models.data.panel import PanelError, load_panel
+
+CONFIG = """
+[data]
+table = "panel.csv"
+country = "ccode"
+year = "year"
+region = "region"
+predictors = ["discrimpop", "coup"]
+[outcomes]
+crimes_against_humanity = "mk_onset"
+genocide = "gen_onset"
+[ongoing]
+genocide = "gen_ongoing"
+[proxies]
+crimes_against_humanity = "EWP mass-killing onset"
+[indicators.discrimpop]
+description = "share discriminated"
+risk_factors = [4, 9]
+"""
+
+
+def _table() -> pd.DataFrame:
+    rows = []
+    for c, region in ((2, "Americas"), (20, "Americas"), (500, "Africa")):
+        for y in range(2000, 2005):
+            rows.append(
+                {"ccode": c, "year": y, "region": region, "discrimpop": 0.1 * c / 100 + y - 2000,
+                 "coup": 0, "mk_onset": 0, "gen_onset": 0, "gen_ongoing": 0}
+            )
+    df = pd.DataFrame(rows)
+    df.loc[(df.ccode == 500) & (df.year == 2001), "mk_onset"] = 1
+    df.loc[(df.ccode == 500) & (df.year == 2002), "gen_onset"] = 1
+    df.loc[(df.ccode == 500) & (df.year.isin([2003, 2004])), "gen_ongoing"] = 1
+    df.loc[(df.ccode == 20) & (df.year == 2003), "discrimpop"] = np.nan
+    df.loc[(df.ccode == 2) & (df.year == 2004), "mk_onset"] = np.nan
+    return df
+
+
+def _write(tmp_path: Path, df: pd.DataFrame, config: str = CONFIG, name: str = "panel.csv") -> Path:
+    df.to_csv(tmp_path / name, index=False)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(config.replace("panel.csv", name))
+    return cfg
+
+
+def test_panel_schema_and_values(tmp_path: Path) -> None:
+    panel = load_panel(_write(tmp_path, _table()))
+    assert dict(panel.sizes) == {"country": 3, "year": 5, "indicator": 2, "crime": 2}
+    # canonical crime order, not config order
+    assert list(panel.crime.values) == ["genocide", "crimes_against_humanity"]
+    assert list(panel.year.values) == [2000, 2001, 2002, 2003, 2004]
+    assert set(panel.country.values) == {"2", "20", "500"}
+    assert panel["region"].sel(country="500").item() == "Africa"
+    assert panel["onset"].sel(country="500", year=2001, crime="crimes_against_humanity") == 1
+    assert panel["ongoing"].sel(country="500", year=2003, crime="genocide") == 1
+    # no ongoing column for CAH -> never ongoing
+    assert float(panel["ongoing"].sel(crime="crimes_against_humanity").sum()) == 0
+    # blanks stay missing, never zero
+    assert np.isnan(panel["onset"].sel(country="2", year=2004, crime="crimes_against_humanity"))
+    assert np.isnan(panel["X"].sel(country="20", year=2003, indicator="discrimpop"))
+    assert np.isnan(panel["X_var"].sel(country="20", year=2003, indicator="discrimpop"))
+    assert panel["X_var"].sel(country="20", year=2002, indicator="discrimpop") == 0
+    assert panel["X"].sel(country="500", year=2004, indicator="discrimpop") == pytest.approx(4.5)
+    assert panel["risk_factors"].sel(indicator="discrimpop").item() == "4,9"
+    assert panel["proxy"].sel(crime="crimes_against_humanity").item() == "EWP mass-killing onset"
+    assert panel["proxy"].sel(crime="genocide").item() == ""
+    assert bool(panel["present"].all())
+    assert len(panel.attrs["data_hash"]) == 64
+
+
+def test_parquet_input_gives_the_same_panel(tmp_path: Path) -> None:
+    df = _table()
+    csv = load_panel(_write(tmp_path, df))
+    df.to_parquet(tmp_path / "panel.parquet", index=False)
+    (tmp_path / "run2.toml").write_text(CONFIG.replace("panel.csv", "panel.parquet"))
+    pq = load_panel(tmp_path / "run2.toml")
+    np.testing.assert_array_equal(csv["X"].values, pq["X"].values)
+    np.testing.assert_array_equal(csv["onset"].values, pq["onset"].values)
+
+
+def test_countries_entering_late_are_absent_not_zero(tmp_path: Path) -> None:
+    df = _table()
+    df = df[~((df.ccode == 20) & (df.year < 2002))]
+    panel = load_panel(_write(tmp_path, df))
+    assert not panel["present"].sel(country="20", year=2001)
+    assert np.isnan(panel["onset"].sel(country="20", year=2001)).all()
+    assert np.isnan(panel["ongoing"].sel(country="20", year=2001)).all()
+
+
+def test_data_hash_changes_with_the_data(tmp_path: Path) -> None:
+    df = _table()
+    h1 = load_panel(_write(tmp_path, df)).attrs["data_hash"]
+    df.loc[0, "coup"] = 1
+    h2 = load_panel(_write(tmp_path, df)).attrs["data_hash"]
+    assert h1 != h2
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.drop(columns="coup"), r"missing column\(s\) \['coup'\]"),
+        (lambda d: pd.concat([d, d.iloc[[3]]]), r"duplicate country-years .* rows 4, 16"),
+        (lambda d: d.assign(mk_onset=d.mk_onset.where(d.index != 6, 2)),
+         r"outcome column 'mk_onset' must be 1, 0 or blank; found 2 at row 7"),
+        (lambda d: d.assign(coup=d.coup.astype(object).where(d.index != 2, "yes")),
+         r"column 'coup' has non-numeric values \(e.g. 'yes'\) at row 3"),
+        (lambda d: d.assign(discrimpop=d.discrimpop.where(d.index != 4, np.inf)),
+         r"column 'discrimpop' has infinite values at row 5"),
+        (lambda d: d[~((d.ccode == 2) & (d.year == 2002))],
+         r"country '2' .* no rows for years \[2002\]"),
+        (lambda d: d.assign(region=d.region.where(d.index != 11, None)),
+         r"column 'region' is blank at row 12"),
+        (lambda d: d.assign(year=d.year.astype(float).where(d.index != 0, 2000.5)),
+         r"column 'year' must be whole years; bad at row 1"),
+        (lambda d: d.assign(gen_ongoing=d.gen_ongoing.where(d.index != 12, 1)),
+         r"both an onset .* and an ongoing"),
+    ],
+    ids=["missing-column", "duplicate", "outcome-2", "text", "inf", "gap", "no-region", "year",
+         "onset-and-ongoing"],
+)
+def test_bad_tables_are_refused_with_file_column_and_rows(tmp_path, mutate, message) -> None:
+    cfg = _write(tmp_path, mutate(_table()).reset_index(drop=True))
+    with pytest.raises(PanelError, match=message) as info:
+        load_panel(cfg)
+    text = str(info.value)
+    assert "\n" not in text
+    assert str(tmp_path / "panel.csv") in text
+
+
+def test_text_na_is_not_silently_missing(tmp_path: Path) -> None:
+    path = _write(tmp_path, _table())
+    csv = (tmp_path / "panel.csv").read_text().splitlines()
+    head = csv[0].split(",")
+    fields = csv[3].split(",")
+    fields[head.index("coup")] = "NA"
+    csv[3] = ",".join(fields)
+    (tmp_path / "panel.csv").write_text("\n".join(csv) + "\n")
+    with pytest.raises(PanelError, match=r"'coup' has non-numeric values \(e.g. 'NA'\) at row 3"):
+        load_panel(path)
+
+
+def test_gaps_are_allowed_when_declared(tmp_path: Path) -> None:
+    df = _table()
+    df = df[~((df.ccode == 2) & (df.year == 2002))]
+    cfg = CONFIG.replace('region = "region"', 'region = "region"\nallow_gaps = true')
+    panel = load_panel(_write(tmp_path, df, cfg))
+    assert not panel["present"].sel(country="2", year=2002)
+
+
+def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+    cfg = _write(tmp_path, _table())
+    (tmp_path / "panel.csv").write_bytes(b"\x00\x01\x02garbage")
+    with pytest.raises(PanelError, match="panel.csv"):
+        load_panel(cfg)
+    (tmp_path / "panel.csv").unlink()
+    with pytest.raises(PanelError, match=r"panel.csv: file not found"):
+        load_panel(cfg)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c + "\n[modle]\nx = 1\n", r"unknown key\(s\) \['modle'\]"),
+        (lambda c: c.replace("genocide = \"gen_onset\"", "genocid = \"gen_onset\""),
+         r"unknown crime name\(s\) \['genocid'\]"),
+        (lambda c: c.replace('year = "year"', 'year = "year"\ntabel = "x.csv"'),
+         r"\[data\]: unknown key\(s\) \['tabel'\]"),
+        (lambda c: c + "\n[model]\nhorizon = 3\n", r"\[model\] horizon = 3: expected one of \[1, 2\]"),
+        (lambda c: c + "\n[model]\ndraws = 0\n", r"draws = 0: expected a positive integer"),
+        (lambda c: c.replace("risk_factors = [4, 9]", "risk_factors = [4, 15]"),
+         r"risk factor 15 is not a number 1-14"),
+        (lambda c: c + "\n[indicators.gdp]\ndescription = 'x'\n", r"'gdp' is not one of"),
+        (lambda c: c.replace("[data]", "[data\n"), r"not valid TOML"),
+    ],
+    ids=["section", "crime", "data-key", "horizon", "draws", "risk-factor", "indicator", "toml"],
+)
+def test_bad_configs_are_refused(tmp_path, edit, message) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(edit(CONFIG))
+    with pytest.raises(ConfigError, match=message):
+        load_config(cfg)
+
+
+def test_cli_validate_prints_summary_and_exits_2_on_bad_input(tmp_path, capsys) -> None:
+    cfg = _write(tmp_path, _table())
+    assert main(["validate", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "countries: 3" in out
+    assert "crimes_against_humanity     1 / 14 " in out  # one onset among 14 known outcomes
+    assert "genocide                    1 / 13 " in out  # 2 ongoing years not at risk
+    assert "[proxy: EWP mass-killing onset]" in out
+    assert "discrimpop                   6.7%" in out  # 1 of 15 country-years missing
+    df = _table()
+    df.loc[3, "mk_onset"] = 5
+    cfg = _write(tmp_path, df)
+    assert main(["validate", "--config", str(cfg)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "row 4" in err and "'mk_onset'" in err
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    cfg = _write(tmp_path, _table())
+    done = subprocess.run(
+        [sys.executable, "-m", "r2p_models.cli", "validate", "--config", str(cfg)],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "valid: all checks passed" in done.stdout
+
+
+def test_config_paths_are_relative_to_the_config(tmp_path: Path) -> None:
+    sub = tmp_path / "deep"
+    sub.mkdir()
+    _table().to_csv(sub / "panel.csv", index=False)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(textwrap.dedent(CONFIG).replace('"panel.csv"', '"deep/panel.csv"'))
+    assert load_config(cfg).data.table == (sub / "panel.csv").resolve()
+    assert load_panel(cfg).sizes["country"] == 3
