@@ -166,7 +166,7 @@ def test_gaps_are_allowed_when_declared(tmp_path: Path) -> None:
 def test_unreadable_and_missing_files(tmp_path: Path) -> None:
     cfg = _write(tmp_path, _table())
     (tmp_path / "panel.csv").write_bytes(b"\x00\x01\x02garbage")
-    with pytest.raises(PanelError, match="panel.csv"):
+    with pytest.raises(PanelError, match=r"panel\.csv"):
         load_panel(cfg)
     (tmp_path / "panel.csv").unlink()
     with pytest.raises(PanelError, match=r"panel.csv: file not found"):
@@ -181,7 +181,8 @@ def test_unreadable_and_missing_files(tmp_path: Path) -> None:
          r"unknown crime name\(s\) \['genocid'\]"),
         (lambda c: c.replace('year = "year"', 'year = "year"\ntabel = "x.csv"'),
          r"\[data\]: unknown key\(s\) \['tabel'\]"),
-        (lambda c: c + "\n[model]\nhorizon = 3\n", r"\[model\] horizon = 3: expected one of \[1, 2\]"),
+        (lambda c: c + "\n[model]\nhorizon = 3\n",
+         r"\[model\] horizon = 3: expected one of \[1, 2\]"),
         (lambda c: c + "\n[model]\ndraws = 0\n", r"draws = 0: expected a positive integer"),
         (lambda c: c.replace("risk_factors = [4, 9]", "risk_factors = [4, 15]"),
          r"risk factor 15 is not a number 1-14"),
