@@ -37,10 +37,10 @@ __all__ = [
     "BacktestSummary",
     "Forecaster",
     "OriginForecast",
+    "base_rate_forecaster",
     "forecast_rows",
     "model_forecaster",
     "model_source",
-    "base_rate_forecaster",
     "parse_origins",
     "run_backtest",
 ]
