@@ -1,0 +1,699 @@
+"""Tests of the forecast ledger: immutability, atomicity, concurrency, resolution, CSV I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import os
+import sqlite3
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from r2p_models.crimes import CRIMES
+from r2p_models.ledger import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    Ledger,
+    LedgerBusyError,
+    LedgerConflictError,
+    LedgerLockedError,
+    LedgerNotFoundError,
+    LedgerResolutionWarning,
+    LedgerSchemaError,
+    LedgerValidationError,
+    export_ledger_csv,
+    ledger_lock,
+)
+
+FORK = mp.get_context("fork")
+SRC = "r2p-hierarchical 0.1.0"
+T0 = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
+
+
+def frame(n_countries: int = 3, origin: int = 2020, horizon: int = 2, seed: int = 0,
+          ) -> pd.DataFrame:
+    """Forecasts for every country x crime, window origin+1..origin+horizon."""
+    rng = np.random.default_rng(seed)
+    countries = [f"C{i:02d}" for i in range(n_countries)]
+    idx = pd.MultiIndex.from_product([countries, CRIMES], names=["country", "crime"])
+    df = idx.to_frame(index=False)
+    df["origin_year"] = origin
+    df["target_start"] = origin + 1
+    df["target_end"] = origin + horizon
+    q = np.sort(rng.uniform(0, 0.3, size=(len(df), 3)), axis=1)
+    df["p_q05"], df["p_q50"], df["p_q95"] = q.T
+    df["p_mean"] = q[:, 1] + 0.001
+    return df
+
+
+def issue(led: Ledger, df: pd.DataFrame, **kw):
+    args = dict(source=SRC, kind="forecast", run_id="run-1", data_hash="sha256:d",
+                config_hash="sha256:c", issued_at=T0)
+    args.update(kw)
+    return led.issue(df, **args)
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    """Every table's full content, read with a raw connection (independent of Ledger)."""
+    con = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {n: con.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "ledger.sqlite"
+
+
+# ----------------------------------------------------------------------------- schema
+
+
+def test_new_ledger_has_schema_and_reopens(path: Path) -> None:
+    with Ledger(path) as led:
+        assert len(led) == 0
+        issue(led, frame())
+    with Ledger(path, create=False) as led:
+        assert len(led) == 3 * len(CRIMES)
+    con = sqlite3.connect(path)
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    cols = [r[1] for r in con.execute("PRAGMA table_info(forecasts)")]
+    con.close()
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+    assert cols == list(COLUMNS)
+
+
+@pytest.mark.parametrize("version, word", [("99", "newer"), ("abc", "unknown")])
+def test_newer_or_unknown_schema_is_refused(path: Path, version: str, word: str) -> None:
+    Ledger(path).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerSchemaError, match=word):
+        Ledger(path)
+
+
+def test_other_files_are_not_ledgers(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerSchemaError, match="not an r2p ledger"):
+        Ledger(other)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not a database at all" * 50)
+    with pytest.raises(LedgerSchemaError, match="not readable as SQLite"):
+        Ledger(text)
+    missing = tmp_path / "missing.sqlite"
+    with pytest.raises(LedgerNotFoundError, match="does not exist"):
+        Ledger(missing, create=False)
+    with pytest.raises(LedgerNotFoundError):
+        export_ledger_csv(missing, tmp_path / "out.csv")
+    assert not missing.exists() and not (tmp_path / "out.csv").exists()
+
+
+def test_database_itself_enforces_constraints_and_immutability(path: Path) -> None:
+    with Ledger(path) as led:
+        issue(led, frame(1))
+    before = snapshot(path)
+    con = sqlite3.connect(path)
+    row = ("x", "forecast", "r", "2026-01-01T00:00:00Z", 2020, "A", "genocide", 2, 2021, 2022,
+           0.5, None, None, None, "d", "c")
+    insert = ("INSERT INTO forecasts (source, kind, run_id, issued_at, origin_year, country, crime,"
+              " horizon, target_start, target_end, p_mean, p_q05, p_q50, p_q95, data_hash,"
+              " config_hash) VALUES (" + ", ".join("?" * 16) + ")")
+    bad_rows = {
+        "p > 1": {10: 1.5},
+        "unknown crime": {6: "genocidee"},
+        "window before origin": {8: 2020, 7: 0},
+        "bad kind": {1: "guess"},
+        "unordered quantiles": {11: 0.6, 13: 0.4},
+    }
+    for why, change in bad_rows.items():
+        bad = list(row)
+        for i, v in change.items():
+            bad[i] = v
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute(insert, bad)
+            pytest.fail(why)
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        con.execute("UPDATE forecasts SET p_mean = 0.9")
+    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        con.execute("DELETE FROM forecasts")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("DELETE FROM issue_log")
+    con.rollback()
+    con.close()
+    assert snapshot(path) == before
+
+
+# ------------------------------------------------------------------------------ issue
+
+
+def test_issue_stores_values_and_types(path: Path) -> None:
+    df = frame()
+    with Ledger(path) as led:
+        res = issue(led, df)
+        rows = led.rows()
+    assert (res.inserted, res.unchanged) == (len(df), 0)
+    assert res.issued_at == "2026-01-15T12:00:00Z"
+    assert list(rows.columns) == list(COLUMNS)
+    for c in ("origin_year", "target_start", "target_end", "horizon"):
+        assert rows[c].dtype == np.int64
+    merged = df.merge(rows, on=["country", "crime"], suffixes=("", "_l"))
+    for c in ("p_mean", "p_q05", "p_q50", "p_q95"):
+        np.testing.assert_array_equal(merged[c], merged[f"{c}_l"])  # bit-identical
+    assert (rows.horizon == 2).all() and (rows.outcome_status == "pending").all()
+    assert rows.outcome.isna().all()
+    assert set(rows.kind) == {"forecast"} and set(rows.source) == {SRC}
+
+
+def test_idempotent_reissue_changes_nothing_but_the_log(path: Path) -> None:
+    df = frame()
+    with Ledger(path) as led:
+        issue(led, df)
+        before = snapshot(path)
+        res = issue(led, df.sample(frac=1, random_state=1), run_id="run-2")
+        assert (res.inserted, res.unchanged) == (0, len(df))
+        after = snapshot(path)
+        runs = led.runs()
+    assert after["forecasts"] == before["forecasts"]
+    assert len(after["issue_log"]) == len(before["issue_log"]) + 1
+    assert runs[["run_id", "n_rows", "n_unchanged"]].values.tolist() == [
+        ["run-1", len(df), 0], ["run-2", 0, len(df)]]
+
+
+def test_conflicting_reissue_is_refused_and_ledger_unchanged(path: Path) -> None:
+    df = frame()
+    with Ledger(path) as led:
+        issue(led, df)
+        before = snapshot(path)
+        # a call mixing new cases (next origin) with one changed probability
+        changed = pd.concat([frame(origin=2021), df], ignore_index=True)
+        i = len(df) + 5
+        changed.loc[i, "p_mean"] += 0.01
+        with pytest.raises(LedgerConflictError) as err:
+            issue(led, changed, run_id="run-2")
+        msg = str(err.value)
+        r = changed.loc[i]
+        old_p, new_p = repr(float(df.loc[5, "p_mean"])), repr(float(r.p_mean))
+        for part in (SRC, "origin 2020", repr(r.country), repr(r.crime), old_p, new_p,
+                     "nothing was written"):
+            assert part in msg
+        # a quantile-only change is also a different forecast
+        q = df.copy()
+        q.loc[0, "p_q95"] = 0.99
+        with pytest.raises(LedgerConflictError, match="p_q95"):
+            issue(led, q, run_id="run-3")
+    assert snapshot(path) == before
+
+
+def test_new_source_or_kind_is_a_new_row(path: Path) -> None:
+    df = frame(1)
+    other = df.assign(p_mean=df.p_mean / 2, p_q05=np.nan, p_q50=np.nan, p_q95=np.nan)
+    with Ledger(path) as led:
+        issue(led, df)
+        assert issue(led, other, source="r2p-hierarchical 0.2.0").inserted == len(df)
+        assert issue(led, other, kind="backtest").inserted == len(df)
+        rows = led.rows()
+        assert len(rows) == 3 * len(df)
+        assert len(led.rows(kind="backtest")) == len(df)
+        assert len(led.rows(source=[SRC, "nobody"])) == 2 * len(df)
+        assert led.rows(source="r2p-hierarchical 0.2.0").p_q05.isna().all()
+        with pytest.raises(ValueError, match="unknown column 'colour'"):
+            led.rows(colour="red")
+
+
+@pytest.mark.parametrize(
+    "change, column, row",
+    [
+        (lambda d: d.assign(p_mean=d.p_mean.where(d.index != 3, 1.2)), "p_mean", "row 3"),
+        (lambda d: d.assign(p_mean=d.p_mean.where(d.index != 2, np.nan)), "p_mean", "row 2"),
+        (lambda d: d.assign(crime=d.crime.where(d.index != 4, "genocidee")), "crime", "row 4"),
+        (lambda d: d.assign(target_start=d.target_start.where(d.index != 1, 2020)),
+         "target_start", "row 1"),
+        (lambda d: d.assign(target_end=d.target_end.where(d.index != 6, 2020.5)),
+         "target_end", "row 6"),
+        (lambda d: d.assign(p_q05=d.p_q05.where(d.index != 7, 0.9)), "p_q05", "row 7"),
+        (lambda d: d.assign(country=d.country.where(d.index != 0, "")), "country", "row 0"),
+        (lambda d: d.assign(origin_year=d.origin_year.astype(str)), "origin_year", "row 0"),
+        (lambda d: d.assign(horizon=3), "horizon", "row 0"),
+        (lambda d: pd.concat([d, d.iloc[[8]]]), "origin_year", "row 8"),
+    ],
+)
+def test_bad_frames_name_column_and_row(path: Path, change, column: str, row: str) -> None:
+    with Ledger(path) as led:
+        with pytest.raises(LedgerValidationError) as err:
+            issue(led, change(frame()))
+        assert len(led) == 0
+    msg = str(err.value)
+    assert column in msg and row in msg and "\n" not in msg
+
+
+def test_bad_frame_columns_and_arguments(path: Path) -> None:
+    with Ledger(path) as led:
+        with pytest.raises(LedgerValidationError, match=r"missing column\(s\) \['p_mean'\]"):
+            issue(led, frame().drop(columns="p_mean"))
+        with pytest.raises(LedgerValidationError, match=r"unexpected column.*'q05'"):
+            issue(led, frame().assign(q05=0.1))
+        assert issue(led, frame().assign(rank=1), ignore_extra_columns=True).inserted == 12
+        with pytest.raises(ValueError, match="kind must be one of"):
+            issue(led, frame(), kind="guess")
+        with pytest.raises(ValueError, match="config_hash must be a non-empty string"):
+            issue(led, frame(), config_hash=None)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            issue(led, frame(), issued_at=dt.datetime(2026, 1, 1))
+        assert len(led) == 12
+
+
+# ------------------------------------------------------------------- crash / atomicity
+
+
+def test_exception_mid_write_rolls_back(path: Path, monkeypatch) -> None:
+    with Ledger(path) as led:
+        issue(led, frame())
+        before = snapshot(path)
+
+        original = Ledger._insert
+
+        def half_then_fail(self, con, records):
+            original(self, con, records[: len(records) // 2])
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(Ledger, "_insert", half_then_fail)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            issue(led, frame(origin=2021), run_id="run-2")
+        monkeypatch.setattr(Ledger, "_insert", original)
+        assert len(led) == 12  # the writer's own connection sees no partial rows either
+        assert snapshot(path) == before
+        assert issue(led, frame(origin=2021), run_id="run-2").inserted == 12
+
+
+def _crash_mid_insert(path: str) -> None:
+    class Crashing(Ledger):
+        def _insert(self, con, records):
+            super()._insert(con, records[: len(records) // 2])
+            os._exit(3)  # the process dies mid-transaction: no rollback, no cleanup
+
+    led = Crashing(path)
+    issue(led, frame(origin=2021), run_id="run-crash")
+
+
+def test_process_killed_mid_write_leaves_ledger_as_it_was(path: Path) -> None:
+    with Ledger(path) as led:
+        issue(led, frame())
+    before = snapshot(path)
+    proc = FORK.Process(target=_crash_mid_insert, args=(str(path),))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 3
+    # the crash left a hot rollback journal: the write really was interrupted
+    assert Path(f"{path}-journal").exists()
+    assert snapshot(path) == before  # SQLite rolls the hot journal back on next access
+    with Ledger(path) as led:
+        assert issue(led, frame(origin=2021), run_id="run-2").inserted == 12
+        assert len(led) == 24
+
+
+# ----------------------------------------------------------------------- concurrency
+
+
+def _hold_write(path: str, holding, release, values: float) -> None:
+    class Holding(Ledger):
+        def _insert(self, con, records):
+            super()._insert(con, records)
+            holding.set()
+            release.wait(20)
+
+    with Holding(path) as led:
+        issue(led, frame(1).assign(p_mean=values), run_id="first")
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_second_writer_waits_then_sees_first(path: Path, same: bool) -> None:
+    Ledger(path).close()
+    holding, release = FORK.Event(), FORK.Event()
+    proc = FORK.Process(target=_hold_write, args=(str(path), holding, release, 0.1))
+    proc.start()
+    try:
+        assert holding.wait(20)
+        with Ledger(path, busy_timeout=0.1) as impatient, pytest.raises(LedgerBusyError,
+                                                                        match="busy timeout"):
+            issue(impatient, frame(1).assign(p_mean=0.1), run_id="second")
+        outcome: dict[str, object] = {}
+
+        def second() -> None:
+            with Ledger(path, busy_timeout=30) as led:
+                try:
+                    outcome["result"] = issue(led, frame(1).assign(p_mean=0.1 if same else 0.2),
+                                              run_id="second")
+                except LedgerConflictError as exc:
+                    outcome["result"] = exc
+
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.2)  # let it start waiting (correctness does not depend on this)
+        release.set()
+        t.join(30)
+    finally:
+        release.set()
+        proc.join(30)
+    assert proc.exitcode == 0
+    with Ledger(path) as led:
+        rows = led.rows()
+    assert len(rows) == 4 and set(rows.run_id) == {"first"} and (rows.p_mean == 0.1).all()
+    if same:
+        assert outcome["result"].unchanged == 4 and outcome["result"].inserted == 0
+    else:
+        assert isinstance(outcome["result"], LedgerConflictError)
+
+
+def _hold_lock(path: str, holding, release, crash: bool) -> None:
+    with ledger_lock(path):
+        holding.set()
+        if crash:
+            os._exit(0)
+        release.wait(20)
+
+
+def test_run_lock_refuses_second_run_naming_the_holder(path: Path) -> None:
+    holding, release = FORK.Event(), FORK.Event()
+    proc = FORK.Process(target=_hold_lock, args=(str(path), holding, release, False))
+    proc.start()
+    try:
+        assert holding.wait(20)
+        with pytest.raises(LedgerLockedError, match=f"pid {proc.pid}"):
+            with ledger_lock(path):
+                pass
+        with pytest.raises(LedgerLockedError, match=r"waited 0\.1 s"):
+            with ledger_lock(path, wait=0.1):
+                pass
+    finally:
+        release.set()
+        proc.join(30)
+    with Ledger(path) as led, led.run_lock() as lock_file:  # free again
+        assert lock_file == Path(f"{path}.lock")
+        assert f"pid {os.getpid()}" in lock_file.read_text()
+        with pytest.raises(LedgerLockedError):  # also between two opens in one process
+            with ledger_lock(path):
+                pass
+
+
+def test_run_lock_is_released_when_the_holder_dies(path: Path) -> None:
+    holding, release = FORK.Event(), FORK.Event()
+    proc = FORK.Process(target=_hold_lock, args=(str(path), holding, release, True))
+    proc.start()
+    proc.join(30)
+    assert holding.is_set() and proc.exitcode == 0
+    with ledger_lock(path):
+        pass
+
+
+# ------------------------------------------------------------------------ resolution
+
+YEARS = np.arange(2015, 2025)
+
+
+def panel(countries=("A", "B", "C"), fill: float = 0.0) -> xr.DataArray:
+    return xr.DataArray(
+        np.full((len(countries), len(YEARS), len(CRIMES)), fill),
+        dims=("country", "year", "crime"),
+        coords={"country": list(countries), "year": YEARS, "crime": list(CRIMES)},
+        name="onset",
+    )
+
+
+def case(country: str, crime: str, start: int, end: int, origin: int | None = None) -> dict:
+    return dict(origin_year=start - 1 if origin is None else origin, country=country,
+                crime=crime, target_start=start, target_end=end, p_mean=0.05)
+
+
+def test_resolution_rules(path: Path) -> None:
+    onset = panel()
+    ongoing = panel(fill=0.0)
+    g, w, e, h = CRIMES  # genocide, war_crimes, ethnic_cleansing, crimes_against_humanity
+    onset.loc["A", 2021, g] = 1
+    onset.loc["B", 2022, g] = np.nan
+    onset.loc["B", 2021, w] = 1
+    onset.loc["B", 2022, w] = np.nan
+    onset.loc["A", 2023, w] = 1  # observed, but in a window ending after observed_through
+    onset.loc["C", [2021, 2022], e] = np.nan
+    ongoing.loc["C", [2021, 2022], e] = 1
+    onset.loc["C", 2021, h] = np.nan
+    ongoing.loc["C", 2021, h] = 1
+    cases = pd.DataFrame([
+        case("A", g, 2021, 2022),  # onset in window -> 1
+        case("A", w, 2021, 2022),  # all observed 0 -> 0
+        case("B", g, 2021, 2022),  # 0 then unknown -> pending
+        case("B", w, 2021, 2022),  # onset then unknown -> 1
+        case("A", w, 2023, 2024),  # ends after observed_through -> pending
+        case("A", w, 2022, 2023),  # ends after observed_through -> pending
+        case("D", g, 2021, 2022),  # country absent -> pending
+        case("C", e, 2021, 2022),  # ongoing throughout, no onset -> not at risk
+        case("C", h, 2021, 2022),  # ongoing 2021, observed 0 in 2022 -> 0
+        case("A", g, 2020, 2020),  # observed 0 -> 0
+        case("A", g, 2021, 2021, origin=2019),  # onset -> 1
+    ])
+    expected = [(1, "observed"), (0, "observed"), (None, "pending"), (1, "observed"),
+                (None, "pending"), (None, "pending"), (None, "pending"),
+                (None, "not_at_risk"), (0, "observed"), (0, "observed"), (1, "observed")]
+    with Ledger(path) as led:
+        issue(led, cases)
+        # without `ongoing`, C's NaN years are unknown: those windows stay pending
+        n = led.resolve(onset, outcome_source="panel v1", observed_through=2022)
+        assert n == 5
+        rows = led.rows()
+        assert rows.outcome_status.tolist()[7:9] == ["pending", "pending"]
+        n = led.resolve(xr.Dataset({"onset": onset, "ongoing": ongoing}),
+                        outcome_source="panel v2", observed_through=2022)
+        assert n == 2
+        rows = led.rows()
+        got = [(None if np.isnan(o) else int(o), s)
+               for o, s in zip(rows.outcome, rows.outcome_status, strict=True)]
+        assert got == expected
+        assert rows.outcome_source.tolist()[:2] == ["panel v1", "panel v1"]
+        assert rows.outcome_source.tolist()[7] == "panel v2"
+        assert rows.resolved_at.notna().tolist() == [s != "pending" for _, s in expected]
+        # idempotent: nothing left to resolve with the same data
+        before = snapshot(path)["forecasts"]
+        assert led.resolve(onset, outcome_source="panel v3", observed_through=2022,
+                           ongoing=ongoing) == 0
+        assert snapshot(path)["forecasts"] == before
+        # a later panel that observes 2023-2024 resolves the windows left open
+        onset.loc["B", 2022, g] = 0
+        assert led.resolve(onset, outcome_source="panel v4", observed_through=2024) == 3
+        rows = led.rows()
+        assert rows.outcome.tolist()[2] == 0 and rows.outcome.tolist()[4:6] == [1, 1]
+        assert rows.outcome_status.tolist()[6] == "pending"  # D never observed
+
+
+def test_present_false_years_are_unknown(path: Path) -> None:
+    onset = panel()
+    present = xr.DataArray(np.ones((3, len(YEARS)), bool), dims=("country", "year"),
+                           coords={"country": ["A", "B", "C"], "year": YEARS})
+    present.loc["A", 2022] = False
+    with Ledger(path) as led:
+        issue(led, pd.DataFrame([case("A", "genocide", 2021, 2022),
+                                 case("B", "genocide", 2021, 2022)]))
+        n = led.resolve(xr.Dataset({"onset": onset, "present": present}),
+                        outcome_source="p", observed_through=2022)
+        assert n == 1
+        assert led.rows().outcome_status.tolist() == ["pending", "observed"]
+
+
+def reference_outcome(onset: xr.DataArray, r, observed_through: int) -> float | None:
+    """Plain-loop reference of the resolution rule without `ongoing`."""
+    if r.target_end > observed_through or r.country not in onset.country.values:
+        return None
+    vals = []
+    for y in range(r.target_start, r.target_end + 1):
+        vals.append(float(onset.sel(country=r.country, crime=r.crime, year=y))
+                    if y in onset.year.values else np.nan)
+    if any(v == 1 for v in vals):
+        return 1.0
+    if any(np.isnan(v) for v in vals):
+        return None
+    return 0.0
+
+
+def test_resolution_matches_reference_on_random_panels(path: Path) -> None:
+    rng = np.random.default_rng(42)
+    onset = panel(countries=[f"K{i}" for i in range(8)])
+    vals = rng.choice([0.0, 1.0, np.nan], p=[0.8, 0.1, 0.1], size=onset.shape)
+    onset = onset.copy(data=vals)
+    n = 300
+    start = rng.integers(2016, 2027, n)
+    df = pd.DataFrame({
+        "origin_year": start - rng.integers(1, 3, n),
+        "country": rng.choice([f"K{i}" for i in range(10)], n),
+        "crime": rng.choice(CRIMES, n),
+        "target_start": start,
+        "target_end": start + rng.integers(0, 3, n),
+        "p_mean": rng.uniform(0, 1, n),
+    }).drop_duplicates(["origin_year", "country", "crime", "target_start", "target_end"])
+    with Ledger(path) as led:
+        issue(led, df)
+        n_resolved = led.resolve(onset, outcome_source="random", observed_through=2022)
+        rows = led.rows()
+    ref = [reference_outcome(onset, r, 2022) for r in rows.itertuples()]
+    got = [None if s == "pending" else o for o, s in zip(rows.outcome, rows.outcome_status,
+                                                          strict=True)]
+    assert got == ref
+    assert n_resolved == sum(r is not None for r in ref) > 50
+    assert (rows.loc[rows.target_end > 2022, "outcome_status"] == "pending").all()
+
+
+def test_resolved_outcomes_never_change(path: Path) -> None:
+    onset = panel()
+    onset.loc["A", 2021, "genocide"] = 1
+    with Ledger(path) as led:
+        issue(led, pd.DataFrame([case("A", "genocide", 2021, 2022),
+                                 case("B", "genocide", 2021, 2022),
+                                 case("B", "war_crimes", 2023, 2023)]))
+        assert led.resolve(onset, outcome_source="v1", observed_through=2022) == 2
+        before = snapshot(path)
+        revised = onset.copy()
+        revised.loc["A", 2021, "genocide"] = 0  # data revision contradicts a stored outcome
+        with pytest.raises(LedgerConflictError, match=r"country 'A'.*stored outcome 1.*new "
+                                                      r"outcome 0.*nothing was written"):
+            led.resolve(revised, outcome_source="v2", observed_through=2023)
+        assert snapshot(path) == before
+        with pytest.warns(LedgerResolutionWarning, match="stored ones were kept"):
+            n = led.resolve(revised, outcome_source="v2", observed_through=2023,
+                            on_conflict="warn")
+        assert n == 1  # only the pending 2023 window
+        assert led.rows().outcome.tolist() == [1, 0, 0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # agreement (or unknown) is not a conflict
+            assert led.resolve(onset.where(onset.country != "B"), outcome_source="v3",
+                               observed_through=2023) == 0
+
+
+def test_resolve_rejects_bad_outcomes(path: Path) -> None:
+    with Ledger(path) as led:
+        issue(led, pd.DataFrame([case("A", "genocide", 2021, 2022)]))
+        bad = panel()
+        bad.loc["A", 2020, "war_crimes"] = 2
+        with pytest.raises(ValueError, match=r"1, 0 or NaN.*'A', year 2020, crime 'war_crimes'"):
+            led.resolve(bad, outcome_source="x", observed_through=2022)
+        with pytest.raises(ValueError, match="dims"):
+            led.resolve(panel().isel(crime=0), outcome_source="x", observed_through=2022)
+        with pytest.raises(ValueError, match="observed_through"):
+            led.resolve(panel(), outcome_source="x", observed_through=2022.5)
+        assert led.rows().outcome_status.tolist() == ["pending"]
+
+
+# ------------------------------------------------------------------------- analyst CSV
+
+GOOD_CSV = """origin_year,country,crime,target_start,target_end,p,p_q05,p_q95
+2024,SDN,genocide,2025,2026,0.30,0.1,0.5
+2024,MMR,ethnic_cleansing,2025,2026,0.2,,
+
+2024,SYR,war_crimes,2025,2025,0.6,0.4,0.8
+"""
+
+
+def test_analyst_csv_import_and_idempotent_reimport(path: Path, tmp_path: Path) -> None:
+    f = tmp_path / "jdoe.csv"
+    f.write_text(GOOD_CSV)
+    with Ledger(path) as led:
+        res = led.import_analyst_csv(f, analyst_id="jdoe", issued_at=T0)
+        assert (res.inserted, res.unchanged) == (3, 0)
+        assert led.import_analyst_csv(f, analyst_id="jdoe").unchanged == 3
+        rows = led.rows()
+        assert set(rows.kind) == {"analyst"} and set(rows.source) == {"jdoe"}
+        assert rows.p_mean.tolist() == [0.3, 0.2, 0.6]
+        assert rows.p_q05.isna().tolist() == [False, True, False]
+        assert rows.horizon.tolist() == [2, 2, 1]
+        assert rows.data_hash.iloc[0].startswith("sha256:") and rows.config_hash.isna().all()
+        assert len(led.runs()) == 1  # same file, same default run id
+        f.write_text(GOOD_CSV.replace("0.30", "0.35"))
+        with pytest.raises(LedgerConflictError, match=r"'jdoe' \(analyst\).*'SDN'"):
+            led.import_analyst_csv(f, analyst_id="jdoe")
+        assert led.import_analyst_csv(f, analyst_id="jdoe/rev2").inserted == 3
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (GOOD_CSV.replace("0.6,", "1.6,"), r"column 'p' must be a probability.*line 5"),
+        (GOOD_CSV.replace("0.6,", "high,"), r"column 'p' is not a number.*line 5"),
+        (GOOD_CSV.replace("0.2,,", ",,"), r"column 'p' is empty.*row 2 \(line 3\)"),
+        (GOOD_CSV.replace("MMR,ethnic_cleansing", "MMR,ethnic cleansing"),
+         r"column 'crime' must be one of.*line 3"),
+        (GOOD_CSV.replace("2024,SYR", "2024.5,SYR"), r"column 'origin_year'.*line 5"),
+        (GOOD_CSV.replace("0.1,0.5", "0.6,0.5"), r"column 'p_q05' must not exceed 'p_q95'"),
+        (GOOD_CSV.replace("SYR,war_crimes,2025,2025", "SYR,war_crimes,2024,2025"),
+         r"column 'target_start' must be after origin_year.*line 5"),
+        (GOOD_CSV.replace(",p_q05", ",q05"), r"unexpected column.*'q05'"),
+        (GOOD_CSV.replace(",p,", ",prob,"), r"missing column.*'p'"),
+        (GOOD_CSV.replace("0.2,,", "0.2,,,"), r"line 3 has 9 cells"),
+        ("origin_year,country,crime,target_start,target_end,p\n", "no assessments"),
+    ],
+)
+def test_analyst_csv_errors_name_file_row_column(path: Path, tmp_path: Path, text: str,
+                                                 message: str) -> None:
+    f = tmp_path / "analyst.csv"
+    f.write_text(text)
+    with Ledger(path) as led:
+        with pytest.raises(LedgerValidationError, match=message) as err:
+            led.import_analyst_csv(f, analyst_id="jdoe")
+        assert len(led) == 0  # all or nothing
+    assert str(f) in str(err.value)
+
+
+# ------------------------------------------------------------------------------ export
+
+
+def test_export_columns_and_round_trip(path: Path, tmp_path: Path) -> None:
+    onset = panel(countries=["C00", "C01", "C02"])
+    onset.loc["C00", 2021, "genocide"] = 1
+    out = tmp_path / "rows.csv"
+    with Ledger(path) as led:
+        issue(led, frame())
+        issue(led, frame(origin=2022), kind="backtest", run_id="bt")
+        led.resolve(onset, outcome_source="panel", observed_through=2022)
+        rows = led.rows()
+    out.write_text("old content")
+    assert export_ledger_csv(path, out) == out
+    back = pd.read_csv(out)
+    required = ["source", "kind", "run_id", "origin_year", "country", "crime", "target_start",
+                "target_end", "p_mean", "p_q05", "p_q50", "p_q95", "outcome"]
+    assert set(required) <= set(back.columns) and list(back.columns) == list(COLUMNS)
+    pd.testing.assert_frame_equal(back[required[3:]].astype({"outcome": float}),
+                                  rows[required[3:]], check_dtype=False)
+    np.testing.assert_array_equal(back.p_mean.to_numpy(), rows.p_mean.to_numpy())
+    lines = out.read_text().splitlines()
+    assert lines[1].split(",")[COLUMNS.index("outcome")] == "1"  # C00 genocide: "1", not "1.0"
+    assert back.outcome.isna().sum() == 12  # backtest windows 2023-2024 not observed
+    assert back.outcome.value_counts().to_dict() == {0.0: 11, 1.0: 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite", "rows.csv"]
+
+
+def test_failed_export_keeps_previous_file(path: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "rows.csv"
+    out.write_text("previous export\n")
+    with Ledger(path) as led:
+        issue(led, frame())
+
+        def broken(self, f, **kw):
+            f.write("partial,")
+            raise OSError("disk full")
+
+        monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+        with pytest.raises(OSError, match="disk full"):
+            led.export_csv(out)
+    assert out.read_text() == "previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite", "rows.csv"]
