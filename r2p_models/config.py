@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +183,23 @@ class RunConfig:
         """The crimes the panel carries, in canonical order."""
         return tuple(self.data.outcomes)
 
+    def with_outputs(self, *, ledger: Path | None = None, report: Path | None = None) -> RunConfig:
+        """A copy with the ledger and/or report path replaced (the hash is unchanged)."""
+        cfg = self
+        if ledger is not None:
+            cfg = replace(cfg, ledger=replace(cfg.ledger, path=Path(ledger)))
+        if report is not None:
+            cfg = replace(cfg, report=replace(cfg.report, path=Path(report)))
+        return cfg
+
     def hash(self) -> str:
-        """sha256 of the config's content (not its path), for ledgers and saved models."""
-        text = json.dumps(self.raw, sort_keys=True, default=str)
+        """sha256 of what decides the forecasts: data roles and model settings.
+
+        The ``[ledger]`` and ``[report]`` sections (where outputs go) are left out, so
+        moving a ledger or a report does not make the same model a different one.
+        """
+        decisive = {k: v for k, v in self.raw.items() if k not in {"ledger", "report"}}
+        text = json.dumps(decisive, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
