@@ -86,10 +86,9 @@ import numbers
 import os
 import socket
 import sqlite3
-import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -98,7 +97,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from r2p_models.atomic import atomic_path
 from r2p_models.crimes import CRIMES
+from r2p_models.errors import InputError
 
 __all__ = [
     "COLUMNS",
@@ -156,19 +157,19 @@ class LedgerError(Exception):
     """Base class of ledger errors."""
 
 
-class LedgerValidationError(LedgerError, ValueError):
+class LedgerValidationError(LedgerError, InputError):
     """Input rows that cannot be issued; the message names the column and the first bad rows."""
 
 
-class LedgerConflictError(LedgerError, ValueError):
+class LedgerConflictError(LedgerError, InputError):
     """A write that would change an issued forecast or a resolved outcome; nothing was written."""
 
 
-class LedgerSchemaError(LedgerError, ValueError):
+class LedgerSchemaError(LedgerError, InputError):
     """The file is not a ledger this version of r2p-models can read."""
 
 
-class LedgerNotFoundError(LedgerError, FileNotFoundError):
+class LedgerNotFoundError(LedgerError, InputError, FileNotFoundError):
     """The ledger file does not exist and was not to be created."""
 
 
@@ -297,7 +298,9 @@ def _utc_stamp(when: dt.datetime | None = None, *, what: str = "issued_at") -> s
     if not isinstance(when, dt.datetime):
         raise TypeError(f"{what} must be a datetime, got {type(when).__name__}")
     if when.tzinfo is None:
-        raise ValueError(f"{what} must be timezone-aware (UTC), got naive {when.isoformat()}")
+        raise LedgerValidationError(
+            f"{what} must be timezone-aware (UTC), got naive {when.isoformat()}"
+        )
     return when.astimezone(dt.UTC).strftime(_STAMP)
 
 
@@ -310,9 +313,9 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        raise LedgerValidationError(f"{name} must be a non-empty string, got {value!r}")
     if value != value.strip():
-        raise ValueError(f"{name} must not start or end with whitespace, got {value!r}")
+        raise LedgerValidationError(f"{name} must not start or end with whitespace, got {value!r}")
     return value
 
 
@@ -661,7 +664,7 @@ class Ledger:
         source = _text("source", source)
         run_id = _text("run_id", run_id)
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+            raise LedgerValidationError(f"kind must be one of {list(KINDS)}, got {kind!r}")
         optional = kind == "analyst"
         data_hash = _opt_text("data_hash", data_hash, optional=optional)
         config_hash = _opt_text("config_hash", config_hash, optional=optional)
@@ -854,10 +857,14 @@ class Ledger:
         outcome_source = _text("outcome_source", outcome_source)
         if isinstance(observed_through, bool) or not isinstance(observed_through,
                                                                 numbers.Integral):
-            raise ValueError(f"observed_through must be an integer year, got {observed_through!r}")
+            raise LedgerValidationError(
+                f"observed_through must be an integer year, got {observed_through!r}"
+            )
         observed_through = int(observed_through)
         if on_conflict not in ("raise", "warn"):
-            raise ValueError(f"on_conflict must be 'raise' or 'warn', got {on_conflict!r}")
+            raise LedgerValidationError(
+                f"on_conflict must be 'raise' or 'warn', got {on_conflict!r}"
+            )
         stamp = _utc_stamp(resolved_at, what="resolved_at")
         status = _year_status(outcomes, ongoing)
 
@@ -936,7 +943,9 @@ class Ledger:
         where, params = [], []
         for col, value in filters.items():
             if col not in COLUMNS:
-                raise ValueError(f"rows(): unknown column {col!r}; columns are {list(COLUMNS)}")
+                raise LedgerValidationError(
+                    f"rows(): unknown column {col!r}; columns are {list(COLUMNS)}"
+                )
             if value is None:
                 where.append(f"{col} IS NULL")
             elif isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Index)):
@@ -997,7 +1006,8 @@ class Ledger:
         path = Path(path)
         df = self.rows()
         df["outcome"] = df["outcome"].astype("Int64")
-        _atomic_write(path, lambda f: df.to_csv(f, index=False, lineterminator="\n"))
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False, lineterminator="\n")
         return path
 
     # ---- locking
@@ -1012,15 +1022,17 @@ class Ledger:
 def _as_cyk(da: xr.DataArray, name: str) -> xr.DataArray:
     dims = {"country", "year", "crime"}
     if set(da.dims) != dims:
-        raise ValueError(f"{name} must have dims (country, year, crime), got {da.dims}")
+        raise LedgerValidationError(f"{name} must have dims (country, year, crime), got {da.dims}")
     unknown = sorted(set(map(str, da["crime"].values)) - set(CRIMES))
     if unknown:
-        raise ValueError(f"{name}: unknown crime name(s) {unknown}; expected some of "
+        raise LedgerValidationError(f"{name}: unknown crime name(s) {unknown}; expected some of "
                          f"{list(CRIMES)}")
     years = np.asarray(da["year"].values)
     if not np.issubdtype(years.dtype, np.integer):
         if not (np.issubdtype(years.dtype, np.floating) and np.all(years == np.round(years))):
-            raise ValueError(f"{name}: year coordinate must be integer years, got {years.dtype}")
+            raise LedgerValidationError(
+                f"{name}: year coordinate must be integer years, got {years.dtype}"
+            )
     da = da.transpose("country", "year", "crime")
     return da.assign_coords(
         country=np.asarray(da["country"].values).astype(str),
@@ -1036,7 +1048,7 @@ def _year_status(
     present = None
     if isinstance(outcomes, xr.Dataset):
         if "onset" not in outcomes:
-            raise ValueError("outcomes: Dataset has no variable 'onset'")
+            raise LedgerValidationError("outcomes: Dataset has no variable 'onset'")
         if ongoing is None and "ongoing" in outcomes:
             ongoing = outcomes["ongoing"]
         if "present" in outcomes:
@@ -1052,7 +1064,7 @@ def _year_status(
     bad = ~np.isnan(vals) & (vals != 0) & (vals != 1)
     if bad.any():
         c, y, k = (int(a[0]) for a in np.nonzero(bad))
-        raise ValueError(
+        raise LedgerValidationError(
             f"onset: values must be 1, 0 or NaN; found {_show(vals[c, y, k])} at country "
             f"{_show(onset.country.values[c])}, year {onset.year.values[y]}, crime "
             f"{_show(onset.crime.values[k])} ({int(bad.sum())} bad values)"
@@ -1066,7 +1078,9 @@ def _year_status(
     absent = np.zeros(vals.shape, dtype=bool)
     if present is not None:
         if set(present.dims) != {"country", "year"}:
-            raise ValueError(f"present must have dims (country, year), got {present.dims}")
+            raise LedgerValidationError(
+                f"present must have dims (country, year), got {present.dims}"
+            )
         pres = present.assign_coords(
             country=np.asarray(present["country"].values).astype(str),
             year=np.asarray(present["year"].values).astype("int64"),
@@ -1189,21 +1203,6 @@ def _read_csv_cells(path: Path, raw: bytes) -> tuple[pd.DataFrame, list[str]]:
     if header is None:
         raise LedgerValidationError(f"{path}: empty file (no header)")
     return pd.DataFrame(records, columns=header, dtype=object), labels
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def export_ledger_csv(ledger: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:

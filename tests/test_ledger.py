@@ -17,6 +17,7 @@ import pytest
 import xarray as xr
 
 from r2p_models.crimes import CRIMES
+from r2p_models.errors import InputError
 from r2p_models.ledger import (
     COLUMNS,
     SCHEMA_VERSION,
@@ -260,6 +261,13 @@ def test_bad_frames_name_column_and_row(path: Path, change, column: str, row: st
         assert len(led) == 0
     msg = str(err.value)
     assert column in msg and row in msg and "\n" not in msg
+
+
+def test_input_errors_are_input_errors_for_the_cli(path: Path) -> None:
+    for exc in (LedgerValidationError, LedgerConflictError, LedgerSchemaError,
+                LedgerNotFoundError):
+        assert issubclass(exc, InputError)  # the CLI turns these into exit code 2
+    assert issubclass(LedgerNotFoundError, FileNotFoundError)
 
 
 def test_bad_frame_columns_and_arguments(path: Path) -> None:
@@ -688,8 +696,8 @@ def test_failed_export_keeps_previous_file(path: Path, tmp_path: Path, monkeypat
     with Ledger(path) as led:
         issue(led, frame())
 
-        def broken(self, f, **kw):
-            f.write("partial,")
+        def broken(self, target, **kw):
+            Path(target).write_text("partial,")
             raise OSError("disk full")
 
         monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
