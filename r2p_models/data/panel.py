@@ -281,9 +281,11 @@ def build_panel(
             X_var[ci, yi, j] = np.where(np.isnan(xvals[p]), np.nan, 0.0)
     fused = [p for p in indicators if p not in xvals]
     if fused:
-        from r2p_models.data.fusion import fuse_reports  # local: fusion is optional
+        from r2p_models.data.fusion import REPORT_COLUMNS, fuse_reports
 
-        rep = reports[reports["indicator"].astype(str).isin(fused)].copy()  # type: ignore[index]
+        assert reports is not None  # fused predictors come only from the reports table
+        keep = reports["indicator"].astype(str).isin(fused)
+        rep = reports.loc[keep, list(REPORT_COLUMNS)].copy()
         rep["country"] = _ids(rep["country"])
         result = fuse_reports(rep)
         est = result.estimate.reindex(country=countries, year=all_years)
