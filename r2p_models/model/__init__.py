@@ -1,0 +1,49 @@
+"""The hierarchical Bayesian onset model: design, build, fit, predict, save and load.
+
+Typical use::
+
+    from r2p_models.model import fit, load_model
+    fm = fit(panel, config.model, through=2015)
+    print(fm.status)                      # "converged" or "NOT CONVERGED: ..."
+    draws = fm.predict(panel, origin_year=2015)   # DataArray (country, crime, draw)
+    fm.save("model.nc"); same = load_model("model.nc")
+
+Modules: :mod:`~r2p_models.model.design` (outcome within the horizon, at-risk mask,
+standardisation and missing data: read its docstring for the rules),
+:mod:`~r2p_models.model.build` (the PyMC model and its variants),
+:mod:`~r2p_models.model.fit` (samplers, convergence checks, :class:`FittedModel`),
+:mod:`~r2p_models.model.predict`, :mod:`~r2p_models.model.io` (netCDF files),
+:mod:`~r2p_models.model.compare` (PSIS-LOO between variants).
+"""
+
+from r2p_models.model.build import VARIANTS, Priors, build_model
+from r2p_models.model.design import Design, DesignError, build_design
+from r2p_models.model.fit import (
+    ConvergenceError,
+    ConvergenceReport,
+    ConvergenceWarning,
+    FittedModel,
+    check_convergence,
+    config_hash,
+    fit,
+)
+from r2p_models.model.io import ModelFileError, load_model, save_model
+
+__all__ = [
+    "VARIANTS",
+    "ConvergenceError",
+    "ConvergenceReport",
+    "ConvergenceWarning",
+    "Design",
+    "DesignError",
+    "FittedModel",
+    "ModelFileError",
+    "Priors",
+    "build_design",
+    "build_model",
+    "check_convergence",
+    "config_hash",
+    "fit",
+    "load_model",
+    "save_model",
+]

@@ -1,0 +1,244 @@
+"""The PyMC models: the joint hierarchical four-crime logit and its comparison variants.
+
+For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.model.design`)::
+
+    logit P(onset in t+1..t+h | at risk) =
+        alpha[k] + a_region[r(c), k] + a_country[c, k]
+        + sum_j beta[k, j] x[c, t, j] + sum_f beta_missing[k, f] flag[c, t, f]
+
+``hierarchical`` (default)
+    ``alpha[k] ~ Normal(logit(base rate of k), 1.5)``;
+    ``a_region = sigma_region * ZeroSumNormal`` over regions, per crime (one scale for all
+    crimes: a handful of regions cannot inform one scale per crime; the sum-to-zero
+    constraint keeps ``alpha`` identified);
+    ``a_country[c, :] ~ MvNormal(0, diag(sigma) Omega diag(sigma))``, ``Omega ~ LKJ(2)``,
+    non-centred (``a_country = z @ chol.T``: few events per country, so the data inform
+    each country weakly);
+    ``beta[k, j] = rel[k, j] * mu[j] + s[k, j] * z[k, j]`` where ``rel`` is the UN Framework
+    mapping (:func:`r2p_models.crimes.indicator_relevance`): for a crime an indicator is
+    relevant to, the effect is the shared effect ``mu[j] ~ Normal(0, 0.75)`` plus a
+    crime-specific deviation of scale ``tau ~ HalfNormal(0.25)`` (one scale for all
+    indicators); for any other crime it is shrunk to zero with a fixed scale 0.1. An
+    indicator specific to one crime is therefore free for that crime and shrunk
+    elsewhere. Missingness flags are treated as relevant to every crime.
+``pooled``
+    A regularised pooled logit per crime, the Early Warning Project's structure:
+    ``alpha[k] + x @ beta[k]`` with independent ``Normal(0, 0.75)`` coefficients and no
+    region or country effects.
+``no_country``
+    ``hierarchical`` without the country effects.
+``independent``
+    Every crime on its own: its own region scale, independent country effects with
+    their own scale, and coefficients with the mapping's prior scales but no shared
+    effect.
+
+The likelihood is evaluated densely on the (country, origin year, crime) grid and
+weighted by the usable-observation mask, so the linear predictor is one matrix
+product and a broadcast (no gathers), which keeps the gradient cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from scipy.special import logit
+
+from r2p_models.model.design import Design
+from r2p_models.model.loglik import bernoulli_logit_loglik
+
+__all__ = ["VARIANTS", "Priors", "build_model", "linear_terms"]
+
+VARIANTS = ("hierarchical", "pooled", "no_country", "independent")
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior scales (all on the log-odds scale, indicators standardised).
+
+    Attributes
+    ----------
+    alpha_sd : float
+        Sd of each crime's intercept around the logit of its training base rate.
+    mu_sd : float
+        Sd of the shared indicator effects (per sd of the indicator).
+    tau_sd : float
+        HalfNormal scale of the crime-specific deviations of relevant effects.
+    off_sd : float
+        Fixed sd of an indicator's effect on a crime it is not mapped to.
+    region_sd : float
+        HalfNormal scale of the region-effect scale.
+    country_sd : float
+        HalfNormal scale of each crime's country-effect scale.
+    lkj_eta : float
+        LKJ shape of the correlation of country effects across crimes.
+    """
+
+    alpha_sd: float = 1.5
+    mu_sd: float = 0.75
+    tau_sd: float = 0.25
+    off_sd: float = 0.1
+    region_sd: float = 0.5
+    country_sd: float = 1.0
+    lkj_eta: float = 2.0
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict of the scales."""
+        return asdict(self)
+
+
+def _coords(design: Design) -> dict[str, list[str]]:
+    return {
+        "crime": list(design.crimes),
+        "crime2": list(design.crimes),
+        "region": list(design.regions),
+        "country": list(design.countries),
+        "indicator": list(design.indicators),
+        "flag": list(design.flag_names),
+    }
+
+
+def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.TensorVariable, ...]:
+    """Indicator and flag effects (crime x indicator, crime x flag)."""
+    K = len(design.crimes)
+    F = len(design.flag_names)
+    rel = np.concatenate([design.relevance, np.ones((K, F), dtype=bool)], axis=1)
+    dims_all = ("crime", "term")
+    if variant == "pooled":
+        b = pm.Normal("b", 0.0, priors.mu_sd, dims=dims_all)
+    elif variant == "independent":
+        scale = np.where(rel, priors.mu_sd, priors.off_sd)
+        b = pm.Normal("b_z", 0.0, 1.0, dims=dims_all) * scale
+    else:
+        mu = pm.Normal("mu", 0.0, priors.mu_sd, dims="term")
+        tau = pm.HalfNormal("tau", priors.tau_sd)
+        z = pm.Normal("b_z", 0.0, 1.0, dims=dims_all)
+        scale = pt.where(rel, tau, priors.off_sd)
+        b = rel * mu[None, :] + scale * z
+    J = len(design.indicators)
+    beta = pm.Deterministic("beta", b[:, :J], dims=("crime", "indicator"))
+    beta_missing = pm.Deterministic("beta_missing", b[:, J:], dims=("crime", "flag"))
+    return b, beta, beta_missing
+
+
+def _region_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVariable | None:
+    if variant == "pooled" or len(design.regions) < 2:
+        return None
+    if variant == "independent":
+        sigma = pm.HalfNormal("sigma_region", priors.region_sd, dims="crime")
+        z = pm.ZeroSumNormal("a_region_z", dims=("crime", "region"))
+        a = (sigma[:, None] * z).T
+    else:
+        sigma = pm.HalfNormal("sigma_region", priors.region_sd)
+        z = pm.ZeroSumNormal("a_region_z", dims=("crime", "region"))
+        a = (sigma * z).T
+    return pm.Deterministic("a_region", a, dims=("region", "crime"))
+
+
+def _country_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVariable | None:
+    if variant in ("pooled", "no_country"):
+        return None
+    K = len(design.crimes)
+    z = pm.Normal("a_country_z", 0.0, 1.0, dims=("country", "crime"))
+    if variant == "independent" or K == 1:
+        sigma = pm.HalfNormal("sigma_country", priors.country_sd, dims="crime")
+        pm.Deterministic("corr_country", pt.eye(K), dims=("crime", "crime2"))
+        a = z * sigma[None, :]
+    else:
+        chol, corr, sigma = pm.LKJCholeskyCov(
+            "chol_country", n=K, eta=priors.lkj_eta,
+            sd_dist=pm.HalfNormal.dist(priors.country_sd, shape=K),
+            compute_corr=True, store_in_trace=False,
+        )
+        pm.Deterministic("sigma_country", sigma, dims="crime")
+        pm.Deterministic("corr_country", corr, dims=("crime", "crime2"))
+        a = z @ chol.T
+    return pm.Deterministic("a_country", a, dims=("country", "crime"))
+
+
+def build_model(design: Design, variant: str = "hierarchical",
+                priors: Priors | None = None) -> pm.Model:
+    """The PyMC model of a design.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`r2p_models.model.design.build_design`.
+    variant : {"hierarchical", "pooled", "no_country", "independent"}
+        See the module docstring.
+    priors : Priors, optional
+        Prior scales; defaults to :class:`Priors`.
+
+    Returns
+    -------
+    pymc.Model
+        Free parameters and the deterministics ``alpha``, ``beta``, ``beta_missing``,
+        ``a_region``, ``a_country``, ``sigma_country``, ``corr_country`` (those the variant
+        has). The likelihood is a ``Potential`` named ``loglik``; no per-observation
+        quantity is stored in a trace.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant = {variant!r}: expected one of {list(VARIANTS)}")
+    priors = priors or Priors()
+    C, _, K = design.y.shape
+    J = len(design.indicators)
+    F = len(design.flag_names)
+    coords = _coords(design)
+    coords["term"] = [*design.indicators, *(f"missing:{f}" for f in design.flag_names)]
+    with pm.Model(coords=coords) as model:
+        alpha = pm.Normal("alpha", logit(design.base_rate), priors.alpha_sd, dims="crime")
+        b, _, _ = _coefficients(design, variant, priors)
+        a_region = _region_effects(design, variant, priors)
+        a_country = _country_effects(design, variant, priors)
+
+        # restrict to the span of origin years with a usable cell (contiguous slice, no gather)
+        used_t = np.flatnonzero(design.w.any(axis=(0, 2)))
+        span = slice(int(used_t[0]), int(used_t[-1]) + 1)
+        x, flags = design.x[:, span], design.flags[:, span]
+        y, w = design.y[:, span], design.w[:, span]
+        Ts = x.shape[1]
+        xt = pt.as_tensor(x)
+        if design.missing_mode == "bayes":
+            miss = design.missing[:, span] & (w.max(axis=2) > 0)[:, :, None]
+            cells = np.flatnonzero(miss)
+            j_of = cells % J
+            c_of = cells // (Ts * J)
+            x_mis = pm.Normal("x_missing", design.impute_mean[c_of, j_of],
+                              design.impute_sd[j_of], shape=len(cells))
+            xt = pt.set_subtensor(xt.reshape((-1,))[cells], x_mis).reshape((C, Ts, J))
+        Z = pt.concatenate([xt, pt.as_tensor(flags)], axis=2) if F else xt
+        eta = (Z.reshape((C * Ts, J + F)) @ b.T).reshape((C, Ts, K))
+        base = alpha[None, :]
+        if a_region is not None:
+            base = base + a_region[design.region_idx]
+        if a_country is not None:
+            base = base + a_country
+        eta = eta + base[:, None, :]
+        # Bernoulli-logit log-likelihood of the usable cells: y*eta - log(1 + exp(eta))
+        # (a fused Op: see r2p_models.model.loglik for why)
+        pm.Potential("loglik", bernoulli_logit_loglik(eta.reshape((-1,)), y.reshape(-1),
+                                                      w.reshape(-1)))
+    return model
+
+
+def linear_terms(
+    x: np.ndarray, flags: np.ndarray, draws: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indicator and flag contributions to the log-odds for every draw.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_country, n_indicator)
+    flags : ndarray, shape (n_country, n_flag)
+    draws : dict
+        ``beta`` (draw, crime, indicator) and ``beta_missing`` (draw, crime, flag).
+
+    Returns
+    -------
+    ind, flag : ndarray, shape (draw, country, crime, n_indicator / n_flag)
+    """
+    ind = np.einsum("cj,skj->sckj", x, draws["beta"])
+    flg = np.einsum("cf,skf->sckf", flags, draws["beta_missing"])
+    return ind, flg

@@ -1,0 +1,484 @@
+"""Fitting: samplers, convergence checks and the fitted model.
+
+:func:`fit` builds the design and the model, samples it and checks the fit. Every fit is
+checked (:func:`check_convergence`): ``r_hat <= 1.01``, bulk and tail ESS ``>= 400`` and
+no divergent transition, over every parameter kept in the posterior. A failed check
+does not raise: it is a visible status (``FittedModel.diagnostics.ok`` is False,
+``FittedModel.status`` says why), a :class:`ConvergenceWarning` in notebooks, and the CLI
+exits non-zero on it (:meth:`FittedModel.check` with ``raise_on_fail=True`` raises
+:class:`ConvergenceError`). ADVI and Pathfinder fits are previews: never ``ok``.
+
+Samplers: ``nutpie`` (default, Numba backend), ``numpyro`` (needs ``jax`` and
+``numpyro``), ``pymc`` (PyMC's own NUTS, the fallback), ``advi`` and ``pathfinder``
+(previews; Pathfinder needs ``pymc-extras``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from r2p_models.config import ModelConfig
+from r2p_models.model.build import Priors, build_model
+from r2p_models.model.design import Design, DesignError, Standardisation, build_design
+
+__all__ = [
+    "ConvergenceError",
+    "ConvergenceReport",
+    "ConvergenceWarning",
+    "FittedModel",
+    "check_convergence",
+    "config_hash",
+    "fit",
+    "panel_hash",
+    "sample_model",
+]
+
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+
+#: Posterior variables a fitted model keeps (those the variant has).
+KEEP = ("alpha", "beta", "beta_missing", "a_region", "a_country", "sigma_region",
+        "sigma_country", "corr_country", "mu", "tau")
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit failed its convergence check."""
+
+
+class ConvergenceError(RuntimeError):
+    """Raised by :meth:`FittedModel.check` when asked to fail on a failed check."""
+
+
+@dataclass(frozen=True)
+class ConvergenceReport:
+    """Result of a convergence check.
+
+    Attributes
+    ----------
+    ok : bool
+        All checks passed (always False for previews).
+    max_rhat, min_ess_bulk, min_ess_tail : float
+        Worst values over every element of every kept parameter.
+    divergences : int
+    worst : dict
+        The parameter element with the worst value of each figure.
+    sampler : str
+    sampling_seconds : float
+        Wall time of sampling (compilation excluded).
+    compile_seconds : float
+    problems : tuple of str
+        One line per failed check.
+    """
+
+    ok: bool
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    worst: dict[str, str]
+    sampler: str
+    sampling_seconds: float
+    compile_seconds: float
+    problems: tuple[str, ...] = ()
+
+    @property
+    def min_ess_per_second(self) -> float:
+        """Minimum bulk ESS per second of sampling."""
+        return self.min_ess_bulk / self.sampling_seconds if self.sampling_seconds > 0 else np.nan
+
+    def summary(self) -> str:
+        """One line for logs."""
+        state = "converged" if self.ok else "NOT CONVERGED"
+        line = (f"{state} ({self.sampler}): max r_hat {self.max_rhat:.3f}, min bulk ESS "
+                f"{self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f}, "
+                f"{self.divergences} divergences, {self.sampling_seconds:.1f} s sampling")
+        return line + ("; " + "; ".join(self.problems) if self.problems else "")
+
+    def to_json(self) -> str:
+        """JSON text (stored in a saved model)."""
+        return json.dumps(asdict(self), default=float)
+
+    @classmethod
+    def from_json(cls, text: str) -> ConvergenceReport:
+        """Inverse of :meth:`to_json`."""
+        d = json.loads(text)
+        d["problems"] = tuple(d.get("problems", ()))
+        return cls(**d)
+
+
+def _worst(ds: xr.Dataset, reduce: str) -> tuple[float, str]:
+    best_val, best_name = (-np.inf if reduce == "max" else np.inf), ""
+    for name, da in ds.data_vars.items():
+        vals = np.asarray(da.values, dtype=float)
+        if not np.isfinite(vals).any():
+            continue
+        idx = np.nanargmax(vals) if reduce == "max" else np.nanargmin(vals)
+        v = vals.flat[idx]
+        if (reduce == "max" and v > best_val) or (reduce == "min" and v < best_val):
+            pos = np.unravel_index(idx, vals.shape)
+            label = ", ".join(str(da[d].values[i]) for d, i in zip(da.dims, pos, strict=True))
+            best_val, best_name = float(v), f"{name}[{label}]" if label else name
+    return best_val, best_name
+
+
+def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds: float = 0.0,
+                      compile_seconds: float = 0.0, preview: bool = False) -> ConvergenceReport:
+    """Check r_hat, bulk/tail ESS and divergences over every posterior variable.
+
+    Elements that are constant across draws (e.g. the diagonal of a correlation matrix)
+    have no r_hat and are skipped.
+    """
+    post = idata.posterior
+    # drop constant elements (NaN r_hat) by masking after the fact
+    rhat = az.rhat(post)
+    ess_b = az.ess(post, method="bulk")
+    ess_t = az.ess(post, method="tail")
+    const = {n: post[n].std(("chain", "draw")) == 0 for n in post.data_vars}
+    rhat = xr.Dataset({n: rhat[n].where(~const[n]) for n in rhat.data_vars})
+    ess_b = xr.Dataset({n: ess_b[n].where(~const[n]) for n in ess_b.data_vars})
+    ess_t = xr.Dataset({n: ess_t[n].where(~const[n]) for n in ess_t.data_vars})
+    max_rhat, w_rhat = _worst(rhat, "max")
+    min_b, w_b = _worst(ess_b, "min")
+    min_t, w_t = _worst(ess_t, "min")
+    div = 0
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+        div = int(idata.sample_stats["diverging"].sum())
+    problems: list[str] = []
+    if preview:
+        problems.append(f"{sampler} is an approximation for previews, not a checked MCMC fit")
+    else:
+        if not max_rhat <= RHAT_MAX:
+            problems.append(f"r_hat {max_rhat:.3f} > {RHAT_MAX} at {w_rhat}")
+        if not min_b >= ESS_MIN:
+            problems.append(f"bulk ESS {min_b:.0f} < {ESS_MIN:.0f} at {w_b}")
+        if not min_t >= ESS_MIN:
+            problems.append(f"tail ESS {min_t:.0f} < {ESS_MIN:.0f} at {w_t}")
+        if div:
+            problems.append(f"{div} divergent transitions")
+    return ConvergenceReport(
+        ok=not problems, max_rhat=max_rhat, min_ess_bulk=min_b, min_ess_tail=min_t,
+        divergences=div, worst={"rhat": w_rhat, "ess_bulk": w_b, "ess_tail": w_t},
+        sampler=sampler, sampling_seconds=float(sampling_seconds),
+        compile_seconds=float(compile_seconds), problems=tuple(problems),
+    )
+
+
+def config_hash(config: ModelConfig) -> str:
+    """sha256 of a model config's settings."""
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def panel_hash(panel: xr.Dataset) -> str:
+    """The panel's ``data_hash`` attribute, or a sha256 of its variables when absent."""
+    if panel.attrs.get("data_hash"):
+        return str(panel.attrs["data_hash"])
+    h = hashlib.sha256()
+    for name in ("X", "onset", "ongoing"):
+        h.update(np.ascontiguousarray(panel[name].values, dtype=float).tobytes())
+    for name in ("country", "year", "indicator", "crime"):
+        h.update(repr(list(map(str, panel[name].values))).encode())
+    return h.hexdigest()
+
+
+def _nutpie(model: Any, config: ModelConfig, progress: bool,
+            **extra: Any) -> tuple[az.InferenceData, float, float]:
+    import nutpie
+
+    t0 = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=_kept(model))
+    t1 = time.perf_counter()
+    cores = min(config.chains, os.cpu_count() or 1)
+    idata = nutpie.sample(
+        compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=cores,
+        seed=config.seed, target_accept=config.target_accept, progress_bar=progress,
+        save_warmup=False, **extra,
+    )
+    return idata, time.perf_counter() - t1, t1 - t0
+
+
+def _pymc_nuts(model: Any, config: ModelConfig, progress: bool,
+               nuts_sampler: str = "pymc") -> tuple[az.InferenceData, float, float]:
+    import pymc as pm
+
+    kwargs: dict[str, Any] = {}
+    if nuts_sampler == "numpyro":
+        try:
+            import numpyro  # noqa: F401
+        except ImportError:
+            raise DesignError(
+                "sampler = 'numpyro' needs the packages jax and numpyro (pip install numpyro)"
+            ) from None
+        from r2p_models.model.loglik import register_jax
+
+        register_jax()
+        kwargs["nuts_sampler_kwargs"] = {"chain_method": "parallel"
+                                         if _jax_devices() >= 2 else "vectorized"}
+    t0 = time.perf_counter()
+    with model:
+        idata = pm.sample(
+            draws=config.draws, tune=config.tune, chains=config.chains,
+            cores=min(config.chains, os.cpu_count() or 1), random_seed=config.seed,
+            target_accept=config.target_accept, progressbar=progress,
+            compute_convergence_checks=False, nuts_sampler=nuts_sampler,
+            var_names=_kept(model), **kwargs,
+        )
+    return idata, time.perf_counter() - t0, 0.0
+
+
+def _jax_devices() -> int:
+    import jax
+
+    return jax.local_device_count()
+
+
+def _approx(model: Any, config: ModelConfig, progress: bool,
+            method: str) -> tuple[az.InferenceData, float, float]:
+    import pymc as pm
+
+    t0 = time.perf_counter()
+    with model:
+        if method == "advi":
+            approx = pm.fit(n=20_000, method="advi", random_seed=config.seed,
+                            progressbar=progress)
+            idata = approx.sample(config.draws * config.chains, random_seed=config.seed)
+        else:
+            try:
+                import pymc_extras as pmx
+            except ImportError:
+                raise DesignError(
+                    "sampler = 'pathfinder' needs the package pymc-extras"
+                ) from None
+            idata = pmx.fit(method="pathfinder", num_draws=config.draws * config.chains,
+                            random_seed=config.seed, progressbar=progress)
+    post = idata.posterior
+    if post.sizes["chain"] == 1 and config.chains > 1:  # split one long run into chains
+        n = post.sizes["draw"] // config.chains
+        post = post.isel(chain=0, draw=slice(0, n * config.chains)).drop_vars(["chain", "draw"])
+        post = post.assign_coords(draw=np.arange(n * config.chains)).coarsen(
+            draw=n).construct(draw=("chain", "draw"))
+        post = post.assign_coords(chain=np.arange(config.chains), draw=np.arange(n))
+        idata = az.InferenceData(posterior=post)
+    return idata, time.perf_counter() - t0, 0.0
+
+
+def _kept(model: Any) -> list[str]:
+    names = {v.name for v in model.free_RVs} | {v.name for v in model.deterministics}
+    return [n for n in KEEP if n in names]
+
+
+def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
+                 **sampler_kwargs: Any) -> tuple[az.InferenceData, ConvergenceReport]:
+    """Sample a built model with the configured sampler and check it.
+
+    Returns the InferenceData (posterior restricted to :data:`KEEP` variables and
+    ``sample_stats``) and its :class:`ConvergenceReport`.
+    """
+    s = config.sampler
+    if s == "nutpie":
+        idata, secs, comp = _nutpie(model, config, progress, **sampler_kwargs)
+    elif s in ("pymc", "numpyro"):
+        idata, secs, comp = _pymc_nuts(model, config, progress, nuts_sampler=s)
+    else:
+        idata, secs, comp = _approx(model, config, progress, s)
+    keep = [n for n in _kept(model) if n in idata.posterior]
+    groups: dict[str, Any] = {"posterior": idata.posterior[keep]}
+    if "sample_stats" in idata.groups():
+        stats = [v for v in ("diverging", "tree_depth", "n_steps", "step_size", "lp",
+                             "energy") if v in idata.sample_stats]
+        groups["sample_stats"] = idata.sample_stats[stats]
+    idata = az.InferenceData(**groups)
+    report = check_convergence(idata, sampler=s, sampling_seconds=secs, compile_seconds=comp,
+                               preview=s in ("advi", "pathfinder"))
+    return idata, report
+
+
+@dataclass
+class FittedModel:
+    """A fitted model: posterior, what is needed to forecast, and its provenance.
+
+    Build one with :func:`fit` or :func:`r2p_models.model.io.load_model`.
+
+    Attributes
+    ----------
+    idata : arviz.InferenceData
+        ``posterior`` (parameters only, no per-observation quantity), ``sample_stats``,
+        ``constant_data`` (standardisation, regions of the training countries).
+    config : ModelConfig
+    diagnostics : ConvergenceReport
+    meta : dict
+        ``config_hash``, ``data_hash``, ``package_version``, ``seed``, ``through``,
+        ``horizon``, ``variant``, ``design_counts`` ...
+    """
+
+    idata: az.InferenceData
+    config: ModelConfig
+    diagnostics: ConvergenceReport
+    meta: dict[str, Any] = field(default_factory=dict)
+    design: Design | None = field(default=None, repr=False)
+
+    # -- convenience views ---------------------------------------------------------
+    @property
+    def status(self) -> str:
+        """``"converged"`` or ``"NOT CONVERGED: <problems>"``."""
+        d = self.diagnostics
+        return "converged" if d.ok else "NOT CONVERGED: " + "; ".join(d.problems)
+
+    @property
+    def crimes(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.idata.posterior["crime"].values)
+
+    @property
+    def standardisation(self) -> Standardisation:
+        return Standardisation.from_dataset(self.idata.constant_data)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.config.horizon)
+
+    def check(self, *, raise_on_fail: bool = False) -> ConvergenceReport:
+        """The convergence report; with ``raise_on_fail`` raise :class:`ConvergenceError`."""
+        if raise_on_fail and not self.diagnostics.ok:
+            raise ConvergenceError(self.diagnostics.summary())
+        return self.diagnostics
+
+    def draws(self) -> dict[str, np.ndarray]:
+        """Posterior draws with chains stacked: arrays with a leading draw axis."""
+        from r2p_models.model.predict import posterior_arrays
+
+        return posterior_arrays(self)
+
+    def predict(self, panel: xr.Dataset, origin_year: int, *, horizon: int | None = None,
+                ) -> xr.DataArray:
+        """Posterior draws of P(onset within the horizon | at risk) at an origin year.
+
+        Parameters
+        ----------
+        panel : xarray.Dataset
+            A panel with the model's indicators and crimes, holding ``origin_year``;
+            countries unknown to the model get a country effect drawn from the fitted
+            population distribution (seeded, so repeatable).
+        origin_year : int
+            Predictors are those of this year (missing ones carried forward from the
+            panel's earlier years).
+        horizon : int, optional
+            Must equal the fitted horizon when given.
+
+        Returns
+        -------
+        xarray.DataArray
+            dims ``(country, crime, draw)``, named ``p``, with coordinates ``region``,
+            ``at_risk(country, crime)`` (known at the origin: no episode under way and no
+            onset in the origin year) and attributes origin year, horizon, target years,
+            model status.
+        """
+        from r2p_models.model.predict import predict
+
+        return predict(self, panel, origin_year, horizon=horizon)
+
+    def log_odds_terms(self, panel: xr.Dataset, origin_year: int) -> xr.Dataset:
+        """Per-draw additive terms of the log-odds (see :func:`r2p_models.forecast.explain`)."""
+        from r2p_models.model.predict import log_odds_terms
+
+        return log_odds_terms(self, panel, origin_year)
+
+    def coefficients(self, scale: str = "raw") -> xr.Dataset:
+        """``alpha`` and ``beta`` draws on the standardised or the raw indicator scale.
+
+        On the raw scale ``beta`` is the change in log-odds per unit of the indicator
+        and ``alpha`` the log-odds with every indicator at 0 and fully observed.
+        """
+        from r2p_models.model.predict import coefficients
+
+        return coefficients(self, scale=scale)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to one compressed netCDF file (atomically)."""
+        from r2p_models.model.io import save_model
+
+        return save_model(self, path)
+
+
+def fit(
+    panel: xr.Dataset,
+    config: ModelConfig | None = None,
+    *,
+    through: int | None = None,
+    progress: bool = False,
+    priors: Priors | None = None,
+    config_hash_value: str | None = None,
+    warn: bool = True,
+    **sampler_kwargs: Any,
+) -> FittedModel:
+    """Fit the model a config describes to a panel.
+
+    Parameters
+    ----------
+    panel : xarray.Dataset
+        The panel (schema in :mod:`r2p_models.data`).
+    config : ModelConfig, optional
+        ``[model]`` settings; defaults to ``ModelConfig()``.
+    through : int, optional
+        Fit only on what was known by the end of this year (observations with
+        ``origin + horizon <= through``).
+    progress : bool
+        Show the sampler's progress bar.
+    priors : Priors, optional
+        Prior scales (defaults in :class:`r2p_models.model.build.Priors`).
+    config_hash_value : str, optional
+        Hash recorded as ``config_hash`` (e.g. the run config's hash); defaults to
+        :func:`config_hash` of ``config``.
+    warn : bool
+        Emit a :class:`ConvergenceWarning` when the check fails.
+    **sampler_kwargs
+        Passed to ``nutpie.sample`` (e.g. ``low_rank_modified_mass_matrix=True``).
+
+    Returns
+    -------
+    FittedModel
+    """
+    from r2p_models import __version__
+
+    config = config or ModelConfig()
+    design = build_design(panel, horizon=config.horizon, through=through,
+                          missing=config.missing)
+    model = build_model(design, config.variant, priors)
+    idata, report = sample_model(model, config, progress=progress, **sampler_kwargs)
+    const = design.standardisation.to_dataset()
+    const["country_region"] = ("country", np.array([design.regions[i]
+                                                    for i in design.region_idx], dtype=object))
+    const = const.assign_coords(country=list(design.countries))
+    if config.missing == "bayes":
+        const["impute_mean"] = (("country", "indicator"), design.impute_mean)
+        const["impute_sd"] = (("indicator",), design.impute_sd)
+    idata.add_groups({"constant_data": const})
+    meta = {
+        "config_hash": config_hash_value or config_hash(config),
+        "model_config_hash": config_hash(config),
+        "data_hash": panel_hash(panel),
+        "package_version": __version__,
+        "seed": int(config.seed),
+        "through": -1 if through is None else int(through),
+        "horizon": int(config.horizon),
+        "variant": config.variant,
+        "missing": config.missing,
+        "priors": json.dumps((priors or Priors()).to_dict()),
+        "design_counts": json.dumps(asdict(design.counts)),
+        "risk_factors": json.dumps({i: list(r) for i, r in
+                                    zip(design.indicators, design.risk_factors, strict=True)}),
+    }
+    fitted = FittedModel(idata=idata, config=config, diagnostics=report, meta=meta,
+                         design=design)
+    if warn and not report.ok:
+        warnings.warn(f"model fit {report.summary()}", ConvergenceWarning, stacklevel=2)
+    return fitted
