@@ -1,0 +1,221 @@
+"""Tidy metric tables: breakdowns, rolling windows, paired comparisons."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from r2p_models.calibration import (
+    TABLE_COLUMNS,
+    CalibrationInputError,
+    brier_score,
+    compare_table,
+    corp_decomposition,
+    log_score,
+    plot_metric_over_time,
+    pr_auc,
+    roc_auc,
+    rolling_table,
+    score_table,
+    skill_score,
+    top_k_capture,
+)
+
+
+def _cases(seed: int = 0, countries: int = 40, years=range(2000, 2010)) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    risk = rng.normal(-3, 1, countries)
+    rows = []
+    for c in range(countries):
+        for t in years:
+            for k, shift in (("genocide", -0.5), ("war_crimes", 0.3)):
+                lp = risk[c] + shift + rng.normal(0, 0.5)
+                q = 1 / (1 + np.exp(-lp))
+                rows.append({
+                    "country": f"C{c:02d}", "region": f"R{c % 4}", "crime": k,
+                    "origin_year": t, "target_end": t, "p": q,
+                    "outcome": int(rng.random() < q),
+                })
+    return pd.DataFrame(rows)
+
+
+def test_breakdown_matches_standalone_functions():
+    df = _cases()
+    tab = score_table(df, by=["crime"], n_boot=50)
+    assert list(tab.columns) == ["crime", *TABLE_COLUMNS]
+    for crime, part in df.groupby("crime"):
+        got = tab[tab["crime"] == crime].set_index("metric")
+        p, y = part["p"].to_numpy(), part["outcome"].to_numpy()
+        d = corp_decomposition(p, y)
+        cap = top_k_capture(p, y, k=(10, 20, 30), groups=part["origin_year"])
+        expected = {
+            "brier": brier_score(p, y), "log": log_score(p, y),
+            "auc": roc_auc(p, y), "pr_auc": pr_auc(p, y),
+            "mcb_brier": d.mcb, "dsc_brier": d.dsc, "unc_brier": d.unc,
+            "mcb_log": corp_decomposition(p, y, score="log").mcb,
+            "base_rate": y.mean(), "mean_forecast": p.mean(),
+            "capture_top10": cap[10], "capture_top20": cap[20], "capture_top30": cap[30],
+        }
+        for metric, value in expected.items():
+            assert got.loc[metric, "estimate"] == pytest.approx(value, abs=1e-12), metric
+        assert (got["n"] == len(part)).all() and (got["events"] == y.sum()).all()
+        assert (got["clusters"] == 40).all()
+        assert (got["lower"] <= got["upper"]).all()
+        b = got.loc["brier"]
+        assert b["lower"] <= b["estimate"] <= b["upper"]
+
+
+def test_skill_against_named_references():
+    df = _cases()
+    df["clim"] = 0.05
+    tab = score_table(df, metrics=["brier_skill_clim", "log_skill_clim"],
+                      references={"clim": "clim"}, n_boot=30).set_index("metric")
+    p, y = df["p"], df["outcome"]
+    assert tab.loc["brier_skill_clim", "estimate"] == pytest.approx(
+        skill_score(p, y, df["clim"]), abs=1e-12)
+    assert tab.loc["log_skill_clim", "estimate"] == pytest.approx(
+        skill_score(p, y, df["clim"], score="log"), abs=1e-12)
+    # the defaults add skill against every reference
+    full = score_table(df, references={"clim": "clim"}, n_boot=5)
+    assert {"brier_skill_clim", "log_skill_clim"} <= set(full["metric"])
+
+
+def test_groups_without_events_get_notes_not_errors():
+    df = _cases()
+    df.loc[df["region"] == "R0", "outcome"] = 0
+    tab = score_table(df, by=["region"], metrics=["brier", "auc", "mcb_brier"], n_boot=20)
+    r0 = tab[tab["region"] == "R0"].set_index("metric")
+    assert np.isnan(r0.loc["auc", "estimate"]) and r0.loc["auc", "note"] == "no events"
+    assert r0.loc["mcb_brier", "note"] == "no events"
+    assert r0.loc["brier", "estimate"] == pytest.approx((df.loc[df.region == "R0", "p"] ** 2)
+                                                        .mean())
+    assert r0.loc["brier", "note"] == ""
+
+
+def test_ledger_columns_and_unresolved_rows():
+    df = _cases().rename(columns={"p": "p_mean"})
+    df.loc[5, "outcome"] = np.nan
+    with pytest.raises(CalibrationInputError, match=r"column 'outcome' has 1 NaN.*row 5"):
+        score_table(df, p_col="p_mean", n_boot=5)
+    tab = score_table(df, p_col="p_mean", unresolved="drop", metrics=["brier"], n_boot=5)
+    assert tab["n"].iloc[0] == len(df) - 1
+
+
+def test_table_bad_input():
+    df = _cases()
+    with pytest.raises(CalibrationInputError, match=r"lacks column\(s\) \['horizon'\]"):
+        score_table(df, by=["horizon"])
+    bad = df.copy()
+    bad.loc[7, "p"] = 1.5
+    with pytest.raises(CalibrationInputError, match=r"column 'p' must be probabilities.*row 7"):
+        score_table(bad)
+    bad = df.copy()
+    bad.loc[3, "outcome"] = 2
+    with pytest.raises(CalibrationInputError, match=r"0/1 outcomes.*row 3"):
+        score_table(bad)
+    with pytest.raises(CalibrationInputError, match="unknown metric"):
+        score_table(df, metrics=["ece"])
+
+
+def test_mixed_sources_warn():
+    df = pd.concat([_cases().assign(source="m1"), _cases(1).assign(source="m2")])
+    with pytest.warns(UserWarning, match="mix 2 values of 'source'"):
+        score_table(df, metrics=["brier"], n_boot=5)
+    tab = score_table(df, by=["source"], metrics=["brier"], n_boot=5)
+    assert list(tab["source"]) == ["m1", "m2"]
+
+
+def test_reproducible_with_seed():
+    df = _cases()
+    a = score_table(df, metrics=["auc"], n_boot=50, rng=3)
+    b = score_table(df, metrics=["auc"], n_boot=50, rng=3)
+    c = score_table(df, metrics=["auc"], n_boot=50, rng=4)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["lower"].iloc[0] != c["lower"].iloc[0]
+
+
+def test_rolling_windows():
+    df = _cases()
+    tab = rolling_table(df, window=4, metrics=["brier", "base_rate"], n_boot=10)
+    ends = sorted(tab["window_end"].unique())
+    assert ends == list(range(2003, 2010))
+    row = tab[(tab["window_end"] == 2005) & (tab["metric"] == "base_rate")].iloc[0]
+    part = df[df["origin_year"].between(2002, 2005)]
+    assert row["window_start"] == 2002
+    assert row["n"] == len(part)
+    assert row["estimate"] == pytest.approx(part["outcome"].mean())
+    with pytest.raises(CalibrationInputError, match="no full window"):
+        rolling_table(df, window=20)
+
+
+def _two_sources():
+    df = _cases(countries=120)
+    rng = np.random.default_rng(9)
+    noisy = df.copy()
+    noisy["p"] = np.clip(df["p"] * np.exp(rng.normal(0, 2.0, len(df))), 0, 1)
+    return pd.concat([df.assign(source="model"), noisy.assign(source="analyst")],
+                     ignore_index=True)
+
+
+def test_compare_paired_difference():
+    both = _two_sources()
+    tab = compare_table(both, a="model", b="analyst", metrics=["brier", "auc"], n_boot=200)
+    t = tab.set_index("metric")
+    m = both[both.source == "model"]
+    a = both[both.source == "analyst"]
+    assert t.loc["brier", "estimate_a"] == pytest.approx(brier_score(m.p, m.outcome))
+    assert t.loc["brier", "estimate_b"] == pytest.approx(brier_score(a.p, a.outcome))
+    assert t.loc["brier", "difference"] == pytest.approx(
+        t.loc["brier", "estimate_a"] - t.loc["brier", "estimate_b"])
+    # the noisy analyst is worse: lower Brier and higher AUC for the model
+    assert t.loc["brier", "upper"] < 0 and t.loc["brier", "better"] == "model"
+    assert t.loc["auc", "lower"] > 0 and t.loc["auc", "better"] == "model"
+
+
+def test_compare_identical_forecasters_is_exactly_zero():
+    df = _cases()
+    both = pd.concat([df.assign(run_id="v1"), df.assign(run_id="v2")], ignore_index=True)
+    tab = compare_table(both, col="run_id", a="v1", b="v2", by=["crime"],
+                        metrics=["brier", "mcb_log", "capture_top10"], n_boot=50)
+    assert (tab["difference"] == 0).all()
+    assert (tab["lower"] == 0).all() and (tab["upper"] == 0).all()
+    assert (tab["better"] == "unclear").all()
+    assert set(tab["crime"]) == {"genocide", "war_crimes"}
+
+
+def test_compare_checks_cases():
+    both = _two_sources()
+    bad = both.copy()
+    bad.loc[bad.index[-1], "outcome"] = 1 - bad.loc[bad.index[-1], "outcome"]
+    with pytest.raises(CalibrationInputError, match="outcomes differ"):
+        compare_table(bad, a="model", b="analyst", metrics=["brier"], n_boot=5)
+    dup = pd.concat([both, both.iloc[[0]]], ignore_index=True)
+    with pytest.raises(CalibrationInputError, match="repeated cases"):
+        compare_table(dup, a="model", b="analyst", metrics=["brier"], n_boot=5)
+    with pytest.raises(CalibrationInputError, match="no rows with source == 'x'"):
+        compare_table(both, a="model", b="x")
+    fewer = both.drop(index=both.index[-3:])
+    with pytest.warns(UserWarning, match="3 case"):
+        tab = compare_table(fewer, a="model", b="analyst", metrics=["brier"], n_boot=5)
+    assert tab["n"].iloc[0] == (both.source == "model").sum() - 3
+
+
+def test_plot_over_time():
+    df = _cases()
+    tab = score_table(df, by=["origin_year"], metrics=["brier", "auc"], n_boot=20)
+    fig = plot_metric_over_time(tab, "auc", reference=0.5)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Issue year"
+    assert len(ax.collections) == 1  # the interval band
+    roll = rolling_table(df, window=3, metrics=["brier"], by=["crime"], n_boot=10)
+    fig = plot_metric_over_time(roll, "brier", hue="crime")
+    assert "3-year window" in fig.axes[0].get_xlabel()
+    with pytest.raises(CalibrationInputError, match="no rows for metric"):
+        plot_metric_over_time(tab, "log")
