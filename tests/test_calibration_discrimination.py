@@ -140,8 +140,11 @@ def test_plot_discrimination():
     rng = np.random.default_rng(4)
     p = rng.beta(1, 8, 500)
     y = (rng.random(500) < p).astype(int)
-    fig = plot_discrimination(p, y)
+    country = np.repeat(np.arange(50), 10)
+    fig = plot_discrimination(p, y, clusters=country, n_boot=100)
     assert isinstance(fig, Figure)
     roc_ax, pr_ax = fig.axes
-    assert f"{roc_auc(p, y):.3f}" in roc_ax.get_legend().get_texts()[1].get_text()
+    label = roc_ax.get_legend().get_texts()[1].get_text()
+    assert f"AUC {roc_auc(p, y):.3f} (90% CI" in label
     assert "Base rate" in pr_ax.get_legend().get_texts()[0].get_text()
+    assert "countries resampled" in fig._suptitle.get_text()

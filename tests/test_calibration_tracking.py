@@ -213,6 +213,7 @@ def test_plot_over_time():
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Issue year"
+    assert ax.get_ylabel() == "AUC (ROC)"
     assert len(ax.collections) == 1  # the interval band
     roll = rolling_table(df, window=3, metrics=["brier"], by=["crime"], n_boot=10)
     fig = plot_metric_over_time(roll, "brier", hue="crime")

@@ -27,7 +27,9 @@ from r2p_models.calibration.scores import LOG_EPS, brier_per_case, log_per_case
 
 __all__ = [
     "PreparedCases",
+    "Weighted",
     "ap_kernel",
+    "as_weighted",
     "auc_kernel",
     "capture_kernel",
     "corp_from_counts",
@@ -150,9 +152,10 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def score_kernel(cases: PreparedCases, W: np.ndarray, name: str) -> np.ndarray:
+def score_kernel(cases: PreparedCases, W: np.ndarray | Weighted, name: str) -> np.ndarray:
     """Weighted means: ``brier``, ``log``, ``base_rate``, ``mean_forecast``,
     or skill ``{brier|log}_skill_{reference}``."""
+    W = as_weighted(cases, W).W
     wsum = W.sum(axis=1)
     if name in ("brier", "log"):
         return _ratio(_wdot(W, cases.per_case[name]), wsum)
@@ -166,38 +169,86 @@ def score_kernel(cases: PreparedCases, W: np.ndarray, name: str) -> np.ndarray:
     return 1.0 - _ratio(s, s_ref)
 
 
-def _block_sums(cases: PreparedCases, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weight and event weight per tie block (ascending forecasts)."""
-    C = np.add.reduceat(W, cases.starts, axis=1)
-    S = np.add.reduceat(W * cases.y, cases.starts, axis=1)
-    return C, S
+class Weighted:
+    """A weight matrix with the sums the kernels share, computed once on first use.
+
+    Parameters
+    ----------
+    cases : PreparedCases
+    W : ndarray, shape (B, n)
+        Case weights, columns in the order of ``cases``.
+    """
+
+    def __init__(self, cases: PreparedCases, W: np.ndarray) -> None:
+        self.cases = cases
+        self.W = W
+        self._blocks: tuple[np.ndarray, np.ndarray] | None = None
+        self._rank: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weight and event weight per tie block of forecasts (ascending), (B, U) each."""
+        if self._blocks is None:
+            c = self.cases
+            WY = self.W * c.y
+            if c.starts.size == c.n:  # no ties: the blocks are the cases
+                self._blocks = (self.W, WY)
+            else:
+                self._blocks = (
+                    np.add.reduceat(self.W, c.starts, axis=1),
+                    np.add.reduceat(WY, c.starts, axis=1),
+                )
+        return self._blocks
+
+    def rank(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per tie block of the ranking (group, forecast descending): weight, event
+        weight, and the weight ranked above the block within its group."""
+        if self._rank is None:
+            c = self.cases
+            Wr = self.W[:, c.rank_perm]
+            Er = Wr * c.rank_y
+            if c.rank_starts.size == c.n:
+                Wt, Et = Wr, Er
+            else:
+                Wt = np.add.reduceat(Wr, c.rank_starts, axis=1)
+                Et = np.add.reduceat(Er, c.rank_starts, axis=1)
+            before = np.cumsum(Wt, axis=1) - Wt
+            if c.rank_group_starts.size > 1:
+                before -= before[:, c.rank_group_starts][:, c.rank_block_group]
+            self._rank = (Wt, Et, before)
+        return self._rank
 
 
-def auc_kernel(cases: PreparedCases, W: np.ndarray) -> np.ndarray:
+def as_weighted(cases: PreparedCases, W: np.ndarray | Weighted) -> Weighted:
+    """Wrap a weight matrix (no-op for a :class:`Weighted`)."""
+    return W if isinstance(W, Weighted) else Weighted(cases, W)
+
+
+def auc_kernel(cases: PreparedCases, W: np.ndarray | Weighted) -> np.ndarray:
     """Area under the ROC curve (ties count one half), i.e. the Mann-Whitney statistic."""
-    C, pos = _block_sums(cases, W)
+    C, pos = as_weighted(cases, W).blocks()
     neg = C - pos
     below = np.cumsum(neg, axis=1) - neg
-    num = np.sum(pos * (below + 0.5 * neg), axis=1)
+    num = np.einsum("bu,bu->b", pos, below + 0.5 * neg)
     return _ratio(num, pos.sum(axis=1) * neg.sum(axis=1))
 
 
-def ap_kernel(cases: PreparedCases, W: np.ndarray) -> np.ndarray:
+def ap_kernel(cases: PreparedCases, W: np.ndarray | Weighted) -> np.ndarray:
     """Average precision: sum over thresholds of (recall step) x precision.
 
     The step-wise precision-recall AUC of scikit-learn's ``average_precision_score``
     (no interpolation); a forecaster without skill scores the base rate.
     """
-    C, pos = _block_sums(cases, W)
+    C, pos = as_weighted(cases, W).blocks()
     pos_d, all_d = pos[:, ::-1], C[:, ::-1]
     tp = np.cumsum(pos_d, axis=1)
     alerts = np.cumsum(all_d, axis=1)
-    precision = np.where(alerts > 0, tp / np.where(alerts > 0, alerts, 1.0), 0.0)
-    return _ratio(np.sum(pos_d * precision, axis=1), pos.sum(axis=1))
+    # alerts == 0 only before the first drawn case, where pos_d is 0 too
+    precision = np.divide(tp, alerts, out=np.zeros_like(tp), where=alerts > 0)
+    return _ratio(np.einsum("bu,bu->b", pos_d, precision), pos.sum(axis=1))
 
 
 def capture_kernel(
-    cases: PreparedCases, W: np.ndarray, budget: float, *, fraction: bool
+    cases: PreparedCases, W: np.ndarray | Weighted, budget: float, *, fraction: bool
 ) -> np.ndarray:
     """Share of events among the top-ranked cases of each rank group (recall at a budget).
 
@@ -207,20 +258,15 @@ def capture_kernel(
     random tie-breaking). Weights count cases, so a country drawn twice by the bootstrap
     takes two places in the ranking.
     """
-    Wr = W[:, cases.rank_perm]
-    Wt = np.add.reduceat(Wr, cases.rank_starts, axis=1)
-    Et = np.add.reduceat(Wr * cases.rank_y, cases.rank_starts, axis=1)
-    before = np.cumsum(Wt, axis=1) - Wt
-    base = before[:, cases.rank_group_starts]
-    before_in_group = before - base[:, cases.rank_block_group]
+    Wt, Et, before = as_weighted(cases, W).rank()
     if fraction:
         totals = np.add.reduceat(Wt, cases.rank_group_starts, axis=1)
         slots = budget * totals[:, cases.rank_block_group]
     else:
-        slots = np.full_like(Wt, float(budget))
-    included = np.clip(slots - before_in_group, 0.0, Wt)
-    captured = np.sum(np.where(Wt > 0, included * _ratio(Et, Wt), 0.0), axis=1)
-    return _ratio(captured, Et.sum(axis=1))
+        slots = float(budget)
+    included = np.clip(slots - before, 0.0, Wt)
+    share = np.divide(included, Wt, out=np.zeros_like(included), where=Wt > 0)
+    return _ratio(np.einsum("bt,bt->b", share, Et), Et.sum(axis=1))
 
 
 def pav_counts(C: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,13 +356,13 @@ def corp_from_counts(
     return values, r
 
 
-def corp_kernel(cases: PreparedCases, W: np.ndarray, names: Sequence[str] = CORP_NAMES) -> dict[
-    str, np.ndarray
-]:
+def corp_kernel(
+    cases: PreparedCases, W: np.ndarray | Weighted, names: Sequence[str] = CORP_NAMES
+) -> dict[str, np.ndarray]:
     """CORP components for each weighting (one PAV fit per row of ``W``)."""
-    C, S = _block_sums(cases, W)
-    out = {name: np.full(W.shape[0], np.nan) for name in names}
-    for b in range(W.shape[0]):
+    C, S = as_weighted(cases, W).blocks()
+    out = {name: np.full(C.shape[0], np.nan) for name in names}
+    for b in range(C.shape[0]):
         if S[b].sum() == 0:  # no events in this replicate: decomposition undefined
             continue
         m = C[b] > 0

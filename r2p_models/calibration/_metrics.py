@@ -28,6 +28,7 @@ import numpy as np
 from r2p_models.calibration._kernels import (
     CORP_NAMES,
     PreparedCases,
+    Weighted,
     ap_kernel,
     auc_kernel,
     capture_kernel,
@@ -36,7 +37,7 @@ from r2p_models.calibration._kernels import (
 )
 from r2p_models.calibration._validate import CalibrationInputError
 
-__all__ = ["DEFAULT_METRICS", "MetricSpec", "evaluate", "parse_metrics"]
+__all__ = ["DEFAULT_METRICS", "MetricSpec", "evaluate", "metric_label", "parse_metrics"]
 
 #: Metrics reported by the table functions unless told otherwise.
 DEFAULT_METRICS: tuple[str, ...] = (
@@ -56,6 +57,35 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "capture_top20",
     "capture_top30",
 )
+
+
+_LABELS = {
+    "brier": "Brier score",
+    "log": "Log score",
+    "mcb_brier": "Miscalibration (Brier MCB)",
+    "dsc_brier": "Discrimination (Brier DSC)",
+    "unc_brier": "Uncertainty (Brier UNC)",
+    "mcb_log": "Miscalibration (log MCB)",
+    "dsc_log": "Discrimination (log DSC)",
+    "unc_log": "Uncertainty (log UNC)",
+    "auc": "AUC (ROC)",
+    "pr_auc": "Average precision (PR AUC)",
+    "base_rate": "Base rate",
+    "mean_forecast": "Mean forecast",
+}
+
+
+def metric_label(name: str) -> str:
+    """A readable label for a metric name (for figures and reports)."""
+    if name in _LABELS:
+        return _LABELS[name]
+    if m := _CAPTURE.match(name):
+        return f"Share of events in the top {m.group(1)}"
+    if m := _RECALL.match(name):
+        return f"Recall in the top {m.group(1)}%"
+    if m := _SKILL.match(name):
+        return f"{m.group(1).capitalize()} skill vs {m.group(2).replace('_', ' ')}"
+    return name
 
 
 @dataclass(frozen=True)
@@ -139,6 +169,7 @@ def evaluate(cases: PreparedCases, W: np.ndarray, specs: Sequence[MetricSpec]) -
     str, np.ndarray
 ]:
     """Every requested metric for each row of the weight matrix ``W``."""
+    W = Weighted(cases, W)  # shared block and ranking sums
     out: dict[str, np.ndarray] = {}
     corp = [s.name for s in specs if s.family == "corp"]
     if corp:

@@ -28,7 +28,12 @@ from r2p_models.calibration._kernels import (
     auc_kernel,
     capture_kernel,
 )
-from r2p_models.calibration._validate import CalibrationInputError, as_cases, require_events
+from r2p_models.calibration._validate import (
+    CalibrationInputError,
+    as_cases,
+    as_rng,
+    require_events,
+)
 
 __all__ = [
     "base_rate",
@@ -168,13 +173,33 @@ def top_k_capture(
 
 
 def plot_discrimination(
-    p: Any, y: Any, *, title: str | None = None, figsize: tuple[float, float] = (10.0, 4.6)
+    p: Any,
+    y: Any,
+    *,
+    clusters: Any | None = None,
+    n_boot: int = 1000,
+    level: float = 0.9,
+    rng: np.random.Generator | int | None = 0,
+    title: str | None = None,
+    figsize: tuple[float, float] = (10.0, 4.6),
 ) -> Figure:
-    """ROC and precision-recall curves, with the no-skill references.
+    """ROC and precision-recall curves, with the no-skill references and intervals.
 
     The precision-recall panel draws the base rate (a forecaster without skill) as a
-    horizontal line. Curves come from scikit-learn; the numbers in the legends are this
-    module's (identical) AUC and average precision.
+    horizontal line. Curves come from scikit-learn; the legends give this module's AUC and
+    average precision with block-bootstrap intervals.
+
+    Parameters
+    ----------
+    p, y : array-like or xarray.DataArray
+        Forecast probabilities and 0/1 outcomes.
+    clusters : array-like, optional
+        Country of each case, for the block bootstrap; without it cases are resampled
+        singly (and the legend says so).
+    n_boot, level, rng
+        Bootstrap replicates, interval level, random generator or seed.
+    title : str, optional
+    figsize : (float, float)
 
     Returns
     -------
@@ -182,21 +207,31 @@ def plot_discrimination(
     """
     from sklearn.metrics import precision_recall_curve, roc_curve
 
+    from r2p_models.calibration.bootstrap import bootstrap_metric
+
     pa, ya, _ = as_cases(p, y)
     require_events(ya, "discrimination curves", nonevents=True)
-    auc, ap, rate = roc_auc(pa, ya), pr_auc(pa, ya), float(ya.mean())
+    rng = as_rng(rng)
+    auc = bootstrap_metric(pa, ya, "auc", clusters=clusters, n_boot=n_boot, level=level,
+                           rng=rng)
+    ap = bootstrap_metric(pa, ya, "pr_auc", clusters=clusters, n_boot=n_boot, level=level,
+                          rng=rng)
+    how = "countries resampled" if clusters is not None else "cases resampled"
+    rate = float(ya.mean())
     fpr, tpr, _ = roc_curve(ya, pa)
     prec, rec, _ = precision_recall_curve(ya, pa)
     fig = Figure(figsize=figsize, layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot([0, 1], [0, 1], ":", color="0.4", label="No skill (AUC 0.5)")
-    ax1.plot(fpr, tpr, color="#2166ac", linewidth=2, label=f"AUC {auc:.3f}")
+    ax1.plot(fpr, tpr, color="#2166ac", linewidth=2,
+             label=f"AUC {auc.estimate:.3f} ({level:.0%} CI {auc.lower:.3f}-{auc.upper:.3f})")
     ax1.set_xlabel("False positive rate", fontsize=11)
     ax1.set_ylabel("True positive rate (recall)", fontsize=11)
     ax1.set_title("ROC curve", fontsize=12)
     ax2.axhline(rate, linestyle=":", color="0.4", label=f"Base rate {rate:.3g} (no skill)")
     ax2.step(rec, prec, where="post", color="#b2182b", linewidth=2,
-             label=f"Average precision {ap:.3f}")
+             label=f"Average precision {ap.estimate:.3f} "
+                   f"({level:.0%} CI {ap.lower:.3f}-{ap.upper:.3f})")
     ax2.set_xlabel("Recall", fontsize=11)
     ax2.set_ylabel("Precision", fontsize=11)
     ax2.set_title("Precision-recall curve", fontsize=12)
@@ -205,6 +240,9 @@ def plot_discrimination(
         ax.set_ylim(0, 1.02)
         ax.grid(True, color="0.9")
         ax.legend(loc="lower right" if ax is ax1 else "upper right", fontsize=9)
-    fig.suptitle(title or f"Discrimination (n = {ya.size:,}, events = {int(ya.sum()):,})",
-                 fontsize=12)
+    fig.suptitle(
+        title or f"Discrimination (n = {ya.size:,}, events = {int(ya.sum()):,}; "
+                 f"intervals: {n_boot} bootstrap replicates, {how})",
+        fontsize=12,
+    )
     return fig

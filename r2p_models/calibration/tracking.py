@@ -35,6 +35,7 @@ from r2p_models.calibration._metrics import (
     MetricSpec,
     default_metrics,
     evaluate,
+    metric_label,
     parse_metrics,
 )
 from r2p_models.calibration._validate import (
@@ -560,10 +561,12 @@ def plot_metric_over_time(
         width = int((t["window_end"] - t["window_start"]).iloc[0]) + 1
         label = f"Last issue year of a {width}-year window"
     ax.set_xlabel(label, fontsize=11)
-    ax.set_ylabel(metric, fontsize=11)
+    ax.set_ylabel(metric_label(metric), fontsize=11)
     ax.grid(True, color="0.9")
     if hue is not None:
         ax.legend(title=hue, fontsize=9)
-    ax.set_title(title or f"{metric} over time (bands: {level:.0%} block-bootstrap intervals)",
-                 fontsize=12)
+    ax.set_title(
+        title or f"{metric_label(metric)} over time ({level:.0%} block-bootstrap intervals)",
+        fontsize=12,
+    )
     return fig
