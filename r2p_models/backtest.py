@@ -86,11 +86,12 @@ def model_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int) -> Ori
     from r2p_models.model import fit
 
     start = time.perf_counter()
-    fitted = fit(panel, config, through=origin, progress=False)
+    fitted = fit(panel, config, through=origin, progress=False, warn=False)
     draws = fitted.predict(panel, origin)
     report = fitted.diagnostics
-    diag = dict(report.to_dict()) if hasattr(report, "to_dict") else {}
-    diag["seconds"] = round(time.perf_counter() - start, 1)
+    diag = {"max_rhat": report.max_rhat, "min_ess_bulk": report.min_ess_bulk,
+            "min_ess_tail": report.min_ess_tail, "divergences": report.divergences,
+            "seconds": round(time.perf_counter() - start, 1)}
     return OriginForecast(origin, draws, converged=bool(report.ok), diagnostics=diag)
 
 

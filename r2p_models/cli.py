@@ -49,13 +49,152 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_pipeline(args: argparse.Namespace) -> int:
-    from r2p_models.data.panel import load_panel, panel_summary
+def _interactive() -> bool:
+    return sys.stderr.isatty()
 
-    log.info("validating %s", args.config)
-    panel = load_panel(args.config)
-    print(panel_summary(panel))
-    print("valid: all checks passed")
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from r2p_models.data.adapters import write_adapted
+
+    path = write_adapted(args.kind, args.data, args.out)
+    print(f"wrote {path.parent / 'panel.csv'} and {path}; check it with: "
+          f"r2p validate --config {path}")
+    return EXIT_OK
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.model import fit
+
+    cfg = load_config(args.config)
+    panel = load_panel(cfg)
+    fitted = fit(panel, cfg.model, through=args.through, progress=_interactive(),
+                 config_hash_value=cfg.hash(), warn=False)
+    fitted.save(args.out)
+    diag = fitted.diagnostics
+    print(diag.summary())
+    print(f"saved {args.out}")
+    return EXIT_OK if diag.ok else EXIT_NOT_CONVERGED
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from r2p_models.backtest import forecast_rows
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.model import load_model
+
+    cfg = load_config(args.config)
+    panel = load_panel(cfg)
+    fitted = load_model(args.model, expected_config_hash=cfg.hash())
+    rows = forecast_rows(fitted.predict(panel, args.origin), args.origin, cfg.model.horizon)
+    rows = rows.sort_values(["crime", "p_mean"], ascending=[True, False])
+    if args.out:
+        from r2p_models.atomic import atomic_write_text
+
+        atomic_write_text(args.out, rows.to_csv(index=False))
+        print(f"wrote {len(rows)} forecasts to {args.out}")
+    else:
+        print(rows.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return EXIT_OK if fitted.diagnostics.ok else EXIT_NOT_CONVERGED
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from r2p_models.backtest import parse_origins, run_backtest
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import ledger_path
+
+    cfg = load_config(args.config)
+    panel = load_panel(cfg)
+    summary = run_backtest(
+        cfg, panel, parse_origins(args.origins), ledger=args.ledger or ledger_path(cfg),
+        workers=args.workers, scheduler=args.scheduler,
+        on_origin=lambda r: log.info("origin %d done %s", r.origin, r.diagnostics),
+    )
+    print(f"backtest {summary.source}: done {summary.done}, already in the ledger "
+          f"{summary.skipped}, failed convergence {summary.unconverged}; "
+          f"{summary.rows_issued} rows recorded")
+    return EXIT_OK if summary.ok else EXIT_NOT_CONVERGED
+
+
+def _cmd_resolve(args: argparse.Namespace) -> int:
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import ledger_path, resolve_ledger
+
+    cfg = load_config(args.config)
+    n = resolve_ledger(ledger_path(cfg), load_panel(cfg), cfg)
+    print(f"resolved {n} forecasts")
+    return EXIT_OK
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from r2p_models.config import load_config
+    from r2p_models.rerun import ledger_path, score_table
+
+    cfg = load_config(args.config)
+    table = score_table(ledger_path(cfg))
+    if table.empty:
+        print("no resolved forecasts to score yet")
+        return EXIT_OK
+    if args.out:
+        from r2p_models.atomic import atomic_write_text
+
+        atomic_write_text(args.out, table.to_csv(index=False))
+        print(f"wrote {args.out}")
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import ledger_path, write_report_for
+
+    cfg = load_config(args.config)
+    if args.out:
+        cfg = cfg.with_outputs(report=args.out)
+    path = write_report_for(cfg, load_panel(cfg), ledger_path(cfg))
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    from r2p_models.rerun import rerun
+
+    result = rerun(args.config, progress=_interactive(), wait_for_lock=args.wait)
+    print(f"rerun {result.run_id}: {result.status}; issued {result.issued}, "
+          f"resolved {result.resolved}; report {result.report}")
+    return EXIT_NOT_CONVERGED if result.status == "not_converged" else EXIT_OK
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    from r2p_models.backtest import parse_origins
+    from r2p_models.rerun import pipeline
+
+    origins = parse_origins(args.origins) if args.origins else None
+    result = pipeline(args.config, out=args.out, origins=origins, workers=args.workers,
+                      progress=_interactive())
+    print(f"pipeline: {result.status}; report {result.report}")
+    return EXIT_NOT_CONVERGED if result.status == "not_converged" else EXIT_OK
+
+
+def _cmd_ledger_export(args: argparse.Namespace) -> int:
+    from r2p_models.ledger import export_ledger_csv
+
+    path = export_ledger_csv(args.ledger, args.out)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_ledger_import(args: argparse.Namespace) -> int:
+    from r2p_models.ledger import Ledger
+
+    with Ledger(args.ledger) as led:
+        res = led.import_analyst_csv(args.csv, analyst_id=args.analyst)
+    print(f"imported {res.inserted} assessments ({res.unchanged} already recorded)")
     return EXIT_OK
 
 
@@ -66,43 +205,120 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"r2p-models {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=["text", "json"], default=None,
+                        help="log format (default: text on a terminal, JSON lines otherwise)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("validate", help="check a run config and its data; print a summary")
-    p.add_argument("--config", required=True, type=Path, help="run config (TOML)")
-    p.set_defaults(func=_cmd_validate)
+    def cmd(name: str, func, help: str, config: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        if config:
+            p.add_argument("--config", required=True, type=Path, help="run config (TOML)")
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("simulate", help="write a simulated world (the embedded default)")
+    cmd("validate", _cmd_validate, "check a run config and its data; print a summary")
+
+    p = cmd("simulate", _cmd_simulate, "write a simulated world (the embedded default)",
+            config=False)
     p.add_argument("--out", required=True, type=Path, help="folder to write into")
     p.add_argument("--seed", type=int, default=2005)
     p.add_argument("--years", type=int, default=40)
     p.add_argument("--scale", type=float, default=1.0, help="share of countries to keep")
     p.add_argument("--truth", action="store_true", help="also write truth.nc")
-    p.set_defaults(func=_cmd_simulate)
 
-    p = sub.add_parser("pipeline", help="the main job on a run config (default: embedded world)")
+    p = cmd("adapt", _cmd_adapt, "build a panel (panel.csv + run.toml) from public data files",
+            config=False)
+    p.add_argument("kind", choices=["ewp", "four_crime"],
+                   help="ewp: the EWP panel as it is; four_crime: four proxy outcomes")
+    p.add_argument("--data", required=True, type=Path,
+                   help="folder with the publishers' files (e.g. ../shared/datasets)")
+    p.add_argument("--out", required=True, type=Path, help="folder to write into")
+
+    p = cmd("fit", _cmd_fit, "fit the model; save it to one netCDF file")
+    p.add_argument("--through", type=int, default=None,
+                   help="use only outcomes known by this year (default: all)")
+    p.add_argument("--out", required=True, type=Path, help="model file (.nc)")
+
+    p = cmd("forecast", _cmd_forecast, "forecast from a saved model for an origin year")
+    p.add_argument("--model", required=True, type=Path, help="model file from r2p fit")
+    p.add_argument("--origin", required=True, type=int, help="origin year")
+    p.add_argument("--out", type=Path, default=None, help="CSV file (default: print)")
+
+    p = cmd("backtest", _cmd_backtest, "rolling-origin backtest into the ledger (resumable)")
+    p.add_argument("--origins", required=True, help="e.g. 1995-2006 or 1995,1998")
+    p.add_argument("--ledger", type=Path, default=None, help="default: [ledger] path")
+    p.add_argument("--workers", type=int, default=1, help="parallel fits on this machine")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address")
+
+    cmd("resolve", _cmd_resolve, "fill in outcomes of forecasts whose window has passed")
+    p = cmd("score", _cmd_score, "scores of resolved forecasts per source and crime")
+    p.add_argument("--out", type=Path, default=None, help="CSV file (default: print)")
+    p = cmd("report", _cmd_report, "write the calibration report (HTML) from the ledger")
+    p.add_argument("--out", type=Path, default=None, help="default: [report] path")
+
+    p = cmd("rerun", _cmd_rerun, "the scheduled job: validate, fit, forecast, resolve, "
+            "score, report")
+    p.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait for another run holding the ledger lock")
+
+    p = sub.add_parser("pipeline", help="the main job: backtest, current forecast, scores, "
+                       "report (default: the embedded world)")
     p.add_argument("--config", type=Path, default=DEFAULT_WORLD, help="run config (TOML)")
     p.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder")
+    p.add_argument("--origins", default=None, help="backtest origins (default: last 8)")
+    p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
     p.set_defaults(func=_cmd_pipeline)
+
+    p = sub.add_parser("ledger", help="ledger utilities")
+    lsub = p.add_subparsers(dest="ledger_command", required=True)
+    q = lsub.add_parser("export", help="export every ledger row to CSV")
+    q.add_argument("--ledger", required=True, type=Path)
+    q.add_argument("--out", required=True, type=Path)
+    q.set_defaults(func=_cmd_ledger_export)
+    q = lsub.add_parser("import-analyst", help="import an analyst's assessments (CSV)")
+    q.add_argument("--ledger", required=True, type=Path)
+    q.add_argument("--csv", required=True, type=Path)
+    q.add_argument("--analyst", required=True, help="analyst id (the ledger source)")
+    q.set_defaults(func=_cmd_ledger_import)
     return parser
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: quiet, machine-readable logs for scheduled runs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+                           "level": record.levelname, "logger": record.name,
+                           "message": record.getMessage()})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``r2p`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = args.log_format or ("text" if _interactive() else "json")
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    for noisy in ("pymc", "pytensor", "arviz", "distributed", "numba", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
     from r2p_models.errors import InputError
+    from r2p_models.ledger import LedgerLockedError
 
     try:
         return int(args.func(args))
     except InputError as err:  # one-line messages naming file, column and rows
         print(f"r2p {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except LedgerLockedError as err:
+        print(f"r2p {args.command}: {err}", file=sys.stderr)
+        return EXIT_LOCKED
 
 
 if __name__ == "__main__":  # pragma: no cover

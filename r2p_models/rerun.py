@@ -1,0 +1,331 @@
+"""Scheduled reruns and the full pipeline: the top of the data flow.
+
+``rerun`` is what a server job runs (``r2p rerun --config run.toml``), with no human
+watching: validate the data, fit, check convergence, issue the forecasts for the latest
+origin, resolve what has become known, score, and write the report.
+
+- **Idempotent**: if the ledger already holds this source's forecasts for the latest
+  origin, nothing is refitted or reissued; resolution and the report are recomputed and
+  come out the same, so a second run on the same inputs changes nothing.
+- **Safe to interrupt**: forecasts go into the ledger in one transaction after the fit;
+  every file is written atomically.
+- **One run at a time per ledger**: an advisory lock (``<ledger>.lock``); a second run is
+  refused with a message naming the holder (exit code 4).
+- **A manifest per run** (``<ledger folder>/runs/<run id>/manifest.json``): input hashes,
+  versions, seed, timings, diagnostics, counts, status.
+- **Exit codes** (see :mod:`r2p_models.cli`): 0 success, 2 bad input, 3 failed convergence
+  (no forecast is issued from a fit that failed its checks), 4 ledger locked.
+
+``pipeline`` is the main job on a config: a rolling-origin backtest over recent origins,
+then a rerun (current forecast, resolution, scores, report).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from r2p_models import __version__
+from r2p_models.atomic import atomic_write_text
+from r2p_models.backtest import forecast_rows, model_source, run_backtest
+from r2p_models.config import RunConfig, load_config
+from r2p_models.data.panel import load_panel
+from r2p_models.errors import InputError
+from r2p_models.ledger import Ledger, ledger_lock
+
+__all__ = [
+    "RunResult",
+    "default_origins",
+    "latest_origin",
+    "ledger_path",
+    "pipeline",
+    "rerun",
+    "resolve_ledger",
+    "score_table",
+    "write_report_for",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What a rerun did; ``status`` is ``"ok"``, ``"unchanged"`` or ``"not_converged"``."""
+
+    run_id: str
+    status: str
+    origin: int
+    issued: int = 0
+    resolved: int = 0
+    report: str | None = None
+    manifest: str | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "r2p-models": __version__}
+    for pkg in ("pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy", "pandas", "xarray",
+                "scikit-learn"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _file_hashes(config: RunConfig) -> dict[str, str]:
+    paths = [config.path, config.data.table]
+    if config.data.reports is not None:
+        paths.append(config.data.reports)
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def resolve_ledger(ledger: Path, panel: xr.Dataset, config: RunConfig) -> int:
+    """Fill in outcomes of the ledger's pending rows from the panel; returns the count."""
+    with Ledger(ledger) as led:
+        return led.resolve(
+            panel,
+            outcome_source=f"{Path(config.data.table).name} {panel.attrs['data_hash'][:12]}",
+            observed_through=_observed_through(panel),
+        )
+
+
+def latest_origin(panel: xr.Dataset) -> int:
+    """The newest year with any indicator observed: the origin of a current forecast."""
+    seen = panel["X"].notnull().any(["country", "indicator"])
+    years = panel.year.values[seen.values]
+    if len(years) == 0:
+        raise InputError(f"{panel.attrs.get('source_file', 'panel')}: no indicator is observed")
+    return int(years.max())
+
+
+def _observed_through(panel: xr.Dataset) -> int:
+    """The newest year with any known outcome: windows ending later stay pending."""
+    known = panel["onset"].notnull().any(["country", "crime"])
+    return int(panel.year.values[known.values].max())
+
+
+def default_origins(panel: xr.Dataset, horizon: int, n: int = 8) -> list[int]:
+    """The last ``n`` origins whose windows are fully observed (for the main job)."""
+    last = _observed_through(panel) - horizon
+    first = int(panel.year.min()) + horizon + 10  # at least ten years of training windows
+    return list(range(max(first, last - n + 1), last + 1))
+
+
+def ledger_path(config: RunConfig) -> Path:
+    if config.ledger.path is None:
+        raise InputError(f"{config.path} [ledger]: set path = \"ledger.sqlite\" for this command")
+    return config.ledger.path
+
+
+def _report_path(config: RunConfig, ledger: Path) -> Path:
+    return config.report.path or ledger.parent / "report.html"
+
+
+def score_table(ledger: Path) -> pd.DataFrame:
+    """Headline scores per source, kind and crime from resolved ledger rows."""
+    from r2p_models import calibration
+
+    with Ledger(ledger) as led:
+        rows = led.rows(outcome_status="observed")
+    if rows.empty:
+        return pd.DataFrame()
+    return calibration.score_table(rows, by=["source", "kind", "crime"], p_col="p_mean",
+                                   y_col="outcome", n_boot=200, rng=0)
+
+
+def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
+                  explanations: pd.DataFrame | None = None) -> Path:
+    from r2p_models.report import build_report, write_report
+
+    path = _report_path(config, ledger)
+    html = build_report(
+        ledger,
+        title=config.report.title,
+        region_of=dict(zip(panel.country.values, panel["region"].values, strict=True)),
+        proxies={c: str(p) for c, p in zip(panel.crime.values, panel["proxy"].values,
+                                           strict=True) if p},
+        explanations=explanations,
+        top_n=config.report.top_n,
+    )
+    write_report(path, html)
+    return path
+
+
+def rerun(config: RunConfig | str | Path, *, progress: bool = False,
+          wait_for_lock: bool | float = False) -> RunResult:
+    """Run the scheduled job once (see the module docstring).
+
+    Parameters
+    ----------
+    config : RunConfig or path
+        Needs ``[ledger] path``.
+    progress : bool
+        Show the sampler's progress bar (interactive use only).
+    wait_for_lock : bool or float
+        Wait for a run holding the ledger lock (seconds, or True: indefinitely).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    InputError
+        Bad config or data; nothing was written.
+    r2p_models.ledger.LedgerLockedError
+        Another run holds the ledger.
+    """
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    ledger = ledger_path(cfg)
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with ledger_lock(ledger, wait=wait_for_lock):
+        panel = load_panel(cfg)
+        timings["validate"] = round(time.perf_counter() - t0, 2)
+        origin = latest_origin(panel)
+        horizon = cfg.model.horizon
+        source = model_source(cfg)
+        data_hash = str(panel.attrs["data_hash"])
+        run_id = f"{origin}-" + hashlib.sha256(
+            f"{data_hash}{cfg.hash()}{__version__}".encode()).hexdigest()[:12]
+        run_dir = ledger.parent / "runs" / run_id
+        result = RunResult(run_id=run_id, status="ok", origin=origin, timings=timings)
+
+        with Ledger(ledger) as led:
+            already = led.rows(source=source, kind="forecast", origin_year=origin)
+        explanations = None
+        if len(already):
+            result.status = "unchanged"
+            first_run = str(already["run_id"].iloc[0])
+            log.info("forecasts of %s for origin %d are already in the ledger (run %s); "
+                     "not refitted", source, origin, first_run)
+            saved = ledger.parent / "runs" / first_run / "explanations.csv"
+            if saved.exists():
+                explanations = pd.read_csv(saved, dtype={"country": str})
+        else:
+            from r2p_models.model import fit
+
+            t = time.perf_counter()
+            fitted = fit(panel, cfg.model, through=origin, progress=progress,
+                         config_hash_value=cfg.hash(), warn=False)
+            timings["fit"] = round(time.perf_counter() - t, 2)
+            diag = fitted.diagnostics
+            result.diagnostics = json.loads(diag.to_json())
+            run_dir.mkdir(parents=True, exist_ok=True)
+            fitted.save(run_dir / "model.nc")
+            if not diag.ok:
+                result.status = "not_converged"
+                log.error("the fit failed its convergence checks: %s; no forecast issued",
+                          result.diagnostics)
+            else:
+                t = time.perf_counter()
+                draws = fitted.predict(panel, origin)
+                rows = forecast_rows(draws, origin, horizon)
+                with Ledger(ledger) as led:
+                    out = led.issue(rows, source=source, kind="forecast", run_id=run_id,
+                                    data_hash=data_hash, config_hash=cfg.hash())
+                result.issued = out.inserted
+                explanations = _explanations(fitted, panel, draws, origin)
+                atomic_write_text(run_dir / "explanations.csv",
+                                  explanations.to_csv(index=False))
+                timings["forecast"] = round(time.perf_counter() - t, 2)
+
+        t = time.perf_counter()
+        result.resolved = resolve_ledger(ledger, panel, cfg)
+        timings["resolve"] = round(time.perf_counter() - t, 2)
+        t = time.perf_counter()
+        scores = score_table(ledger)
+        result.scores = scores.to_dict("records") if len(scores) else []
+        timings["score"] = round(time.perf_counter() - t, 2)
+        t = time.perf_counter()
+        result.report = str(write_report_for(cfg, panel, ledger, explanations))
+        timings["report"] = round(time.perf_counter() - t, 2)
+        timings["total"] = round(time.perf_counter() - t0, 2)
+
+        if result.status != "unchanged":
+            manifest = {
+                "run_id": run_id, "status": result.status, "origin": origin,
+                "horizon": horizon, "source": source, "seed": cfg.model.seed,
+                "config": str(cfg.path), "config_hash": cfg.hash(), "data_hash": data_hash,
+                "inputs": _file_hashes(cfg), "versions": _versions(),
+                "model": cfg.model.to_dict(), "diagnostics": result.diagnostics,
+                "issued": result.issued, "resolved": result.resolved,
+                "report": result.report, "timings": timings,
+            }
+            run_dir.mkdir(parents=True, exist_ok=True)
+            path = run_dir / "manifest.json"
+            atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
+            result.manifest = str(path)
+        log.info("rerun %s: %s", run_id, json.dumps(
+            {k: v for k, v in asdict(result).items() if k != "scores"}, default=str))
+        return result
+
+
+def _explanations(fitted: Any, panel: xr.Dataset, draws: xr.DataArray, origin: int,
+                  top_n: int = 10) -> pd.DataFrame:
+    """Risk-factor contributions (posterior means) for the top countries of each crime.
+
+    Columns ``country, crime, risk_factor, contribution`` as the report's watchlist wants.
+    """
+    from r2p_models.forecast import explain_risk_factors
+
+    mean = draws.mean("draw")
+    frames = []
+    countries: set[str] = set()
+    for crime in draws.crime.values:
+        top = mean.sel(crime=crime).dropna("country").sortby(
+            mean.sel(crime=crime).dropna("country"), ascending=False)
+        countries.update(str(c) for c in top.country.values[:top_n])
+    for country in sorted(countries):
+        df = explain_risk_factors(fitted, panel, origin, country)
+        frames.append(df[df["kind"] == "risk_factor"])
+    if not frames:
+        return pd.DataFrame(columns=["country", "crime", "risk_factor", "contribution"])
+    out = pd.concat(frames, ignore_index=True)
+    return out.rename(columns={"term": "risk_factor", "mean": "contribution"})[
+        ["country", "crime", "risk_factor", "contribution"]]
+
+
+def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
+             origins: list[int] | None = None, workers: int = 1,
+             progress: bool = False) -> RunResult:
+    """The main job: backtest over recent origins, then a rerun (forecast, scores, report).
+
+    Parameters
+    ----------
+    config : RunConfig or path
+    out : path, optional
+        Output folder; overrides ``[ledger] path`` (``out/ledger.sqlite``) and
+        ``[report] path`` (``out/report.html``).
+    origins : list of int, optional
+        Backtest origins; default :func:`default_origins`.
+    workers : int
+        Parallel backtest fits.
+    """
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    if out is not None:
+        out = Path(out).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        cfg = cfg.with_outputs(ledger=out / "ledger.sqlite", report=out / "report.html")
+    ledger = ledger_path(cfg)
+    panel = load_panel(cfg)
+    origins = origins if origins is not None else default_origins(panel, cfg.model.horizon)
+    log.info("backtest over origins %s", origins)
+    summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers)
+    if not summary.ok:
+        log.warning("backtest origins %s failed their convergence checks", summary.unconverged)
+    return rerun(cfg, progress=progress)
