@@ -220,3 +220,13 @@ def test_plot_over_time():
     assert "3-year window" in fig.axes[0].get_xlabel()
     with pytest.raises(CalibrationInputError, match="no rows for metric"):
         plot_metric_over_time(tab, "log")
+
+
+def test_case_bootstrap_and_horizon_breakdown():
+    df = _cases()
+    df["horizon"] = np.where(df.index % 2 == 0, 1, 2)
+    tab = score_table(df, by=["horizon"], metrics=["brier"], cluster_col=None, n_boot=20)
+    assert list(tab["horizon"]) == [1, 2]
+    assert (tab["clusters"] == tab["n"]).all()  # each case its own resampling unit
+    blocks = score_table(df, by=["horizon"], metrics=["brier"], n_boot=20)
+    assert (blocks["clusters"] == 40).all()

@@ -107,7 +107,7 @@ def brier_score(p: Any, y: Any, *, per_case: bool = False) -> float | np.ndarray
 
     Examples
     --------
-    >>> brier_score([0.1, 0.8], [0, 1])
+    >>> round(brier_score([0.1, 0.8], [0, 1]), 6)
     0.025
     """
     pa, ya, layout = as_cases(p, y)
@@ -304,7 +304,7 @@ def issue_time_base_rate(
     w = float(prior_weight)
     prior = float(prior_rate) if prior_rate is not None else 0.0
     if by:
-        res_index = {k: v for k, v in res.groupby(by, dropna=False, sort=False).indices.items()}
+        res_index = res.groupby(by, dropna=False, sort=False).indices
         target = cases.groupby(by, dropna=False, sort=False).indices
     else:
         res_index = {(): np.arange(len(res))}
