@@ -1,0 +1,644 @@
+"""Assemble the calibration report's content from a ledger (design section 8).
+
+Everything here is computed from the ledger's rows (plus the optional region, proxy and
+explanation tables, which the ledger does not hold) with the calibration toolkit:
+:func:`~r2p_models.calibration.score_table`, :func:`~r2p_models.calibration.rolling_table`
+and :func:`~r2p_models.calibration.compare_table` for every number with its block-bootstrap
+interval (countries resampled), :func:`~r2p_models.calibration.reliability` for the
+diagrams. Rendering to HTML is :mod:`r2p_models.report.html`.
+
+Units of evaluation
+-------------------
+A *track* is one ``(source, kind)``: a model version's real-time forecasts, the same
+version's backtest postdictions and an analyst's assessments are scored separately and
+never pooled (postdictions are not real-time skill). Only rows with
+``outcome_status == 'observed'`` are scored; ``pending`` and ``not_at_risk`` rows are
+counted, never scored as zeros.
+
+Climatology reference
+---------------------
+Skill scores compare with the base rate *known at issue time*: for a case issued in origin
+year ``t``, the event rate of the crime among the ledger's cases resolved with
+``target_end < t`` (:func:`~r2p_models.calibration.issue_time_base_rate`), with half an
+event and one case of prior weight (Jeffreys) so that a run of years without events does
+not give a reference of exactly 0. Cases issued before any case of their crime had been
+resolved have no reference and are left out of the skill scores (and only of those); the
+report says how many.
+
+Determinism
+-----------
+The content depends only on the ledger rows and the arguments: bootstrap and consistency
+resamples use fixed seeds, tables are sorted, and the report's date is the newest
+``issued_at`` / ``resolved_at`` in the ledger, not the time of the build.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from r2p_models.calibration import (
+    CalibrationInputError,
+    Reliability,
+    compare_table,
+    issue_time_base_rate,
+    reliability,
+    rolling_table,
+    score_table,
+)
+from r2p_models.crimes import CRIMES
+from r2p_models.errors import InputError
+from r2p_models.ledger import COLUMNS, Ledger
+
+__all__ = [
+    "KIND_LABELS",
+    "ReportContent",
+    "ReportInputError",
+    "load_rows",
+    "report_content",
+]
+
+#: How each ledger kind is named in the report.
+KIND_LABELS: dict[str, str] = {
+    "forecast": "real time",
+    "backtest": "backtest",
+    "analyst": "analyst",
+}
+_KIND_ORDER = {"forecast": 0, "backtest": 1, "analyst": 2}
+#: Fewer events than this in a group get a "few events" caveat.
+FEW_EVENTS = 10
+#: Level of every interval and band.
+LEVEL = 0.9
+#: Issue years per rolling window.
+WINDOW = 5
+REFERENCE = "climatology"
+_SKILL = ("brier_skill_climatology", "log_skill_climatology")
+_CASE = ["country", "crime", "target_start", "target_end"]
+_EXPLAIN_COLUMNS = ("country", "crime", "risk_factor", "contribution")
+_VERSION = re.compile(r"^v?\d+([.\-_]\w+)*$", re.IGNORECASE)
+
+
+class ReportInputError(InputError):
+    """An argument of the report that cannot be used (named in the message)."""
+
+
+@dataclass
+class ReportContent:
+    """The numbers behind the report (every table is a tidy pandas DataFrame).
+
+    Attributes
+    ----------
+    title : str
+    rows : pandas.DataFrame
+        All ledger rows with ``track`` and ``kind_label`` columns added.
+    scored : pandas.DataFrame
+        The observed rows that are scored, with ``base_rate_ref`` (the issue-time
+        climatology; NaN where unknown) and ``region``.
+    tracks : list of str
+        Tracks in display order.
+    primary : str or None
+        The current model's track (newest real-time source, else newest backtest source).
+    featured : list of str
+        Tracks whose reliability diagrams are drawn: the current model (real time and
+        backtest) and the analysts. The others get the decomposition table only.
+    crimes : list of str
+        Crimes in the ledger, canonical order.
+    headline : pandas.DataFrame
+        :func:`score_table` rows by ``crime`` (``"all"`` for all crimes pooled) and track.
+    reliability : dict
+        ``(track, crime) -> Reliability``.
+    reliability_notes : dict
+        ``(track, crime) -> str`` where no diagram could be drawn.
+    yearly, rolling : pandas.DataFrame
+        Metrics by track and issue year, and over rolling windows of issue years.
+    vintages : pandas.DataFrame
+        :func:`compare_table` rows of each newest model version against the previous one.
+    regions : pandas.DataFrame
+        Metrics by track and region.
+    side_by_side : pandas.DataFrame
+        :func:`compare_table` rows of analysts against models on shared cases.
+    watchlist : pandas.DataFrame
+        The top forecasts per crime of the newest origin.
+    notices : list of str
+        Plain-language statements about missing or thin input, shown at the top.
+    """
+
+    title: str
+    rows: pd.DataFrame
+    scored: pd.DataFrame
+    tracks: list[str]
+    primary: str | None
+    featured: list[str]
+    crimes: list[str]
+    headline: pd.DataFrame
+    reliability: dict[tuple[str, str], Reliability]
+    reliability_notes: dict[tuple[str, str], str]
+    yearly: pd.DataFrame
+    rolling: pd.DataFrame
+    vintages: pd.DataFrame
+    vintage_notes: list[str]
+    regions: pd.DataFrame
+    side_by_side: pd.DataFrame
+    side_notes: list[str]
+    watchlist: pd.DataFrame
+    watchlist_info: dict[str, Any]
+    proxies: dict[str, str]
+    region_given: bool
+    explanations_given: bool
+    top_n: int
+    n_boot: int
+    seed: int
+    notices: list[str] = field(default_factory=list)
+    skill_excluded: int = 0
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def load_rows(ledger_path_or_rows: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows from a ledger file or a DataFrame of rows (e.g. a CSV export).
+
+    Parameters
+    ----------
+    ledger_path_or_rows : path or pandas.DataFrame
+        A ledger file (opened read-only, never created) or rows with the ledger's
+        columns (:data:`r2p_models.ledger.COLUMNS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows sorted by ``id``.
+
+    Raises
+    ------
+    ReportInputError
+        Missing columns or unknown kinds / crimes / statuses.
+    LedgerNotFoundError
+        If the file does not exist.
+    """
+    if isinstance(ledger_path_or_rows, pd.DataFrame):
+        rows = ledger_path_or_rows.copy()
+        missing = [c for c in COLUMNS if c not in rows.columns]
+        if missing:
+            raise ReportInputError(f"ledger rows lack column(s) {missing}")
+        rows = rows[list(COLUMNS)]
+    elif isinstance(ledger_path_or_rows, str | os.PathLike):
+        with Ledger(Path(ledger_path_or_rows), create=False) as led:
+            rows = led.rows()
+    else:
+        raise ReportInputError(
+            "ledger_path_or_rows must be a ledger file path or a DataFrame of ledger rows, "
+            f"got {type(ledger_path_or_rows).__name__}"
+        )
+    for col, allowed in (("kind", tuple(KIND_LABELS)), ("crime", CRIMES),
+                         ("outcome_status", ("pending", "observed", "not_at_risk"))):
+        bad = sorted(set(rows[col].dropna().astype(str)) - set(allowed))
+        if bad:
+            raise ReportInputError(f"ledger rows: column {col!r} has unknown value(s) {bad}")
+    for col in ("origin_year", "target_start", "target_end"):
+        rows[col] = pd.to_numeric(rows[col], errors="raise").astype("int64")
+    for col in ("p_mean", "p_q05", "p_q50", "p_q95", "outcome"):
+        rows[col] = pd.to_numeric(rows[col], errors="coerce").astype("float64")
+    observed = rows["outcome_status"] == "observed"
+    bad = observed & ~rows["outcome"].isin([0.0, 1.0])
+    if bad.any():
+        raise ReportInputError(
+            f"ledger rows: {int(bad.sum())} observed row(s) without a 0/1 outcome, e.g. id "
+            f"{rows.loc[bad, 'id'].iloc[0]!r}"
+        )
+    return rows.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def _as_mapping(obj: Any, name: str, dim: str) -> dict[str, str] | None:
+    """A mapping from a dict, a pandas Series or a 1-D DataArray over ``dim``."""
+    if obj is None:
+        return None
+    if isinstance(obj, xr.DataArray):
+        if obj.dims != (dim,):
+            raise ReportInputError(f"{name} must be a DataArray over {dim!r}, got dims {obj.dims}")
+        keys, values = obj[dim].values, obj.values
+    elif isinstance(obj, pd.Series):
+        keys, values = obj.index.to_numpy(), obj.to_numpy()
+    elif isinstance(obj, Mapping):
+        keys, values = list(obj.keys()), list(obj.values())
+    else:
+        raise ReportInputError(
+            f"{name} must be a mapping, a pandas Series or an xarray DataArray, got "
+            f"{type(obj).__name__}"
+        )
+    out = {}
+    for k, v in zip(keys, values, strict=True):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            v = ""
+        out[str(k)] = str(v)
+    return out
+
+
+def _check_explanations(explanations: pd.DataFrame | None) -> pd.DataFrame | None:
+    if explanations is None:
+        return None
+    if not isinstance(explanations, pd.DataFrame):
+        raise ReportInputError(
+            f"explanations must be a DataFrame, got {type(explanations).__name__}"
+        )
+    missing = [c for c in _EXPLAIN_COLUMNS if c not in explanations.columns]
+    if missing:
+        raise ReportInputError(
+            f"explanations lacks column(s) {missing}; expected {list(_EXPLAIN_COLUMNS)}"
+        )
+    ex = explanations[list(_EXPLAIN_COLUMNS)].copy()
+    ex["contribution"] = pd.to_numeric(ex["contribution"], errors="coerce")
+    return ex
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _track(source: str, kind: str) -> str:
+    return f"{source} ({KIND_LABELS[kind]})"
+
+
+def _family(source: str) -> str:
+    """A model's name without its version tokens (``"r2p-hier 0.3.1 pooled"`` -> ``"r2p-hier
+    pooled"``), to find successive versions of one model."""
+    return " ".join(t for t in source.split() if not _VERSION.match(t))
+
+
+def _quiet(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[str]]:
+    """Call a toolkit function, collecting its UserWarnings as notes (the report is the
+    place to say them) instead of letting them escape."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        out = func(*args, **kwargs)
+    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)
+             and "which are pooled" not in str(w.message)]
+    return out, notes
+
+
+def _scored_table(
+    frame: pd.DataFrame, *, by: list[str], metrics: list[str], skill: bool, n_boot: int,
+    seed: int, rolling: bool = False,
+) -> pd.DataFrame:
+    """score_table (or rolling_table) of ``metrics`` on all rows, plus the skill metrics on
+    the rows that have an issue-time reference."""
+    func = rolling_table if rolling else score_table
+    extra: dict[str, Any] = {"window": WINDOW} if rolling else {}
+    common = dict(p_col="p_mean", y_col="outcome", cluster_col="country",
+                  year_col="origin_year", n_boot=n_boot, level=LEVEL, rng=seed, **extra)
+    tables = []
+    try:
+        t, _ = _quiet(func, frame, by=by, metrics=metrics, **common)
+        tables.append(t)
+    except CalibrationInputError:
+        pass  # no full rolling window
+    ref = frame[frame["base_rate_ref"].notna()]
+    if skill and not ref.empty:
+        try:
+            t, _ = _quiet(func, ref, by=by, metrics=list(_SKILL),
+                          references={REFERENCE: "base_rate_ref"}, **common)
+            tables.append(t)
+        except CalibrationInputError:
+            pass
+    if not tables:
+        return pd.DataFrame()
+    return pd.concat(tables, ignore_index=True)
+
+
+def _add_track(table: pd.DataFrame) -> pd.DataFrame:
+    if table.empty:
+        return table
+    table = table.copy()
+    table.insert(0, "track", [_track(s, k) for s, k in zip(table["source"], table["kind"],
+                                                           strict=True)])
+    return table
+
+
+def _issue_time_reference(rows: pd.DataFrame) -> pd.Series:
+    """Climatology known at issue time for every row (NaN before any resolved case)."""
+    cases = rows.copy()
+    plain = issue_time_base_rate(cases, y_col="outcome", by=["crime"])
+    shrunk = issue_time_base_rate(cases, y_col="outcome", by=["crime"], prior_rate=0.5,
+                                  prior_weight=1.0)
+    return shrunk.where(plain.notna())
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _headline(scored: pd.DataFrame, top_n: int, n_boot: int, seed: int) -> pd.DataFrame:
+    metrics = ["brier", "log", "mcb_brier", "dsc_brier", "unc_brier", "auc", "pr_auc",
+               "base_rate", "mean_forecast", f"capture_top{top_n}"]
+    by_crime = _scored_table(scored, by=["crime", "source", "kind"], metrics=metrics,
+                             skill=True, n_boot=n_boot, seed=seed)
+    pooled = _scored_table(scored, by=["source", "kind"], metrics=metrics, skill=True,
+                           n_boot=n_boot, seed=seed)
+    if not pooled.empty:
+        pooled.insert(0, "crime", "all")
+    return _add_track(pd.concat([by_crime, pooled], ignore_index=True))
+
+
+def _reliabilities(
+    scored: pd.DataFrame, tracks: list[str], crimes: list[str], n_boot: int, seed: int,
+) -> tuple[dict[tuple[str, str], Reliability], dict[tuple[str, str], str]]:
+    out: dict[tuple[str, str], Reliability] = {}
+    notes: dict[tuple[str, str], str] = {}
+    for track in tracks:
+        for crime in crimes:
+            part = scored[(scored["track"] == track) & (scored["crime"] == crime)]
+            if part.empty:
+                notes[(track, crime)] = "no resolved cases"
+                continue
+            if part["outcome"].sum() == 0:
+                notes[(track, crime)] = f"{len(part):,} resolved cases, none an event"
+                continue
+            try:
+                out[(track, crime)] = reliability(
+                    part["p_mean"].to_numpy(), part["outcome"].to_numpy(),
+                    n_resamples=n_boot, level=LEVEL, grid_size=150, rng=seed,
+                )
+            except CalibrationInputError as exc:
+                notes[(track, crime)] = str(exc)
+    return out, notes
+
+
+def _vintages(
+    scored: pd.DataFrame, rows: pd.DataFrame, n_boot: int, seed: int,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Each model family's newest version against the previous one, on shared cases."""
+    model = rows[rows["kind"] != "analyst"]
+    notes: list[str] = []
+    if model.empty:
+        return pd.DataFrame(), ["No model forecasts in the ledger."]
+    first = model.groupby("source")["issued_at"].min()
+    fam = pd.DataFrame({"first": first, "family": [_family(s) for s in first.index]})
+    tables = []
+    for family, g in fam.groupby("family", sort=True):
+        if len(g) < 2:
+            continue
+        order = g.sort_values(["first"], kind="stable").index.tolist()
+        new, old = order[-1], order[-2]
+        for kind in ("forecast", "backtest"):
+            part = scored[(scored["kind"] == kind) & scored["source"].isin([new, old])]
+            shared = part.groupby(["country", "crime", "origin_year", "target_start",
+                                   "target_end"]).size()
+            if not (shared == 2).any():
+                continue
+            metrics = ["brier", "log", "mcb_brier", "dsc_brier", "auc", "pr_auc"]
+            for by in (["crime"], []):
+                try:
+                    t, w = _quiet(compare_table, part, a=new, b=old, col="source", by=by,
+                                  metrics=metrics, p_col="p_mean", y_col="outcome",
+                                  n_boot=n_boot, level=LEVEL, rng=seed)
+                except CalibrationInputError as exc:
+                    notes.append(f"{new} vs {old} ({KIND_LABELS[kind]}): {exc}")
+                    continue
+                if not by:
+                    t.insert(0, "crime", "all")
+                    notes += [f"{new} vs {old} ({KIND_LABELS[kind]}): {m}" for m in w]
+                t.insert(0, "kind", kind)
+                t.insert(0, "family", family)
+                tables.append(t)
+    if not tables:
+        notes.append(
+            "Only one version of each model has resolved forecasts on shared cases, so there "
+            "is no earlier vintage to compare with yet."
+        )
+        return pd.DataFrame(), notes
+    return pd.concat(tables, ignore_index=True), notes
+
+
+def _regions(scored: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+    metrics = ["brier", "mean_forecast", "base_rate", "auc"]
+    return _add_track(_scored_table(scored, by=["source", "kind", "region"], metrics=metrics,
+                                    skill=True, n_boot=n_boot, seed=seed))
+
+
+def _side_by_side(
+    scored: pd.DataFrame, tracks: list[str], n_boot: int, seed: int,
+) -> tuple[pd.DataFrame, list[str]]:
+    analysts = [t for t in tracks if t.endswith(f"({KIND_LABELS['analyst']})")]
+    models = [t for t in tracks if t not in analysts]
+    if not analysts:
+        return pd.DataFrame(), ["No analyst assessments in the ledger, so there is nothing to "
+                                "set beside the model."]
+    if not models:
+        return pd.DataFrame(), ["No model forecasts in the ledger to set beside the analysts."]
+    tables, notes = [], []
+    keys = ["country", "crime", "origin_year", "target_start", "target_end"]
+    for analyst in analysts:
+        a_cases = scored.loc[scored["track"] == analyst, keys]
+        for model in models:
+            part = scored[scored["track"].isin([analyst, model])]
+            m_cases = part.loc[part["track"] == model, keys]
+            if a_cases.merge(m_cases, on=keys).empty:
+                continue
+            try:
+                t, _ = _quiet(compare_table, part, a=analyst, b=model, col="track",
+                              case_cols=keys,
+                              metrics=["brier", "log", "mcb_brier", "dsc_brier", "auc",
+                                       "pr_auc"],
+                              p_col="p_mean", y_col="outcome", n_boot=n_boot, level=LEVEL,
+                              rng=seed)
+            except CalibrationInputError as exc:
+                notes.append(f"{analyst} vs {model}: {exc}")
+                continue
+            tables.append(t)
+    if not tables:
+        notes.append("Analysts and models share no resolved cases yet.")
+        return pd.DataFrame(), notes
+    return pd.concat(tables, ignore_index=True), notes
+
+
+def _watchlist(
+    rows: pd.DataFrame, primary: str | None, crimes: list[str], top_n: int,
+    region_of: dict[str, str] | None, explanations: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    fc = rows[rows["kind"] == "forecast"]
+    info: dict[str, Any] = {}
+    if fc.empty:
+        info["note"] = "No real-time forecasts (kind 'forecast') in the ledger."
+        return pd.DataFrame(), info
+    origin = int(fc["origin_year"].max())
+    newest = fc[fc["origin_year"] == origin]
+    sources = sorted(newest["source"].unique())
+    primary_source = None
+    if primary is not None:
+        primary_source = next((s for s in sources if _track(s, "forecast") == primary), None)
+    if primary_source is None:
+        last = newest.groupby("source")["issued_at"].max()
+        primary_source = str(last.sort_index().idxmax())
+    info.update(origin=origin, source=primary_source, other_sources=[
+        s for s in sources if s != primary_source])
+    part = newest[newest["source"] == primary_source]
+    tables = []
+    for crime in crimes:
+        c = part[part["crime"] == crime]
+        if c.empty:
+            continue
+        c = c.sort_values(["p_mean", "country"], ascending=[False, True], kind="stable")
+        c = c.head(top_n).copy()
+        c.insert(0, "rank", np.arange(1, len(c) + 1))
+        tables.append(c)
+    if not tables:
+        info["note"] = f"The newest real-time forecasts (origin {origin}) have no rows."
+        return pd.DataFrame(), info
+    wl = pd.concat(tables, ignore_index=True)
+    wl["region"] = [(region_of or {}).get(c, "") for c in wl["country"]]
+    if explanations is None:
+        wl["risk_factors"] = "not available"
+    else:
+        leads = []
+        for country, crime in zip(wl["country"], wl["crime"], strict=True):
+            e = explanations[(explanations["country"].astype(str) == country)
+                             & (explanations["crime"] == crime)
+                             & (explanations["contribution"] > 0)]
+            e = e.sort_values(["contribution", "risk_factor"], ascending=[False, True])
+            leads.append("; ".join(f"{r} (+{v:.2f})" for r, v in
+                                   zip(e["risk_factor"].head(3), e["contribution"].head(3),
+                                       strict=True)) or "none raising the risk")
+        wl["risk_factors"] = leads
+    return wl, info
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def report_content(
+    ledger_path_or_rows: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    title: str = "r2p-models calibration report",
+    region_of: Mapping[str, str] | pd.Series | xr.DataArray | None = None,
+    proxies: Mapping[str, str] | pd.Series | xr.DataArray | None = None,
+    watchlist: pd.DataFrame | None = None,
+    explanations: pd.DataFrame | None = None,
+    top_n: int = 30,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> ReportContent:
+    """Compute everything the report shows (see :func:`r2p_models.report.build_report`)."""
+    if isinstance(top_n, bool) or not isinstance(top_n, int | np.integer) or top_n < 1:
+        raise ReportInputError(f"top_n must be a positive whole number, got {top_n!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 10:
+        raise ReportInputError(f"n_boot must be a whole number >= 10, got {n_boot!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ReportInputError(f"seed must be an integer, got {seed!r}")
+    top_n, n_boot, seed = int(top_n), int(n_boot), int(seed)
+    rows = load_rows(ledger_path_or_rows)
+    regions = _as_mapping(region_of, "region_of", "country")
+    proxy_map = _as_mapping(proxies, "proxies", "crime") or {}
+    unknown = sorted(set(proxy_map) - set(CRIMES))
+    if unknown:
+        raise ReportInputError(f"proxies: unknown crime(s) {unknown}; expected {list(CRIMES)}")
+    ex = _check_explanations(explanations)
+    notices: list[str] = []
+
+    rows["kind_label"] = rows["kind"].map(KIND_LABELS)
+    rows["track"] = [_track(s, k) for s, k in zip(rows["source"], rows["kind"], strict=True)]
+    order = (rows.assign(_k=rows["kind"].map(_KIND_ORDER))
+             .groupby("track")[["_k", "source"]].first().sort_values(["_k", "source"]))
+    tracks = order.index.tolist()
+    crimes = [c for c in CRIMES if c in set(rows["crime"])]
+
+    if rows.empty:
+        notices.append("The ledger is empty: no forecast has been issued yet, so there is "
+                       "nothing to score and no watchlist.")
+    rows["base_rate_ref"] = _issue_time_reference(rows) if not rows.empty else np.nan
+    scored = rows[rows["outcome_status"] == "observed"].copy()
+    scored["outcome"] = scored["outcome"].astype(float)
+    scored["region"] = [(regions or {}).get(c, "(region unknown)") for c in scored["country"]]
+    if not rows.empty and scored.empty:
+        notices.append("No outcome has been resolved yet: every forecast is still pending or "
+                       "its country was not at risk, so accuracy cannot be measured. The "
+                       "watchlist and the ledger summary are shown.")
+    if len(crimes) == 1:
+        notices.append(f"The ledger holds forecasts of one crime only ({crimes[0]}); the "
+                       "other crimes have no rows and are not shown.")
+    elif rows.shape[0] and len(crimes) < len(CRIMES):
+        missing = [c for c in CRIMES if c not in crimes]
+        notices.append(f"No forecasts of {', '.join(missing)} in the ledger.")
+    if regions is None:
+        notices.append("No region information was given (region_of), so the breakdown by "
+                       "region (the objectivity audit) is not available.")
+
+    primary = None
+    for kind in ("forecast", "backtest"):
+        k = rows[rows["kind"] == kind]
+        if not k.empty:
+            newest = k.sort_values(["issued_at", "origin_year", "source"]).iloc[-1]
+            primary = _track(newest["source"], kind)
+            break
+
+    featured = []
+    if primary is not None:
+        source = rows.loc[rows["track"] == primary, "source"].iloc[0]
+        featured = [t for t in (_track(source, "forecast"), _track(source, "backtest"))
+                    if t in tracks]
+    featured += [t for t in tracks if t.endswith(f"({KIND_LABELS['analyst']})")]
+
+    empty = pd.DataFrame()
+    if scored.empty:
+        headline = yearly = rolled = region_table = empty
+        rel: dict[tuple[str, str], Reliability] = {}
+        rel_notes: dict[tuple[str, str], str] = {}
+        vintages, vintage_notes = empty, ["No resolved outcomes yet."]
+        side, side_notes = empty, ["No resolved outcomes yet."]
+    else:
+        headline = _headline(scored, top_n, n_boot, seed)
+        scored_tracks = [t for t in tracks if t in set(scored["track"])]
+        rel, rel_notes = _reliabilities(scored, scored_tracks, crimes, n_boot, seed)
+        time_metrics = ["brier", "auc", "base_rate"]
+        yearly = _add_track(_scored_table(scored, by=["source", "kind", "origin_year"],
+                                          metrics=time_metrics, skill=True, n_boot=n_boot,
+                                          seed=seed))
+        # windows per track, so that each is a full window of that track's issue years
+        rolled = _add_track(pd.concat(
+            [_scored_table(part, by=["source", "kind"], metrics=time_metrics, skill=True,
+                           n_boot=n_boot, seed=seed, rolling=True)
+             for _, part in scored.groupby("track", sort=True)], ignore_index=True))
+        vintages, vintage_notes = _vintages(scored, rows, n_boot, seed)
+        region_table = _regions(scored, n_boot, seed) if regions is not None else empty
+        side, side_notes = _side_by_side(scored, scored_tracks, n_boot, seed)
+        few = headline[(headline["metric"] == "brier") & (headline["crime"] != "all")
+                       & (headline["events"] < FEW_EVENTS)]
+        if not few.empty:
+            notices.append(
+                f"{len(few)} crime-and-source group(s) have fewer than {FEW_EVENTS} events "
+                "(marked †): their scores and intervals rest on very little evidence."
+            )
+    if watchlist is not None:
+        if not isinstance(watchlist, pd.DataFrame):
+            raise ReportInputError(f"watchlist must be a DataFrame, got {type(watchlist)}")
+        wl = watchlist.copy()
+        need = ["country", "crime", "p_mean"]
+        miss = [c for c in need if c not in wl.columns]
+        if miss:
+            raise ReportInputError(f"watchlist lacks column(s) {miss}")
+        for c in ("p_q05", "p_q95", "region", "risk_factors"):
+            if c not in wl.columns:
+                wl[c] = np.nan if c.startswith("p_") else ""
+        if "rank" not in wl.columns:
+            wl = wl.sort_values(["crime", "p_mean"], ascending=[True, False])
+            wl.insert(0, "rank", wl.groupby("crime").cumcount() + 1)
+        wl_info: dict[str, Any] = {"given": True}
+    else:
+        wl, wl_info = _watchlist(rows, primary, crimes, top_n, regions, ex)
+
+    return ReportContent(
+        title=title, rows=rows, scored=scored, tracks=tracks, primary=primary,
+        featured=featured, crimes=crimes,
+        headline=headline, reliability=rel, reliability_notes=rel_notes, yearly=yearly,
+        rolling=rolled, vintages=vintages, vintage_notes=vintage_notes, regions=region_table,
+        side_by_side=side, side_notes=side_notes, watchlist=wl, watchlist_info=wl_info,
+        proxies=proxy_map, region_given=regions is not None, explanations_given=ex is not None,
+        top_n=top_n, n_boot=n_boot, seed=seed, notices=notices,
+        skill_excluded=int(scored["base_rate_ref"].isna().sum()) if not scored.empty else 0,
+    )

@@ -1,0 +1,328 @@
+"""Figures of the calibration report, embedded in the HTML as SVG data URIs.
+
+Every figure is a :class:`matplotlib.figure.Figure` made without pyplot (no global state,
+no display needed) and saved as SVG with fixed metadata and a fixed hash salt, so the same
+numbers give the same bytes (a rerun that changes nothing rewrites an identical report).
+Text stays text in the SVG (``svg.fonttype = "none"``): smaller files that print sharply.
+
+Colours are the Okabe-Ito palette (distinguishable with the common colour-vision
+deficiencies); series are also told apart by marker and line style, never by colour alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+__all__ = [
+    "PALETTE",
+    "figure_uri",
+    "plot_over_time",
+    "plot_region_audit",
+    "plot_watchlist",
+]
+
+#: Okabe-Ito colours (black left out: it is the colour of reference lines).
+PALETTE: tuple[str, ...] = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+)
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_STYLE = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "r2p-models report",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "path.simplify": True,
+}
+
+
+def figure_uri(fig: Figure) -> str:
+    """Render a figure to a deterministic SVG ``data:`` URI (base64).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+
+    Returns
+    -------
+    str
+        ``data:image/svg+xml;base64,...``; identical for identical figures.
+    """
+    buf = io.BytesIO()
+    with mpl.rc_context(_STYLE):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "r2p-models"})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def style() -> mpl.rc_context:  # type: ignore[valid-type]
+    """Context in which report figures are built (fonts, sizes)."""
+    return mpl.rc_context(_STYLE)
+
+
+def _series_style(i: int) -> dict[str, object]:
+    return {"color": PALETTE[i % len(PALETTE)], "marker": _MARKERS[i % len(_MARKERS)]}
+
+
+def _rate(v: float, _: object = None) -> str:
+    return "0" if v == 0 else f"{100 * v:.3g}%"
+
+
+#: Skill axes stop here (a skill of -1 is twice the climatology's error); values below are
+#: cut, and the axis label says so. The tables carry every value.
+SKILL_FLOOR = -1.0
+
+
+def _values(yearly: pd.DataFrame, rolling: pd.DataFrame | None, metric: str,
+            series: Sequence[str]) -> np.ndarray:
+    """Point estimates of single years and interval ends of rolling windows (what the
+    eye should see), for choosing axis limits."""
+    y = yearly[(yearly["metric"] == metric) & yearly["track"].isin(series)]
+    vals = [y["estimate"].to_numpy(float)]
+    if rolling is not None and not rolling.empty:
+        r = rolling[(rolling["metric"] == metric) & rolling["track"].isin(series)]
+        vals += [r["lower"].to_numpy(float), r["upper"].to_numpy(float)]
+    out = np.concatenate(vals)
+    return out[np.isfinite(out)]
+
+
+def _cut_axis(ax: Any, values: np.ndarray, *, floor: float, axis: str = "y") -> None:
+    """Limit a skill axis to [max(floor, min), max] of what matters, padded; say if cut."""
+    if values.size == 0:
+        return
+    lo = min(float(values.min()), -0.1)
+    hi = max(float(values.max()), 0.1)
+    cut = lo < floor
+    lo = max(lo, floor)
+    pad = 0.06 * (hi - lo)
+    if axis == "y":
+        ax.set_ylim(lo - pad, hi + pad)
+        if cut:
+            ax.set_ylabel(ax.get_ylabel() + f"\n(axis cut at {floor:g})")
+    else:
+        ax.set_xlim(lo - pad, hi + pad)
+        if cut:
+            ax.set_title(ax.get_title() + f" (axis cut at {floor:g})")
+
+
+def plot_over_time(
+    yearly: pd.DataFrame,
+    rolling: pd.DataFrame | None,
+    *,
+    metrics: Sequence[tuple[str, str, float | None]],
+    series: Sequence[str],
+    window: int,
+) -> Figure:
+    """Metrics by issue year: single years as points with intervals, rolling windows as
+    lines with bands.
+
+    Parameters
+    ----------
+    yearly : pandas.DataFrame
+        Tidy table (``track, origin_year, metric, estimate, lower, upper``).
+    rolling : pandas.DataFrame or None
+        Tidy table (``track, window_end, metric, estimate, lower, upper``).
+    metrics : sequence of (metric, label, reference line)
+        One panel each.
+    series : sequence of str
+        Tracks to draw, in legend order.
+    window : int
+        Rolling window length (for the legend).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    with style():
+        fig = Figure(figsize=(9.0, 3.3 * len(metrics)), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(len(metrics), 1, sharex=True))
+        for ax, (metric, label, ref) in zip(axes, metrics, strict=True):
+            for i, track in enumerate(series):
+                st = _series_style(i)
+                y = yearly[(yearly["track"] == track) & (yearly["metric"] == metric)]
+                y = y.sort_values("origin_year")
+                if not y.empty:
+                    err = np.vstack([y["estimate"] - y["lower"], y["upper"] - y["estimate"]])
+                    ax.errorbar(
+                        y["origin_year"] + (i - (len(series) - 1) / 2) * 0.08, y["estimate"],
+                        yerr=np.where(np.isfinite(err), err, 0.0), fmt=str(st["marker"]),
+                        color=str(st["color"]), markersize=3.5, elinewidth=0.7, alpha=0.55,
+                        linestyle="none",
+                    )
+                if rolling is not None and not rolling.empty:
+                    r = rolling[(rolling["track"] == track) & (rolling["metric"] == metric)]
+                    r = r.sort_values("window_end")
+                    if not r.empty:
+                        ax.fill_between(r["window_end"], r["lower"], r["upper"],
+                                        color=str(st["color"]), alpha=0.15, linewidth=0)
+                        ax.plot(r["window_end"], r["estimate"], color=str(st["color"]),
+                                linewidth=1.8, marker=str(st["marker"]), markersize=4,
+                                label=track)
+                        continue
+                if not y.empty:
+                    ax.plot([], [], color=str(st["color"]), marker=str(st["marker"]),
+                            linestyle="none", label=track)
+            if ref is not None:
+                ax.axhline(ref, color="0.3", linestyle=":", linewidth=1.0)
+            ax.set_ylabel(label)
+            ax.grid(True, color="0.9", linewidth=0.7)
+            if "skill" in metric:
+                _cut_axis(ax, _values(yearly, rolling, metric, series), floor=SKILL_FLOOR)
+        axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[-1].set_xlabel(
+            f"Issue (origin) year; points: single years, lines: {window}-year windows "
+            "ending that year"
+        )
+        handles, labels = axes[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)),
+                       frameon=False)
+    return fig
+
+
+def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
+    """Observed event rate against mean forecast per region, and Brier skill per region.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy table (``region, metric, estimate, lower, upper``) for one track with the
+        metrics ``mean_forecast``, ``base_rate`` and optionally
+        ``brier_skill_climatology``.
+    track : str
+        For the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    regions = sorted(table["region"].unique())
+    pos = np.arange(len(regions))
+
+    def get(metric: str) -> pd.DataFrame:
+        t = table[table["metric"] == metric].set_index("region")
+        return t.reindex(regions)
+
+    with style():
+        fig = Figure(figsize=(9.0, 0.45 * len(regions) + 1.6), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2, sharey=True)
+        for k, (metric, name, offset) in enumerate(
+            (("base_rate", "Observed event rate", -0.12), ("mean_forecast", "Mean forecast", 0.12))
+        ):
+            t = get(metric)
+            err = np.vstack([t["estimate"] - t["lower"], t["upper"] - t["estimate"]])
+            ax1.errorbar(t["estimate"], pos + offset, xerr=np.where(np.isfinite(err), err, 0),
+                         fmt=_MARKERS[k], color=PALETTE[k], markersize=5, elinewidth=1.2,
+                         capsize=2, label=name, linestyle="none")
+        ax1.set_yticks(pos, regions)
+        ax1.invert_yaxis()
+        ax1.set_xlabel("Rate per case, 90% intervals")
+        ax1.set_xlim(left=0)
+        ax1.xaxis.set_major_formatter(FuncFormatter(_rate))
+        ax1.legend(loc="lower right", frameon=True)
+        ax1.grid(True, axis="x", color="0.9")
+        ax1.set_title("Calibration in the large")
+        t = get("brier_skill_climatology")
+        if t["estimate"].notna().any():
+            err = np.vstack([t["estimate"] - t["lower"], t["upper"] - t["estimate"]])
+            ax2.errorbar(t["estimate"], pos, xerr=np.where(np.isfinite(err), err, 0), fmt="o",
+                         color=PALETTE[2], markersize=5, elinewidth=1.2, capsize=2,
+                         linestyle="none")
+        else:
+            ax2.text(0.5, 0.5, "no skill estimates", transform=ax2.transAxes, ha="center")
+        ax2.axvline(0, color="0.3", linestyle=":", linewidth=1.0)
+        ax2.set_xlabel("Brier skill (0 = climatology)")
+        vals = np.concatenate([t["estimate"], t["lower"], t["upper"]]).astype(float)
+        _cut_axis(ax2, vals[np.isfinite(vals)], floor=SKILL_FLOOR, axis="x")
+        ax2.grid(True, axis="x", color="0.9")
+        ax2.set_title("Skill")
+        fig.suptitle(f"Regions: {track}")
+    return fig
+
+
+def plot_watchlist(table: pd.DataFrame, *, title: str) -> Figure:
+    """Forecast probabilities with their 90% intervals, highest first.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``label, p_mean, p_q05, p_q95`` (intervals may be NaN), in rank order.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    n = len(table)
+    pos = np.arange(n)
+    with style():
+        fig = Figure(figsize=(6.2, 0.22 * n + 1.3), layout="constrained")
+        ax = fig.subplots()
+        lo = (table["p_mean"] - table["p_q05"]).to_numpy(dtype=float)
+        hi = (table["p_q95"] - table["p_mean"]).to_numpy(dtype=float)
+        has = np.isfinite(lo) & np.isfinite(hi)
+        ax.errorbar(table["p_mean"][has], pos[has], xerr=np.vstack([lo[has], hi[has]]),
+                    fmt="o", color=PALETTE[0], markersize=4, elinewidth=1.2, capsize=2,
+                    linestyle="none", label="Mean with 90% interval")
+        if (~has).any():
+            ax.plot(table["p_mean"][~has], pos[~has], "s", color=PALETTE[1], markersize=4,
+                    linestyle="none", label="Mean (no interval recorded)")
+        ax.set_yticks(pos, table["label"], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(left=0)
+        ax.xaxis.set_major_formatter(FuncFormatter(_rate))
+        ax.set_xlabel("Probability of an onset in the window")
+        ax.grid(True, axis="x", color="0.9")
+        ax.legend(loc="lower right", frameon=True)
+        ax.set_title(title)
+    return fig
+
+
+#: Candidate tick sets for logit axes, sparsest first.
+_LOGIT_TICKS: tuple[tuple[float, ...], ...] = (
+    (1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999),
+    (1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99, 0.999),
+    (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95,
+     0.98, 0.99),
+)
+
+
+def _percent(v: float, _: object = None) -> str:
+    return f"{100 * v:.2g}%" if v < 0.01 else f"{100 * v:.3g}%"
+
+
+def tidy_logit_axes(fig: Figure, max_ticks: int = 6) -> None:
+    """Give logit axes a few labelled ticks in percent and no minor ticks.
+
+    Matplotlib's default logit locators put many crowded labels on a rare-event range and
+    are slow to lay out; a report needs a handful of readable ones.
+    """
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    for ax in fig.axes:
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() != "logit":
+                continue
+            lo, hi = min(lo, hi), max(lo, hi)
+            chosen = [t for t in _LOGIT_TICKS[0] if lo <= t <= hi]
+            while len(chosen) > max_ticks:
+                chosen = chosen[::2]
+            for cand in _LOGIT_TICKS[1:]:
+                ticks = [t for t in cand if lo <= t <= hi]
+                if len(ticks) > max_ticks:
+                    break
+                chosen = ticks
+            axis.set_major_locator(FixedLocator(chosen))
+            axis.set_minor_locator(NullLocator())
+            axis.set_major_formatter(FuncFormatter(_percent))

@@ -1,0 +1,993 @@
+"""Render :class:`~r2p_models.report.build.ReportContent` as one self-contained HTML page.
+
+Plain f-strings and :func:`html.escape` (no template engine): the page has a fixed
+structure, and every value that comes from the ledger is escaped in one place (``esc``).
+No script, no web font, no external resource: figures are SVG ``data:`` URIs, styles are
+inline, so the file opens offline and prints as it shows.
+
+Machine-readable numbers: every numeric table cell carries ``data-metric``,
+``data-value`` (full precision) and, with an interval, ``data-lower`` / ``data-upper``;
+rows carry ``data-track`` / ``data-crime`` / ``data-region``. Sections have stable ``id``
+attributes (:data:`SECTIONS`).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from r2p_models.calibration import plot_reliability
+from r2p_models.crimes import CRIME_LABELS
+from r2p_models.report.build import (
+    FEW_EVENTS,
+    KIND_LABELS,
+    LEVEL,
+    WINDOW,
+    ReportContent,
+)
+from r2p_models.report.figures import (
+    figure_uri,
+    plot_over_time,
+    plot_region_audit,
+    plot_watchlist,
+    style,
+    tidy_logit_axes,
+)
+
+__all__ = ["SECTIONS", "render"]
+
+#: Section ids and headings, in page order.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "What the ledger holds"),
+    ("headline", "Headline scores"),
+    ("reliability", "Reliability"),
+    ("over-time", "Accuracy over time"),
+    ("regions", "Breakdown by region"),
+    ("side-by-side", "Models and analysts side by side"),
+    ("watchlist", "Current watchlist"),
+    ("methods", "Methods and caveats"),
+)
+
+_CSS = """
+:root { --ink: #1a1a1a; --muted: #555; --rule: #d0d0d0; --band: #f4f6f8; --accent: #0b5394;
+        --warn: #8a4b00; --warn-bg: #fff4e0; }
+* { box-sizing: border-box; }
+html { font-size: 15px; }
+body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
+       font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
+       "Liberation Sans", Arial, sans-serif; }
+header.top, main, footer { max-width: 1240px; margin: 0 auto; padding: 0 1.25rem; }
+header.top { padding-top: 1.5rem; border-bottom: 3px solid var(--accent); }
+h1 { font-size: 1.75rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.35rem; margin: 2.2rem 0 .6rem; padding-bottom: .2rem;
+     border-bottom: 1px solid var(--rule); }
+h3 { font-size: 1.1rem; margin: 1.4rem 0 .4rem; }
+h4 { font-size: 1rem; margin: 1rem 0 .3rem; }
+p, li { max-width: 75ch; }
+.subtitle { color: var(--muted); margin: 0 0 1rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem;
+           margin: 0 0 1rem; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; }
+nav.toc { margin: 1rem 0; }
+nav.toc ol { columns: 2; margin: 0; padding-left: 1.4rem; }
+nav.toc a { color: var(--accent); }
+.notice { background: var(--warn-bg); border-left: 4px solid var(--warn); padding: .6rem .9rem;
+          margin: .8rem 0; max-width: none; }
+.notice ul { margin: .2rem 0; padding-left: 1.2rem; }
+.empty { color: var(--muted); font-style: italic; }
+.table-wrap { overflow-x: auto; margin: .5rem 0 1rem; }
+table { border-collapse: collapse; font-size: .86rem; font-variant-numeric: tabular-nums; }
+caption { text-align: left; font-weight: 600; padding: .3rem 0; caption-side: top; }
+th, td { padding: .28rem .45rem; border-bottom: 1px solid var(--rule); vertical-align: top;
+         text-align: left; }
+thead th { background: var(--band); border-bottom: 2px solid #999; font-weight: 600; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+.ci { display: block; color: var(--muted); font-size: .78rem; }
+.few { color: var(--warn); font-weight: 700; }
+.better { color: #00613a; font-weight: 600; }
+.worse { color: #a01c1c; font-weight: 600; }
+figure { margin: .8rem 0 1.2rem; }
+figure img { max-width: 100%; height: auto; display: block; border: 1px solid #eee; }
+figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; max-width: 75ch; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr));
+        gap: .5rem 1rem; }
+.grid figure { margin: .3rem 0; }
+details { margin: .4rem 0 1rem; }
+summary { cursor: pointer; color: var(--accent); }
+code { font-size: .85em; background: var(--band); padding: 0 .2em; }
+footer { color: var(--muted); font-size: .8rem; margin-top: 2.5rem; padding-bottom: 2rem;
+         border-top: 1px solid var(--rule); }
+@media print {
+  html { font-size: 10.5pt; }
+  nav.toc, summary { display: none; }
+  details > *:not(summary) { display: block; }
+  header.top, main, footer { max-width: none; padding: 0; }
+  h2 { break-before: page; }
+  section#summary h2 { break-before: auto; }
+  h2, h3, h4 { break-after: avoid; }
+  figure, tr { break-inside: avoid; }
+  .grid { grid-template-columns: repeat(2, 1fr); }
+  a { color: inherit; text-decoration: none; }
+}
+@page { size: A4; margin: 14mm 12mm; }
+"""
+
+
+# ------------------------------------------------------------------------ formatting
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML text or attributes."""
+    return html.escape(str(value), quote=True)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt(v: Any, style_: str) -> str:
+    """Format a number for display; ``"—"`` when missing.
+
+    Styles: ``score`` (4 significant digits), ``milli`` (times 1000, for Brier-scale
+    numbers), ``small`` (3 significant digits), ``skill`` (signed, 3 decimals), ``auc``
+    (3 decimals), ``pct`` (percent), ``int``, ``p`` (p-value).
+    """
+    if not _finite(v):
+        return "—"
+    v = float(v)
+    if style_ == "score":
+        out = f"{v:.4g}"
+    elif style_ == "milli":
+        x = 1000 * v
+        digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2 if abs(x) >= 1 else 3
+        out = f"{x:.{digits}f}"
+    elif style_ == "small":
+        out = f"{v:.3g}"
+    elif style_ == "skill":
+        out = f"{v:+.3f}" if abs(v) < 10 else f"{v:+.0f}"
+    elif style_ == "auc":
+        out = f"{v:.3f}"
+    elif style_ == "pct":
+        if v != 0 and abs(v) < 0.001:
+            out = f"{100 * v:.2g}%"
+        else:
+            out = f"{100 * v:.1f}%" if abs(v) < 0.1 else f"{100 * v:.0f}%"
+    elif style_ == "int":
+        out = f"{round(v):,}"
+    elif style_ == "p":
+        out = f"{v:.2f}" if v >= 0.01 else f"{v:.3f}"
+    else:
+        out = f"{v:.4g}"
+    return _no_negative_zero(out)
+
+
+def _no_negative_zero(text: str) -> str:
+    """``-0.000`` and ``+0.000`` read as zero: drop the sign when no digit is non-zero."""
+    if text[:1] in "+-" and not any(ch in "123456789" for ch in text.split("e")[0]):
+        return text[1:]
+    return text
+
+
+#: How interval ends are shown (shorter than the estimate).
+_CI_STYLE = {"score": "small", "small": "small2", "skill": "skill2", "auc": "auc2"}
+
+
+def fmt_ci(v: Any, style_: str) -> str:
+    """Format an interval end (one digit less than the estimate where that helps)."""
+    s = _CI_STYLE.get(style_, style_)
+    if s == "small2":
+        return _no_negative_zero(f"{float(v):.2g}")
+    if s == "skill2":
+        return _no_negative_zero(f"{float(v):+.2f}") if abs(float(v)) < 10 else fmt(v, "skill")
+    if s == "auc2":
+        return f"{float(v):.2f}"
+    return fmt(v, s)
+
+
+def _value_attr(v: Any) -> str:
+    return repr(float(v)) if _finite(v) else "nan"
+
+
+def num(
+    v: Any, style_: str, *, metric: str = "", lower: Any = None, upper: Any = None,
+    mark: str = "", extra: str = "",
+) -> str:
+    """A numeric cell with machine-readable attributes and an optional interval."""
+    attrs = f' data-metric="{esc(metric)}"' if metric else ""
+    attrs += f' data-value="{_value_attr(v)}"'
+    ci = ""
+    if lower is not None or upper is not None:
+        attrs += f' data-lower="{_value_attr(lower)}" data-upper="{_value_attr(upper)}"'
+        if _finite(lower) and _finite(upper):
+            ci = (f'<span class="ci">{fmt_ci(lower, style_)} to '
+                  f"{fmt_ci(upper, style_)}</span>")
+    m = f'<span class="few" title="fewer than {FEW_EVENTS} events">{esc(mark)}</span>' \
+        if mark else ""
+    return f'<td class="num"{attrs}{extra}>{fmt(v, style_)}{m}{ci}</td>'
+
+
+def td(text: Any, *, raw: bool = False, cls: str = "") -> str:
+    c = f' class="{cls}"' if cls else ""
+    return f"<td{c}>{text if raw else esc(text)}</td>"
+
+
+def track_th(track: str) -> str:
+    """Row header naming a track: the source, its kind on a second line."""
+    source, _, kind = track.rpartition(" (")
+    if not source:
+        return f'<th scope="row">{esc(track)}</th>'
+    return f'<th scope="row">{esc(source)}<span class="ci">{esc(kind.rstrip(")"))}</span></th>'
+
+
+def table(
+    head: Sequence[str | tuple[str, str]], rows: Iterable[str], *, caption: str = "",
+    cls: str = "",
+) -> str:
+    """A table; ``head`` items are labels or ``(label, title)``; ``rows`` are ``<tr>``."""
+    ths = []
+    for i, h in enumerate(head):
+        label, title = (h, "") if isinstance(h, str) else h
+        t = f' title="{esc(title)}"' if title else ""
+        num_cls = ' class="num"' if i > 0 and cls != "text" else ""
+        ths.append(f'<th scope="col"{num_cls}{t}>{esc(label)}</th>')
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    body = "\n".join(rows)
+    return (f'<div class="table-wrap"><table>{cap}<thead><tr>{"".join(ths)}</tr></thead>'
+            f"<tbody>\n{body}\n</tbody></table></div>")
+
+
+def tr(cells: Sequence[str], **data: Any) -> str:
+    attrs = "".join(f' data-{k.replace("_", "-")}="{esc(v)}"' for k, v in data.items())
+    return f"<tr{attrs}>{''.join(cells)}</tr>"
+
+
+def figure(uri: str, alt: str, caption: str, *, fig_id: str = "") -> str:
+    i = f' id="{esc(fig_id)}"' if fig_id else ""
+    return (f'<figure{i}><img src="{uri}" alt="{esc(alt)}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def empty(text: str) -> str:
+    return f'<p class="empty">{esc(text)}</p>'
+
+
+def crime_label(crime: str) -> str:
+    return "All crimes" if crime == "all" else CRIME_LABELS.get(crime, crime)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+
+
+def _metric(table_: pd.DataFrame, metric: str) -> pd.Series | None:
+    """One row of a tidy table with the given metric (None if absent)."""
+    if table_.empty:
+        return None
+    t = table_[table_["metric"] == metric]
+    return None if t.empty else t.iloc[0]
+
+
+def _cell(t: pd.DataFrame, metric: str, style_: str, *, mark: str = "") -> str:
+    r = _metric(t, metric)
+    if r is None:
+        return num(float("nan"), style_, metric=metric)
+    note = f' title="{esc(r["note"])}"' if isinstance(r.get("note"), str) and r["note"] else ""
+    return num(r["estimate"], style_, metric=metric, lower=r["lower"], upper=r["upper"],
+               mark=mark, extra=note)
+
+
+def _events(n: int) -> str:
+    return f"{n:,} event" + ("" if n == 1 else "s")
+
+
+def _pvalue(v: float, n: int) -> str:
+    if not _finite(v):
+        return "—"
+    if v == 0:
+        return f"< {1 / n:.3g}"
+    return fmt(v, "p")
+
+
+# ------------------------------------------------------------------------ sections
+
+
+def _header(c: ReportContent) -> str:
+    rows = c.rows
+    facts: list[tuple[str, str]] = []
+    if rows.empty:
+        facts.append(("Ledger", "empty"))
+    else:
+        stamps = pd.concat([rows["issued_at"], rows["resolved_at"]]).dropna()
+        facts.append(("Vintage", f"{esc(stamps.max())} (newest entry in the ledger)"))
+        resolved = rows["resolved_at"].dropna()
+        facts.append(("Newest resolved outcome",
+                      esc(resolved.max()) if not resolved.empty else "none yet"))
+        facts.append(("Period", (
+            f"forecasts issued for origin years {rows['origin_year'].min()}–"
+            f"{rows['origin_year'].max()}, target windows {rows['target_start'].min()}–"
+            f"{rows['target_end'].max()}")))
+        obs = c.scored
+        if not obs.empty:
+            facts.append(("Outcomes observed through", esc(obs["target_end"].max())))
+        counts = rows["outcome_status"].value_counts()
+        facts.append(("Ledger rows", (
+            f"{len(rows):,}: {counts.get('observed', 0):,} resolved, "
+            f"{counts.get('pending', 0):,} pending, "
+            f"{counts.get('not_at_risk', 0):,} not at risk (never scored)")))
+        facts.append(("Current model", esc(c.primary) if c.primary else "none"))
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    notices = ""
+    if c.notices:
+        items = "".join(f"<li>{esc(n)}</li>" for n in c.notices)
+        notices = ('<div class="notice" role="note"><strong>Please note</strong>'
+                   f"<ul>{items}</ul></div>")
+    toc = "".join(f'<li><a href="#{i}">{esc(h)}</a></li>' for i, h in SECTIONS)
+    return (
+        f'<header class="top"><h1>{esc(c.title)}</h1>'
+        '<p class="subtitle">How good are the atrocity-risk assessments, and are they '
+        "improving? Built only from the forecast ledger; every number has a "
+        f"{LEVEL:.0%} interval from a block bootstrap over countries.</p>"
+        f'<dl class="facts">{dl}</dl>{notices}'
+        f'<nav class="toc" aria-label="Contents"><ol>{toc}</ol></nav></header>'
+    )
+
+
+def _summary(c: ReportContent) -> str:
+    rows = c.rows
+    if rows.empty:
+        return empty("The ledger has no rows.")
+    parts = []
+    # cases and events per crime (each case once, whoever forecast it)
+    obs = c.scored.drop_duplicates(["country", "crime", "target_start", "target_end"])
+    trs = []
+    for crime in c.crimes:
+        o = obs[obs["crime"] == crime]
+        r = rows[rows["crime"] == crime]
+        cases = r.drop_duplicates(["country", "crime", "target_start", "target_end"])
+        pend = int((cases["outcome_status"] == "pending").sum())
+        nar = int((cases["outcome_status"] == "not_at_risk").sum())
+        events = int(o["outcome"].sum())
+        rate = events / len(o) if len(o) else float("nan")
+        mark = " †" if len(o) and events < FEW_EVENTS else ""
+        trs.append(tr([
+            f'<th scope="row">{esc(crime_label(crime))}</th>',
+            num(len(o), "int", metric="cases"), num(events, "int", metric="events",
+                                                     mark=mark.strip()),
+            num(rate, "pct", metric="base_rate"), num(pend, "int", metric="pending"),
+            num(nar, "int", metric="not_at_risk"),
+            td(c.proxies.get(crime) or "none recorded"),
+        ], crime=crime))
+    parts.append(table(
+        ["Crime", ("Resolved cases", "distinct country x crime x window, whoever forecast it"),
+         "Events", ("Base rate", "events / resolved cases"), "Pending",
+         ("Not at risk", "an episode was under way in every year of the window"),
+         ("Outcome proxy", "what the outcome data actually record")],
+        trs, caption="Cases and events per crime"))
+    # sources and versions
+    trs = []
+    for track in c.tracks:
+        r = rows[rows["track"] == track]
+        hashes = sorted(set(r["config_hash"].dropna().astype(str)))
+        data = r.sort_values("issued_at")["data_hash"].dropna().astype(str)
+        trs.append(tr([
+            f'<th scope="row">{esc(r["source"].iloc[0])}</th>',
+            td(KIND_LABELS[r["kind"].iloc[0]]),
+            num(len(r), "int", metric="rows"),
+            num(int((r["outcome_status"] == "observed").sum()), "int", metric="resolved"),
+            td(f"{r['origin_year'].min()}–{r['origin_year'].max()}"),
+            td(f"{r['issued_at'].min()[:10]} to {r['issued_at'].max()[:10]}"),
+            td(", ".join(h[:12] for h in hashes[:3]) + (" …" if len(hashes) > 3 else "")
+               or "—"),
+            td(data.iloc[-1][:12] if not data.empty else "—"),
+        ], track=track))
+    parts.append(table(
+        ["Source (model version or analyst)", "Kind", "Rows", "Resolved", "Origin years",
+         "Issued", ("Config", "configuration hash(es), first 12 characters"),
+         ("Data vintage", "hash of the data behind the newest rows, first 12 characters")],
+        trs, caption="Sources and model versions", cls="text"))
+    out = rows.dropna(subset=["outcome_source"]).groupby("outcome_source").agg(
+        rows=("id", "size"), resolved=("resolved_at", "max")).reset_index()
+    if not out.empty:
+        trs = [tr([td(r.outcome_source), num(r.rows, "int", metric="rows"), td(r.resolved)])
+               for r in out.itertuples()]
+        parts.append(table(["Outcome data", "Rows resolved", "Last resolution"], trs,
+                           caption="Where the outcomes come from", cls="text"))
+    return "\n".join(parts)
+
+
+_HEAD_COLS: tuple[tuple[str, str, str, str], ...] = (
+    ("brier", "Brier ×1000", "milli",
+     "mean squared error of the probability, times 1000; lower is better"),
+    ("brier_skill_climatology", "Brier skill", "skill",
+     "1 - Brier / Brier of the issue-time base rate; above 0 beats climatology"),
+    ("log", "Log score", "small", "mean -log probability of what happened; lower is better"),
+    ("log_skill_climatology", "Log skill", "skill", "as Brier skill, for the log score"),
+    ("mcb_brier", "MCB ×1000", "milli",
+     "miscalibration part of the Brier score (CORP), times 1000; lower is better"),
+    ("dsc_brier", "DSC ×1000", "milli",
+     "discrimination part of the Brier score (CORP), times 1000; higher is better"),
+    ("unc_brier", "UNC ×1000", "milli",
+     "uncertainty of the outcomes (CORP), times 1000: the Brier score of the base rate"),
+    ("auc", "AUC", "auc", "area under the ROC curve; 0.5 is no skill"),
+    ("pr_auc", "PR AUC", "auc", "average precision; no skill scores the base rate"),
+)
+
+
+def _headline(c: ReportContent) -> str:
+    h = c.headline
+    if h.empty:
+        return empty("No resolved outcomes: nothing to score yet.")
+    cap = f"capture_top{c.top_n}"
+    head: list[str | tuple[str, str]] = [
+        "Source", ("Cases", "resolved cases, events and base rate (share of events)")]
+    head += [(label, tip) for _, label, _, tip in _HEAD_COLS]
+    head.append((f"Top-{c.top_n} capture",
+                 f"share of events among the {c.top_n} highest forecasts of each issue year"))
+    parts = [
+        "<p>One row per source and kind: real-time forecasts, backtest postdictions and "
+        "analyst assessments are scored separately and never pooled. Under each value, its "
+        f"{LEVEL:.0%} interval (block bootstrap over countries, {c.n_boot} replicates). "
+        "Brier = MCB − DSC + UNC exactly. Hover a column heading for its definition. "
+        f"† marks fewer than {FEW_EVENTS} events.</p>"
+    ]
+    for crime in ["all", *c.crimes]:
+        part = h[h["crime"] == crime]
+        if part.empty:
+            continue
+        trs = []
+        for track in c.tracks:
+            t = part[part["track"] == track]
+            if t.empty:
+                continue
+            b = _metric(t, "brier")
+            n, ev = (int(b["n"]), int(b["events"])) if b is not None else (0, 0)
+            rate = _metric(t, "base_rate")
+            few = f'<span class="few" title="fewer than {FEW_EVENTS} events"> †</span>' \
+                if ev < FEW_EVENTS else ""
+            rate_text = fmt(None if rate is None else rate["estimate"], "pct")
+            cells = [track_th(track),
+                     f'<td class="num" data-metric="cases" data-value="{n}" '
+                     f'data-events="{ev}">{n:,}<span class="ci">{_events(ev)}{few}</span>'
+                     f'<span class="ci">rate {rate_text}</span></td>']
+            cells += [_cell(t, m, s) for m, _, s, _ in _HEAD_COLS]
+            cells.append(_cell(t, cap, "pct"))
+            trs.append(tr(cells, track=track, crime=crime))
+        parts.append(f'<h3 id="headline-{_slug(crime)}">{esc(crime_label(crime))}</h3>')
+        parts.append(table(head, trs, caption=f"Headline scores: {crime_label(crime)}"))
+    if c.skill_excluded:
+        parts.append(
+            f"<p>Skill scores leave out {c.skill_excluded:,} resolved row(s) issued before any "
+            "case of their crime had been resolved in the ledger (no climatology known at "
+            "issue time); the other columns use every resolved row.</p>")
+    return "\n".join(parts)
+
+
+def _reliability_alt(track: str, crime: str, rel: Any) -> str:
+    d = rel.decomposition.set_index("score")
+    inside = int(rel.curve["inside_band"].sum())
+    p = _pvalue(d.loc["brier", "p_value"], rel.n_resamples)
+    return (
+        f"Reliability diagram for {crime_label(crime)}, {track}: {rel.n:,} cases, "
+        f"{rel.events:,} events. The recalibrated (PAV) curve lies inside the "
+        f"{rel.level:.0%} consistency band for {inside} of {len(rel.curve)} blocks of "
+        f"forecasts; miscalibration test p = {p}. "
+        f"Brier {fmt(d.loc['brier', 'mean'], 'score')} = MCB {fmt(d.loc['brier', 'mcb'], 'small')}"
+        f" minus DSC {fmt(d.loc['brier', 'dsc'], 'small')} plus UNC "
+        f"{fmt(d.loc['brier', 'unc'], 'small')}. The numbers are in the table below."
+    )
+
+
+def _decomposition_rows(track: str, crime: str, rel: Any, *, with_track: bool) -> list[str]:
+    d = rel.decomposition.set_index("score")
+    out = []
+    for score in ("brier", "log"):
+        r = d.loc[score]
+        st = "milli" if score == "brier" else "score"
+        small = "milli" if score == "brier" else "small"
+        out.append(tr([
+            *([track_th(track)] if with_track else []),
+            f'<th scope="row">{esc(crime_label(crime))}</th>',
+            td("Brier ×1000" if score == "brier" else "Log"),
+            num(r["n"], "int", metric="n"),
+            num(r["events"], "int", metric="events",
+                mark="†" if r["events"] < FEW_EVENTS else ""),
+            num(r["mean"], st, metric=score), num(r["mcb"], small, metric=f"mcb_{score}"),
+            num(r["dsc"], small, metric=f"dsc_{score}"),
+            num(r["unc"], small, metric=f"unc_{score}"),
+            f'<td class="num" data-metric="p_value_{score}" '
+            f'data-value="{_value_attr(r["p_value"])}">'
+            f"{_pvalue(r['p_value'], rel.n_resamples)}</td>",
+        ], track=track, crime=crime))
+    return out
+
+
+_DECOMP_HEAD: list[str | tuple[str, str]] = [
+    "Source", "Crime", "Score", "Cases", "Events", "Mean score", "MCB", "DSC", "UNC",
+    ("Test p", "miscalibration test: share of resamples of a calibrated forecaster with a "
+               "larger MCB; small values mean miscalibrated"),
+]
+
+
+def _blocks_table(crime: str, rel: Any) -> str:
+    btrs = [tr([num(b.forecast_from, "pct", metric="forecast_from"),
+                num(b.forecast_to, "pct", metric="forecast_to"),
+                num(b.mean_forecast, "pct", metric="mean_forecast"),
+                num(b.cases, "int", metric="cases"), num(b.events, "int", metric="events"),
+                num(b.observed_rate, "pct", metric="observed_rate",
+                    lower=b.band_lower, upper=b.band_upper),
+                td("yes" if b.inside_band else "no")])
+            for b in rel.curve.itertuples()]
+    return table(
+        ["Forecasts from", "to", "Mean forecast", "Cases", "Events",
+         ("Observed rate (PAV)", f"with the {LEVEL:.0%} consistency band below"),
+         "Inside band"], btrs, caption=f"{crime_label(crime)}: blocks of the PAV curve")
+
+
+def _reliability(c: ReportContent) -> str:
+    if not c.reliability and not c.reliability_notes:
+        return empty("No resolved outcomes: no reliability diagram yet.")
+    parts = [
+        "<p>Each diagram plots the observed event rate against the forecast probability, "
+        "both on a logit scale so that rare-event forecasts get room. The red step curve is "
+        "the isotonic (PAV) recalibration of the forecasts (the CORP method of Dimitriadis, "
+        "Gneiting and Jordan, 2021); the blue band is where the curve of a calibrated "
+        f"forecaster would fall {LEVEL:.0%} of the time ({c.n_boot} resamples). A curve "
+        "that leaves the band, and a small miscalibration-test p-value, point to "
+        "miscalibration; a curve above the diagonal means events were more frequent than "
+        "forecast. The histogram below each diagram counts the forecasts.</p>"
+    ]
+    shown = [t for t in c.featured if any((t, x) in c.reliability for x in c.crimes)]
+    for track in shown:
+        parts.append(f'<h3 id="reliability-{_slug(track)}">{esc(track)}</h3>')
+        figs, trs, details = [], [], []
+        for crime in c.crimes:
+            key = (track, crime)
+            if key not in c.reliability:
+                if key in c.reliability_notes:
+                    figs.append(f"<div><h4>{esc(crime_label(crime))}</h4>"
+                                f"{empty('No diagram: ' + c.reliability_notes[key])}</div>")
+                continue
+            rel = c.reliability[key]
+            with style():
+                fig = plot_reliability(rel, scale="logit", title=(
+                    f"{crime_label(crime)} (n = {rel.n:,}, events = {rel.events:,})"))
+                tidy_logit_axes(fig)
+            d = rel.decomposition.set_index("score")
+            cap = (f"{esc(crime_label(crime))}, {esc(track)}: miscalibration test p = "
+                   f"{_pvalue(d.loc['brier', 'p_value'], rel.n_resamples)}."
+                   + (' <span class="few">† Few events.</span>' if rel.events < FEW_EVENTS
+                      else ""))
+            figs.append(figure(figure_uri(fig), _reliability_alt(track, crime, rel), cap,
+                               fig_id=f"rel-{_slug(track)}-{crime}"))
+            trs += _decomposition_rows(track, crime, rel, with_track=False)
+            details.append(_blocks_table(crime, rel))
+        parts.append(f'<div class="grid">{"".join(figs)}</div>')
+        if trs:
+            parts.append(table(_DECOMP_HEAD[1:], trs,
+                               caption=f"Decomposition and miscalibration test: {track}"))
+            parts.append("<details><summary>Numbers behind the diagrams: blocks of the PAV "
+                         f"curve, {esc(track)}</summary>{''.join(details)}</details>")
+    others = [t for t in c.tracks if t not in shown]
+    trs = [row for t in others for crime in c.crimes if (t, crime) in c.reliability
+           for row in _decomposition_rows(t, crime, c.reliability[(t, crime)], with_track=True)]
+    if trs:
+        parts.append('<h3 id="reliability-others">Other sources</h3>')
+        parts.append("<p>Diagrams are drawn for the current model and the analysts; for the "
+                     "other sources (earlier versions, references) the decomposition and "
+                     "the miscalibration test are listed here.</p>")
+        parts.append(table(_DECOMP_HEAD, trs, caption="Decomposition and miscalibration "
+                                                      "test: other sources"))
+    missing = [f"{crime_label(x)} / {t}: {note}" for (t, x), note in
+               sorted(c.reliability_notes.items()) if t not in shown]
+    if missing:
+        parts.append("<p>Not assessable: " + esc("; ".join(missing)) + ".</p>")
+    return "\n".join(parts)
+
+
+def _time_table(t: pd.DataFrame, x: str, tracks: list[str]) -> str:
+    trs = []
+    for track in tracks:
+        part = t[t["track"] == track]
+        for xv, g in part.groupby(x, sort=True):
+            b = _metric(g, "brier")
+            label = f"{int(xv) - WINDOW + 1}–{int(xv)}" if x == "window_end" else str(int(xv))
+            n = int(b["n"]) if b is not None else 0
+            ev = int(b["events"]) if b is not None else 0
+            trs.append(tr([
+                track_th(track), td(label),
+                num(n, "int", metric="n"), num(ev, "int", metric="events",
+                                               mark="†" if ev < FEW_EVENTS else ""),
+                _cell(g, "brier", "score"), _cell(g, "brier_skill_climatology", "skill"),
+                _cell(g, "log_skill_climatology", "skill"), _cell(g, "auc", "auc"),
+            ], track=track, **{x.replace("_", "-"): int(xv)}))
+    return table(["Source", "Issue years" if x == "window_end" else "Issue year", "Cases",
+                  "Events", "Brier", "Brier skill", "Log skill", "AUC"], trs,
+                 caption="Rolling windows" if x == "window_end" else "Single issue years")
+
+
+#: Metrics of the paired comparisons: (metric, heading, display style).
+_COMPARE: tuple[tuple[str, str, str], ...] = (
+    ("brier", "Brier ×1000", "milli"),
+    ("log", "Log score", "small"),
+    ("mcb_brier", "MCB ×1000", "milli"),
+    ("dsc_brier", "DSC ×1000", "milli"),
+    ("auc", "AUC", "auc"),
+    ("pr_auc", "PR AUC", "auc"),
+)
+
+
+def _diff_cell(r: pd.Series | None, metric: str, st: str, names: tuple[str, str]) -> str:
+    """A paired difference ``a - b`` with its interval, both values and the verdict."""
+    if r is None:
+        return num(float("nan"), st, metric=f"{metric}_difference")
+    a_name, b_name = names
+    verdict, cls = "", ""
+    if r["better"] == r["a"]:
+        verdict, cls = f"{a_name} better", "better"
+    elif r["better"] == r["b"]:
+        verdict, cls = f"{b_name} better", "worse"
+    attrs = (f' data-metric="{esc(metric)}_difference" data-value="{_value_attr(r["difference"])}"'
+             f' data-lower="{_value_attr(r["lower"])}" data-upper="{_value_attr(r["upper"])}"'
+             f' data-a="{_value_attr(r["estimate_a"])}" data-b="{_value_attr(r["estimate_b"])}"')
+    ci = (f'<span class="ci">{fmt_ci(r["lower"], st)} to {fmt_ci(r["upper"], st)}</span>'
+          if _finite(r["lower"]) else "")
+    both = (f'<span class="ci">{esc(a_name)} {fmt(r["estimate_a"], st)}</span>'
+            f'<span class="ci">{esc(b_name)} {fmt(r["estimate_b"], st)}</span>')
+    v = f'<span class="ci {cls}">{esc(verdict)}</span>' if verdict else ""
+    return f'<td class="num"{attrs}>{fmt(r["difference"], st)}{ci}{both}{v}</td>'
+
+
+def _compare_rows(g: pd.DataFrame, key: str, keys: list[str], head: Any,
+                  names: tuple[str, str], **data: Any) -> list[str]:
+    trs = []
+    for k in keys:
+        part = g[g[key] == k]
+        if part.empty:
+            continue
+        first = part.iloc[0]
+        ev = int(first["events"])
+        few = '<span class="few"> †</span>' if ev < FEW_EVENTS else ""
+        cells = [head(k), f'<td class="num" data-metric="n" data-value="{int(first["n"])}">'
+                          f'{int(first["n"]):,}<span class="ci">{ev:,} events{few}</span></td>']
+        for metric, _, st in _COMPARE:
+            cells.append(_diff_cell(_metric(part, metric), metric, st, names))
+        trs.append(tr(cells, **{key: k}, **data))
+    return trs
+
+
+def _vintage_table(v: pd.DataFrame, crimes: list[str]) -> str:
+    parts = []
+    for (family, kind, a, b), g in v.groupby(["family", "kind", "a", "b"], sort=True):
+        trs = _compare_rows(
+            g, "crime", ["all", *crimes],
+            lambda k: f'<th scope="row">{esc(crime_label(k))}</th>', ("new", "previous"),
+            family=family, kind=kind)
+        parts.append(table(
+            ["Crime", "Shared cases",
+             *[(f"Δ {label}", "new minus previous, with its paired interval; then both "
+                              "values") for _, label, _ in _COMPARE]],
+            trs, caption=f"{family}: new {a} against previous {b} "
+                         f"({KIND_LABELS[kind]}, same cases)"))
+    return "\n".join(parts)
+
+
+def _over_time(c: ReportContent) -> str:
+    if c.yearly.empty:
+        return empty("No resolved outcomes: nothing to track yet.")
+    parts = [
+        "<p>Brier skill against climatology and AUC per issue year (all crimes pooled: per "
+        f"crime and year there are only a handful of events) and over {WINDOW}-year rolling "
+        f"windows, with {LEVEL:.0%} intervals. Points are single issue years; lines and "
+        "bands are rolling windows ending in that year.</p>"
+    ]
+    groups = [("Real-time forecasts and analyst assessments",
+               [t for t in c.tracks if not t.endswith(f"({KIND_LABELS['backtest']})")]),
+              ("Backtests (postdictions)",
+               [t for t in c.tracks if t.endswith(f"({KIND_LABELS['backtest']})")])]
+    for i, (name, tracks) in enumerate(groups):
+        tracks = [t for t in tracks if t in set(c.yearly["track"])]
+        if not tracks:
+            continue
+        fig = plot_over_time(c.yearly, c.rolling, series=tracks, window=WINDOW, metrics=[
+            ("brier_skill_climatology", "Brier skill vs climatology", 0.0),
+            ("auc", "AUC", 0.5)])
+        y = c.yearly
+        summary = []
+        for t in tracks:
+            s = y[(y["track"] == t) & (y["metric"] == "brier_skill_climatology")]
+            s = s.dropna(subset=["estimate"])
+            if not s.empty:
+                summary.append(f"{t}: Brier skill {fmt(s['estimate'].iloc[0], 'skill')} in "
+                               f"{int(s['origin_year'].iloc[0])} and "
+                               f"{fmt(s['estimate'].iloc[-1], 'skill')} in "
+                               f"{int(s['origin_year'].iloc[-1])}")
+        alt = (f"Two panels over issue years for {name.lower()}: Brier skill against "
+               f"climatology (0 means no better) and AUC (0.5 means no skill). "
+               + "; ".join(summary) + ". The numbers are in the tables below.")
+        parts.append(f"<h3>{esc(name)}</h3>")
+        parts.append(figure(figure_uri(fig), alt, f"{esc(name)}: accuracy by issue year.",
+                            fig_id=f"time-{i}"))
+        parts.append("<details><summary>Numbers behind the figure</summary>"
+                     + _time_table(c.yearly, "origin_year", tracks)
+                     + (_time_table(c.rolling, "window_end", tracks)
+                        if not c.rolling.empty else "")
+                     + "</details>")
+    parts.append('<h3 id="vintages">Change against the previous vintage</h3>')
+    parts.append(
+        "<p>Each model's newest version against the version before it, on the cases both "
+        "forecast (same countries, crimes and windows), with a paired interval for the "
+        "difference: the same countries are drawn for both in every bootstrap replicate. "
+        "A change counts only when its interval excludes zero; for Brier, log score and "
+        "MCB a negative difference is an improvement, for DSC, AUC and PR AUC a positive "
+        "one.</p>")
+    if not c.vintages.empty:
+        parts.append(_vintage_table(c.vintages, c.crimes))
+    parts += [f"<p>{esc(n)}</p>" for n in c.vintage_notes]
+    return "\n".join(parts)
+
+
+def _flag(g: pd.DataFrame) -> str:
+    base, mf = _metric(g, "base_rate"), _metric(g, "mean_forecast")
+    sk = _metric(g, "brier_skill_climatology")
+    if base is None or base["events"] < FEW_EVENTS:
+        return "too few events to judge"
+    flags = []
+    if mf is not None and _finite(base["lower"]):
+        if mf["estimate"] > base["upper"]:
+            flags.append("over-forecast")
+        elif mf["estimate"] < base["lower"]:
+            flags.append("under-forecast")
+    if sk is not None and _finite(sk["upper"]) and sk["upper"] < 0:
+        flags.append("worse than climatology")
+    return ", ".join(flags) or "—"
+
+
+_QUIET_FLAGS = ("—", "too few events to judge")
+
+
+def _region_table(t: pd.DataFrame, track: str) -> str:
+    trs = []
+    for region, g in t.groupby("region", sort=True):
+        b = _metric(g, "brier")
+        n, ev = (int(b["n"]), int(b["events"])) if b is not None else (0, 0)
+        flag = _flag(g)
+        trs.append(tr([
+            f'<th scope="row">{esc(region)}</th>', num(n, "int", metric="n"),
+            num(ev, "int", metric="events", mark="†" if ev < FEW_EVENTS else ""),
+            _cell(g, "base_rate", "pct"), _cell(g, "mean_forecast", "pct"),
+            _cell(g, "brier", "milli"), _cell(g, "brier_skill_climatology", "skill"),
+            _cell(g, "auc", "auc"),
+            td(flag, cls="" if flag in _QUIET_FLAGS else "worse"),
+        ], track=track, region=region))
+    return table(["Region", "Cases", "Events", "Observed rate", "Mean forecast", "Brier ×1000",
+                  "Brier skill", "AUC", ("Flag", "mean forecast outside the interval of the "
+                                                 "observed rate, or skill clearly below 0")],
+                 trs, caption=f"By region: {track}")
+
+
+def _regions(c: ReportContent) -> str:
+    if not c.region_given:
+        return empty("No region information was given to the report (region_of), so the "
+                     "audit by region cannot be made.")
+    if c.regions.empty:
+        return empty("No resolved outcomes: nothing to break down yet.")
+    parts = [
+        "<p>The objectivity audit: does the method serve every region equally? For each "
+        "region, the observed event rate against the mean forecast (calibration in the "
+        "large: a region whose risk is systematically over- or under-stated shows a gap), "
+        "the Brier skill against climatology and the AUC within the region, all crimes "
+        f"pooled, with {LEVEL:.0%} intervals. Regions with few events have wide intervals; "
+        "read a flag there as a question, not a finding.</p>"
+    ]
+    tracks = [t for t in c.tracks if t in set(c.regions["track"])]
+    shown = [t for t in c.featured if t in tracks and not t.endswith(
+        f"({KIND_LABELS['analyst']})")] or tracks[:1]
+    for i, main in enumerate(shown):
+        t = c.regions[c.regions["track"] == main]
+        fig = plot_region_audit(t, track=main)
+        flags = [f"{r}: {_flag(g)}" for r, g in t.groupby("region", sort=True)
+                 if _flag(g) not in _QUIET_FLAGS]
+        alt = (f"Two dot plots by region for {main}: observed event rate and mean forecast "
+               "with intervals, and Brier skill against climatology. "
+               + ("Flags: " + "; ".join(flags) + "." if flags else "No region is flagged.")
+               + " The numbers are in the table below.")
+        parts.append(f"<h3>{esc(main)}</h3>")
+        parts.append(figure(figure_uri(fig), alt, f"Regions, {esc(main)}.",
+                            fig_id=f"regions-{i}"))
+        parts.append(_region_table(t, main))
+    others = [x for x in tracks if x not in shown]
+    if others:
+        parts.append("<details><summary>Other sources by region</summary>"
+                     + "".join(_region_table(c.regions[c.regions["track"] == x], x)
+                               for x in others) + "</details>")
+    return "\n".join(parts)
+
+
+def _side_by_side(c: ReportContent) -> str:
+    s = c.side_by_side
+    parts = ["<p>Where an analyst and a model assessed the same cases (same country, crime, "
+             "origin and window), both are scored on exactly those cases, with a paired "
+             f"{LEVEL:.0%} interval for the difference (analyst minus model): for Brier, log "
+             "score and MCB a negative difference favours the analyst, for DSC, AUC and PR "
+             "AUC a positive one.</p>"]
+    if s.empty:
+        parts += [empty(n) for n in c.side_notes] or [empty("Nothing to compare.")]
+        return "\n".join(parts)
+    for analyst, g in s.groupby("a", sort=True):
+        models = [t for t in c.tracks if t in set(g["b"])]
+        trs = _compare_rows(g.rename(columns={"b": "model"}).assign(b=g["b"]), "model",
+                            models, track_th, ("analyst", "model"), analyst=analyst)
+        parts.append(f"<h3>{esc(analyst)}</h3>")
+        parts.append(table(
+            ["Model", "Shared cases",
+             *[(f"Δ {label}", "analyst minus model, with its paired interval; then both "
+                              "values") for _, label, _ in _COMPARE]],
+            trs, caption=f"{analyst} beside the models (all crimes)"))
+    parts += [f"<p>{esc(n)}</p>" for n in c.side_notes]
+    return "\n".join(parts)
+
+
+def _watchlist(c: ReportContent) -> str:
+    wl, info = c.watchlist, c.watchlist_info
+    if wl.empty:
+        return empty(info.get("note", "No watchlist."))
+    parts = []
+    if info.get("given"):
+        parts.append("<p>The watchlist was supplied with the report.</p>")
+    else:
+        window = f"{wl['target_start'].min()}–{wl['target_end'].max()}"
+        others = info.get("other_sources") or []
+        parts.append(
+            f"<p>The {c.top_n} highest real-time forecasts per crime of the newest origin "
+            f"year, {info['origin']} (onset in {window}), from {esc(info['source'])}, with "
+            "their 90% posterior intervals (5th to 95th percentile)."
+            + (f" Other sources forecasting this origin: {esc(', '.join(others))}."
+               if others else "") + "</p>")
+    if not c.explanations_given and not info.get("given"):
+        parts.append("<p>Leading risk factors: not available (no explanations were given to "
+                     "the report).</p>")
+    for crime in [x for x in c.crimes if x in set(wl["crime"])]:
+        w = wl[wl["crime"] == crime].sort_values("rank")
+        labels = [f"{r} {c_}" for r, c_ in zip(w["rank"], w["country"], strict=True)]
+        fig = plot_watchlist(w.assign(label=labels),
+                             title=f"{crime_label(crime)}: top {len(w)}")
+        top = w.head(3)
+        alt = (f"Dot plot of the {len(w)} highest forecasts of {crime_label(crime)} with 90% "
+               "intervals. Highest: " + "; ".join(
+                   f"{r.country} {fmt(r.p_mean, 'pct')}" for r in top.itertuples())
+               + ". The full list is in the table below.")
+        trs = []
+        for r in w.itertuples():
+            trs.append(tr([
+                num(r.rank, "int", metric="rank"), f'<th scope="row">{esc(r.country)}</th>',
+                td(r.region or "—"),
+                num(r.p_mean, "pct", metric="p_mean", lower=r.p_q05, upper=r.p_q95),
+                td(getattr(r, "risk_factors", "") or "—"),
+                td(getattr(r, "outcome_status", "") or "—"),
+            ], crime=crime, country=r.country))
+        parts.append(f'<h3 id="watchlist-{crime}">{esc(crime_label(crime))}</h3>')
+        parts.append(figure(figure_uri(fig), alt, f"{esc(crime_label(crime))}: watchlist.",
+                            fig_id=f"watch-{crime}"))
+        parts.append(table(["Rank", "Country", "Region",
+                            ("Probability", "mean, with the 90% interval below"),
+                            "Leading risk factors", "Outcome"], trs,
+                           caption=f"Watchlist: {crime_label(crime)}", cls="text"))
+    return "\n".join(parts)
+
+
+def _methods(c: ReportContent) -> str:
+    rows = c.rows
+    items = []
+    named = {k: v for k, v in c.proxies.items() if v}
+    if named:
+        prox = "; ".join(f"{crime_label(k)}: {named.get(k) or 'no proxy recorded'}"
+                         for k in c.crimes or sorted(named))
+        items.append("<strong>Outcome proxies.</strong> No public data set codes the four "
+                     "crimes separately; each outcome is a proxy, to be read as such and not "
+                     f"as a legal finding: {esc(prox)}.")
+    elif c.proxies:
+        items.append("<strong>Outcome proxies.</strong> No proxy is recorded for any crime: "
+                     "the outcomes are coded directly (as in the simulated default world). "
+                     "With real data every crime is a proxy; name it in the configuration.")
+    else:
+        items.append("<strong>Outcome proxies.</strong> No proxy mapping was given to the "
+                     "report. Outcomes are whatever the outcome data named in the summary "
+                     "record; read each crime as its proxy, not as a legal finding.")
+    if not rows.empty:
+        counts = rows.groupby(["kind", "outcome_status"]).size()
+        desc = "; ".join(f"{KIND_LABELS[k]} {s.replace('_', ' ')}: {n:,}"
+                         for (k, s), n in counts.items())
+        items.append(
+            "<strong>Backtest status.</strong> Rows of kind <em>backtest</em> are postdictions:"
+            " issued after the fact by a rolling-origin evaluation that fitted only on data "
+            "known at each origin. They show how the method would have done, not how it did; "
+            "they are scored apart from real-time forecasts and never pooled with them. "
+            f"Rows by kind and status: {esc(desc)}.")
+    items.append(
+        "<strong>What is scored.</strong> Only rows whose outcome has been observed. Pending "
+        "windows are not scored; a window in which the country was in an ongoing episode "
+        "throughout (not at risk of onset) is never scored as a non-event.")
+    items.append(
+        f"<strong>Intervals.</strong> Every interval is a {LEVEL:.0%} percentile interval "
+        f"from a block bootstrap with {c.n_boot} replicates that resamples countries (all "
+        "of a country's cases together, since they are dependent), seed "
+        f"{c.seed}. Comparisons between sources or versions use paired replicates (the same "
+        "countries for both).")
+    items.append(
+        "<strong>Climatology.</strong> Skill scores compare with the base rate of each crime "
+        "known at issue time: among the ledger's cases resolved before the origin year, with "
+        "a Jeffreys prior (half an event, one case). "
+        + (f"{c.skill_excluded:,} resolved row(s) issued before any resolved case of their "
+           "crime have no such reference and are left out of the skill scores only."
+           if c.skill_excluded else ""))
+    items.append(
+        "<strong>Calibration.</strong> Reliability is assessed with the CORP method: PAV "
+        "(isotonic) recalibration, consistency bands and a miscalibration test from "
+        f"{c.n_boot} resamples under the hypothesis of calibration. Binned expected "
+        "calibration error is deliberately not reported: with rare events it depends on the "
+        "binning and misleads.")
+    items.append(
+        f"<strong>Discrimination.</strong> AUC (0.5 is no skill), average precision (compare "
+        f"with the base rate) and the share of events among the {c.top_n} highest forecasts "
+        "of each issue year (ties at the cut-off share the remaining places).")
+    few = []
+    if not c.headline.empty:
+        b = c.headline[(c.headline["metric"] == "brier") & (c.headline["crime"] != "all")]
+        few = [f"{crime_label(r.crime)} / {r.track} ({int(r.events)})"
+               for r in b.itertuples() if r.events < FEW_EVENTS]
+    items.append(
+        "<strong>Small event counts.</strong> Atrocity onsets are rare (a few per hundred "
+        "country-years at most), so most scores rest on tens of events: intervals are wide, "
+        "a single onset can move a regional or yearly figure a lot, and differences within "
+        "an interval are noise. "
+        + (f"Groups with fewer than {FEW_EVENTS} events: {esc('; '.join(few))}."
+           if few else f"No crime-and-source group has fewer than {FEW_EVENTS} events."))
+    items.append(
+        "<strong>Regions.</strong> "
+        + ("Region membership was supplied with the report (the ledger does not hold it); "
+           "countries without a region are shown as “(region unknown)”."
+           if c.region_given else "No region information was supplied."))
+    items.append(
+        "<strong>Reproducibility.</strong> This report is computed only from the ledger and "
+        "the arguments above; rebuilding it from an unchanged ledger gives the same file.")
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+# ------------------------------------------------------------------------ page
+
+
+def render(c: ReportContent) -> str:
+    """The report page as one HTML string."""
+    builders = {
+        "summary": _summary, "headline": _headline, "reliability": _reliability,
+        "over-time": _over_time, "regions": _regions, "side-by-side": _side_by_side,
+        "watchlist": _watchlist, "methods": _methods,
+    }
+    sections = []
+    for sid, heading in SECTIONS:
+        body = builders[sid](c)
+        sections.append(f'<section id="{sid}" data-section="{sid}" aria-labelledby="h-{sid}">'
+                        f'<h2 id="h-{sid}">{esc(heading)}</h2>\n{body}\n</section>')
+    stamps = pd.concat([c.rows["issued_at"], c.rows["resolved_at"]]).dropna() \
+        if not c.rows.empty else pd.Series([], dtype=object)
+    vintage = str(stamps.max()) if not stamps.empty else "empty ledger"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="r2p-models report">\n'
+        f'<meta name="r2p-vintage" content="{esc(vintage)}">\n'
+        f"<title>{esc(c.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"{_header(c)}\n<main>\n" + "\n".join(sections) + "\n</main>\n"
+        f"<footer><p>{esc(c.title)}. Ledger vintage {esc(vintage)}. Made by r2p-models from the "
+        "forecast ledger; self-contained (no network needed).</p></footer>\n</body>\n</html>\n"
+    )
