@@ -167,16 +167,16 @@ def explain(fm: FittedModel, panel: xr.Dataset, origin_year: int, country: str,
             _interval_rows("region", "base", t["region"].values),
             _interval_rows("country", "base", t["country_effect"].values),
         ]
-        for ind in t["indicator"].values:
-            r = _interval_rows(str(ind), "indicator", t["indicator"].sel(indicator=ind).values)
+        for ind in t["indicator_term"].values:
+            r = _interval_rows(str(ind), "indicator", t["indicator_term"].sel(indicator=ind).values)
             r["value"] = float(raw.sel(indicator=ind))
             r["x_std"] = float(t["x_std"].sel(indicator=ind))
             parts.append(r)
         for f in t["flag"].values:
             parts.append(_interval_rows(f"missing:{f}", "missing",
-                                        t["missing"].sel(flag=f).values))
+                                        t["missing_term"].sel(flag=f).values))
         total = (t["intercept"] + t["region"] + t["country_effect"]
-                 + t["indicator"].sum("indicator") + t["missing"].sum("flag"))
+                 + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag"))
         parts.append(_interval_rows("total", "total", total.values))
         for r in parts:
             r["crime"] = k
@@ -208,8 +208,8 @@ def explain_risk_factors(fm: FittedModel, panel: xr.Dataset, origin_year: int, c
         t = terms.sel(crime=k)
         S = t.sizes["draw"]
         groups: dict[str, np.ndarray] = {}
-        for ind in t["indicator"].values:
-            contrib = t["indicator"].sel(indicator=ind).values
+        for ind in t["indicator_term"].values:
+            contrib = t["indicator_term"].sel(indicator=ind).values
             factors = rfs.get(str(ind), [])
             if not factors:
                 key = "unmapped indicators"
@@ -228,9 +228,10 @@ def explain_risk_factors(fm: FittedModel, panel: xr.Dataset, origin_year: int, c
 
         for key in sorted(groups, key=_rf_number):
             parts.append(_interval_rows(key, "risk_factor", groups[key]))
-        parts.append(_interval_rows("missing data", "missing", t["missing"].sum("flag").values))
+        parts.append(_interval_rows("missing data", "missing",
+                                    t["missing_term"].sum("flag").values))
         total = (t["intercept"] + t["region"] + t["country_effect"]
-                 + t["indicator"].sum("indicator") + t["missing"].sum("flag"))
+                 + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag"))
         parts.append(_interval_rows("total", "total", total.values))
         for r in parts:
             r["crime"] = k

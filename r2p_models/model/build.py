@@ -7,7 +7,10 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
         + sum_j beta[k, j] x[c, t, j] + sum_f beta_missing[k, f] flag[c, t, f]
 
 ``hierarchical`` (default)
-    ``alpha[k] ~ Normal(logit(base rate of k), 1.5)``;
+    ``alpha[k] = alpha_m[k] - (sigma_region**2 (1 - 1/R) + sigma_country[k]**2) / 2`` with
+    ``alpha_m[k] ~ Normal(logit(base rate of k), 1.5)``: the prior is on the intercept of
+    the average country-year (for rare events ``E[p] ~ exp(alpha + variance / 2)``), which
+    also removes the curved ridge between ``alpha`` and the effect scales;
     ``a_region = sigma_region * ZeroSumNormal`` over regions, per crime (one scale for all
     crimes: a handful of regions cannot inform one scale per crime; the sum-to-zero
     constraint keeps ``alpha`` identified);
@@ -49,7 +52,7 @@ from scipy.special import logit
 from r2p_models.model.design import Design
 from r2p_models.model.loglik import bernoulli_logit_loglik
 
-__all__ = ["VARIANTS", "Priors", "build_model", "linear_terms"]
+__all__ = ["VARIANTS", "Priors", "build_model", "linear_terms", "usable_span"]
 
 VARIANTS = ("hierarchical", "pooled", "no_country", "independent")
 
@@ -74,6 +77,9 @@ class Priors:
         HalfNormal scale of each crime's country-effect scale.
     lkj_eta : float
         LKJ shape of the correlation of country effects across crimes.
+    alpha_center : float, optional
+        Prior mean of every intercept; by default the logit of each crime's training base
+        rate (simulation-based calibration needs a prior that does not look at the data).
     """
 
     alpha_sd: float = 1.5
@@ -83,8 +89,9 @@ class Priors:
     region_sd: float = 0.5
     country_sd: float = 1.0
     lkj_eta: float = 2.0
+    alpha_center: float | None = None
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | None]:
         """Plain dict of the scales."""
         return asdict(self)
 
@@ -158,8 +165,14 @@ def _country_effects(design: Design, variant: str, priors: Priors) -> pt.TensorV
     return pm.Deterministic("a_country", a, dims=("country", "crime"))
 
 
+def usable_span(design: Design) -> slice:
+    """The contiguous range of origin years that hold a usable observation."""
+    used_t = np.flatnonzero(design.w.any(axis=(0, 2)))
+    return slice(int(used_t[0]), int(used_t[-1]) + 1)
+
+
 def build_model(design: Design, variant: str = "hierarchical",
-                priors: Priors | None = None) -> pm.Model:
+                priors: Priors | None = None, *, mutable_outcome: bool = False) -> pm.Model:
     """The PyMC model of a design.
 
     Parameters
@@ -170,6 +183,10 @@ def build_model(design: Design, variant: str = "hierarchical",
         See the module docstring.
     priors : Priors, optional
         Prior scales; defaults to :class:`Priors`.
+    mutable_outcome : bool
+        Kept for API stability: the outcome is always a ``pm.Data`` named ``y`` (shape:
+        the usable year span of ``design.y``), so it can be swapped without recompiling
+        (simulation-based calibration).
 
     Returns
     -------
@@ -188,18 +205,31 @@ def build_model(design: Design, variant: str = "hierarchical",
     coords = _coords(design)
     coords["term"] = [*design.indicators, *(f"missing:{f}" for f in design.flag_names)]
     with pm.Model(coords=coords) as model:
-        alpha = pm.Normal("alpha", logit(design.base_rate), priors.alpha_sd, dims="crime")
+        center = (logit(design.base_rate) if priors.alpha_center is None
+                  else np.full(K, priors.alpha_center))
+        # The prior is on the *marginal* intercept alpha_m ~ log-odds of an average-risk
+        # country-year averaged over country and region effects; for rare events
+        # E[p] ~ exp(alpha + var/2), so alpha = alpha_m - var/2. This removes the curved
+        # ridge between alpha and the effect scales that slows NUTS down.
+        alpha_m = pm.Normal("alpha_m", center, priors.alpha_sd, dims="crime")
         b, _, _ = _coefficients(design, variant, priors)
         a_region = _region_effects(design, variant, priors)
         a_country = _country_effects(design, variant, priors)
+        var = pt.zeros(K)
+        if a_region is not None:
+            var = var + model["sigma_region"] ** 2 * (1.0 - 1.0 / len(design.regions))
+        if a_country is not None:
+            var = var + model["sigma_country"] ** 2
+        alpha = pm.Deterministic("alpha", alpha_m - 0.5 * var, dims="crime")
 
         # restrict to the span of origin years with a usable cell (contiguous slice, no gather)
-        used_t = np.flatnonzero(design.w.any(axis=(0, 2)))
-        span = slice(int(used_t[0]), int(used_t[-1]) + 1)
+        span = usable_span(design)
         x, flags = design.x[:, span], design.flags[:, span]
         y, w = design.y[:, span], design.w[:, span]
         Ts = x.shape[1]
-        xt = pt.as_tensor(x)
+        # Data containers rather than constants: Numba does not have to freeze ~1 MB of
+        # arrays into the compiled code (much faster compilation for nutpie).
+        Z0 = np.concatenate([x, flags], axis=2).reshape(C * Ts, J + F)
         if design.missing_mode == "bayes":
             miss = design.missing[:, span] & (w.max(axis=2) > 0)[:, :, None]
             cells = np.flatnonzero(miss)
@@ -207,9 +237,11 @@ def build_model(design: Design, variant: str = "hierarchical",
             c_of = cells // (Ts * J)
             x_mis = pm.Normal("x_missing", design.impute_mean[c_of, j_of],
                               design.impute_sd[j_of], shape=len(cells))
-            xt = pt.set_subtensor(xt.reshape((-1,))[cells], x_mis).reshape((C, Ts, J))
-        Z = pt.concatenate([xt, pt.as_tensor(flags)], axis=2) if F else xt
-        eta = (Z.reshape((C * Ts, J + F)) @ b.T).reshape((C, Ts, K))
+            rows, cols = cells // J, cells % J  # positions in Z (C*Ts rows, J+F columns)
+            Z = pt.set_subtensor(pm.Data("Z", Z0)[rows, cols], x_mis)
+        else:
+            Z = pm.Data("Z", Z0)
+        eta = (Z @ b.T).reshape((C, Ts, K))
         base = alpha[None, :]
         if a_region is not None:
             base = base + a_region[design.region_idx]
@@ -218,8 +250,10 @@ def build_model(design: Design, variant: str = "hierarchical",
         eta = eta + base[:, None, :]
         # Bernoulli-logit log-likelihood of the usable cells: y*eta - log(1 + exp(eta))
         # (a fused Op: see r2p_models.model.loglik for why)
-        pm.Potential("loglik", bernoulli_logit_loglik(eta.reshape((-1,)), y.reshape(-1),
-                                                      w.reshape(-1)))
+        y_var = pm.Data("y", y)
+        w_var = pm.Data("w", w)
+        pm.Potential("loglik", bernoulli_logit_loglik(eta.reshape((-1,)), y_var.reshape((-1,)),
+                                                      w_var.reshape((-1,))))
     return model
 
 

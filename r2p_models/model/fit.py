@@ -48,7 +48,7 @@ RHAT_MAX = 1.01
 ESS_MIN = 400.0
 
 #: Posterior variables a fitted model keeps (those the variant has).
-KEEP = ("alpha", "beta", "beta_missing", "a_region", "a_country", "sigma_region",
+KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "a_region", "a_country", "sigma_region",
         "sigma_country", "corr_country", "mu", "tau")
 
 
@@ -284,13 +284,19 @@ def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
     Returns the InferenceData (posterior restricted to :data:`KEEP` variables and
     ``sample_stats``) and its :class:`ConvergenceReport`.
     """
+    from threadpoolctl import threadpool_limits
+
     s = config.sampler
-    if s == "nutpie":
-        idata, secs, comp = _nutpie(model, config, progress, **sampler_kwargs)
-    elif s in ("pymc", "numpyro"):
-        idata, secs, comp = _pymc_nuts(model, config, progress, nuts_sampler=s)
-    else:
-        idata, secs, comp = _approx(model, config, progress, s)
+    # One BLAS thread: chains already run in parallel, and a multi-threaded BLAS on the
+    # small matrix products here oversubscribes the cores (measured 20x slower gradients
+    # on a busy 2-core machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        if s == "nutpie":
+            idata, secs, comp = _nutpie(model, config, progress, **sampler_kwargs)
+        elif s in ("pymc", "numpyro"):
+            idata, secs, comp = _pymc_nuts(model, config, progress, nuts_sampler=s)
+        else:
+            idata, secs, comp = _approx(model, config, progress, s)
     keep = [n for n in _kept(model) if n in idata.posterior]
     groups: dict[str, Any] = {"posterior": idata.posterior[keep]}
     if "sample_stats" in idata.groups():

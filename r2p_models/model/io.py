@@ -124,8 +124,10 @@ def load_model(
         raise ModelFileError(f"{path}: model file not found")
     try:
         idata = az.from_netcdf(path, engine="h5netcdf")
-        for g in idata.groups():
-            getattr(idata, g).load()
+        for g in idata.groups():  # read everything, then release the file
+            ds = getattr(idata, g)
+            ds.load()
+            ds.close()
     except Exception as err:  # any reader error becomes one line naming the file
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ModelFileError(f"{path}: cannot read model file ({msg})") from None

@@ -134,7 +134,8 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
                    countries: list[str] | None = None) -> xr.Dataset:
     """Per-draw additive terms of each country's log-odds at an origin year.
 
-    ``intercept + region + country + indicator.sum("indicator") + missing.sum("flag")``
+    ``intercept + region + country_effect + indicator_term.sum("indicator")
+    + missing_term.sum("flag")``
     equals the log-odds behind :meth:`FittedModel.predict`.
     """
     od = _origin(fm, panel, origin_year, None)
@@ -158,8 +159,8 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
             "intercept": (("draw", "country", "crime"), t["intercept"]),
             "region": (("draw", "country", "crime"), t["region"]),
             "country_effect": (("draw", "country", "crime"), t["country"]),
-            "indicator": (("draw", "country", "crime", "indicator"), t["indicator"]),
-            "missing": (("draw", "country", "crime", "flag"), t["missing"]),
+            "indicator_term": (("draw", "country", "crime", "indicator"), t["indicator"]),
+            "missing_term": (("draw", "country", "crime", "flag"), t["missing"]),
             "x_std": (("country", "indicator"), od.x),
             "x_missing": (("country", "indicator"), od.missing),
         },

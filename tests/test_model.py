@@ -1,0 +1,247 @@
+"""The model: likelihood, variants, convergence checks, fit/predict/save/load (small, fast)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import arviz as az
+import h5py
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import pytest
+import xarray as xr
+from scipy.special import expit, logit
+from scipy.stats import bernoulli
+
+from r2p_models.config import ModelConfig
+from r2p_models.model import (
+    ConvergenceError,
+    ConvergenceWarning,
+    ModelFileError,
+    build_design,
+    build_model,
+    check_convergence,
+    fit,
+    load_model,
+)
+from r2p_models.model.build import usable_span
+from r2p_models.model.loglik import bernoulli_logit_loglik
+from r2p_models.model.toy import toy_panel
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])
+def test_loglik_op_value_and_gradient(mode):
+    rng = np.random.default_rng(1)
+    eta0 = rng.normal(-3, 3, size=200)
+    y = (rng.random(200) < expit(eta0)).astype(float)
+    w = (rng.random(200) < 0.8).astype(float)
+    eta = pt.dvector("eta")
+    ll = bernoulli_logit_loglik(eta, y, w)
+    f = pytensor.function([eta], [ll, pytensor.grad(ll, eta)], mode=mode)
+    value, grad = f(eta0)
+    expected = np.sum(w * bernoulli.logpmf(y, expit(eta0)))
+    assert value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(grad, w * (y - expit(eta0)), rtol=1e-12, atol=1e-15)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return toy_panel(0, n_countries=18, n_years=10)
+
+
+def test_model_likelihood_equals_bernoulli_of_usable_cells(toy):
+    panel, _ = toy
+    design = build_design(panel, horizon=1)
+    model = build_model(design)
+    point = model.initial_point()
+    rng = np.random.default_rng(2)
+    point = {k: v + rng.normal(0, 0.3, size=np.shape(v)) for k, v in point.items()}
+    outs = model.replace_rvs_by_values([model[n] for n in ("alpha", "beta", "beta_missing",
+                                                          "a_region", "a_country")])
+    det = model.compile_fn(outs, point_fn=False, inputs=model.value_vars,
+                           on_unused_input="ignore")
+    alpha, beta, beta_m, a_reg, a_cty = det(*[point[v.name] for v in model.value_vars])
+    eta = (alpha + a_reg[design.region_idx] + a_cty)[:, None, :] \
+        + np.einsum("ctj,kj->ctk", design.x, beta) \
+        + np.einsum("ctf,kf->ctk", design.flags, beta_m)
+    used = design.w > 0
+    expected = bernoulli.logpmf(design.y[used], expit(eta[used])).sum()
+    loglik = model.compile_fn(model.potentiallogp, point_fn=False, inputs=model.value_vars,
+                              on_unused_input="ignore")
+    assert float(loglik(*[point[v.name] for v in model.value_vars])) == pytest.approx(expected)
+
+
+def test_variants_have_the_structure_they_claim(toy):
+    panel, _ = toy
+    design = build_design(panel, horizon=1)
+    names = {v: {x.name for x in build_model(design, v).deterministics}
+             for v in ("hierarchical", "pooled", "no_country", "independent")}
+    assert {"a_region", "a_country", "corr_country"} <= names["hierarchical"]
+    assert not {"a_region", "a_country"} & names["pooled"]
+    assert "a_region" in names["no_country"] and "a_country" not in names["no_country"]
+    indep = build_model(design, "independent")
+    assert "mu" not in {x.name for x in indep.free_RVs}  # no shared indicator effect
+    corr = pm.draw(indep["corr_country"])
+    np.testing.assert_array_equal(corr, np.eye(len(design.crimes)))
+    with pytest.raises(ValueError, match="variant"):
+        build_model(design, "random_forest")
+
+
+def test_un_mapping_shrinks_off_target_effects(toy):
+    """An indicator mapped only to genocide/ethnic cleansing is tightly shrunk elsewhere."""
+    panel, _ = toy
+    design = build_design(panel, horizon=1)
+    model = build_model(design)
+    draws = pm.draw(model["beta"], draws=4000, random_seed=3)  # prior draws
+    j = list(design.indicators).index("discrimination")
+    rel = design.relevance[:, j]
+    assert rel.tolist() == [True, False, True, False]
+    sd = draws[:, :, j].std(axis=0)
+    assert np.all(sd[~rel] < 0.12) and np.all(sd[rel] > 0.6)
+
+
+def test_mutable_outcome_has_usable_span_shape(toy):
+    panel, _ = toy
+    design = build_design(panel, horizon=2)
+    model = build_model(design, mutable_outcome=True)
+    span = usable_span(design)
+    assert model["y"].get_value().shape == design.y[:, span].shape
+
+
+def _idata(draws: np.ndarray, diverging: int = 0) -> az.InferenceData:
+    div = np.zeros(draws.shape[:2], dtype=bool)
+    div.flat[:diverging] = True
+    return az.from_dict(posterior={"theta": draws}, sample_stats={"diverging": div})
+
+
+def test_convergence_check_passes_iid_and_fails_on_problems():
+    rng = np.random.default_rng(4)
+    good = rng.normal(size=(4, 1000, 3))
+    rep = check_convergence(_idata(good), sampler="test")
+    assert rep.ok and rep.max_rhat < 1.01 and rep.min_ess_bulk > 400
+    shifted = good.copy()
+    shifted[0] += 1.0  # one chain elsewhere: r_hat >> 1
+    rep = check_convergence(_idata(shifted), sampler="test")
+    assert not rep.ok and rep.max_rhat > 1.01 and "theta" in rep.worst["rhat"]
+    sticky = np.repeat(rng.normal(size=(4, 50, 3)), 20, axis=1)  # ESS ~ 200
+    rep = check_convergence(_idata(sticky), sampler="test")
+    assert not rep.ok and rep.min_ess_bulk < 400
+    rep = check_convergence(_idata(good, diverging=3), sampler="test")
+    assert not rep.ok and rep.divergences == 3
+    assert not check_convergence(_idata(good), sampler="advi", preview=True).ok
+
+
+@pytest.fixture(scope="module")
+def fitted(toy):
+    panel, _ = toy
+    cfg = ModelConfig(sampler="pymc", chains=2, draws=150, tune=150, horizon=1, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(panel, cfg)
+
+
+def test_predict_shape_coords_and_meaning(toy, fitted):
+    panel, _ = toy
+    p = fitted.predict(panel, 2006)
+    assert p.dims == ("country", "crime", "draw")
+    assert p.sizes == {"country": 18, "crime": 4, "draw": 300}
+    assert ((p > 0) & (p < 1)).all()
+    assert p.attrs["target_start"] == 2007 and p.attrs["target_end"] == 2007
+    on = panel["onset"].sel(year=2006).values
+    og = panel["ongoing"].sel(year=2006).values
+    np.testing.assert_array_equal(p["at_risk"].values, (og == 0) & (on != 1))
+    # the log-odds terms add up to the prediction
+    terms = fitted.log_odds_terms(panel, 2006)
+    eta = (terms["intercept"] + terms["region"] + terms["country_effect"]
+           + terms["indicator_term"].sum("indicator") + terms["missing_term"].sum("flag"))
+    np.testing.assert_allclose(expit(eta.transpose("country", "crime", "draw").values),
+                               p.values, rtol=1e-12)
+    with pytest.raises(ValueError, match="horizon"):
+        fitted.predict(panel, 2006, horizon=2)
+
+
+def test_unknown_country_gets_repeatable_population_effect(toy, fitted):
+    panel, _ = toy
+    renamed = panel.assign_coords(country=[f"N{i}" if i < 2 else c
+                                           for i, c in enumerate(panel.country.values)])
+    a = fitted.predict(renamed, 2006)
+    b = fitted.predict(renamed, 2006)
+    np.testing.assert_array_equal(a.values, b.values)
+    known = fitted.predict(panel, 2006)
+    np.testing.assert_array_equal(a.values[2:], known.values[2:])
+    assert not np.allclose(a.values[:2], known.values[:2])
+
+
+def test_raw_scale_coefficients_reproduce_log_odds(toy, fitted):
+    _panel, _ = toy
+    raw = fitted.coefficients("raw")
+    std = fitted.coefficients("standardised")
+    const = fitted.idata.constant_data
+    x = xr.DataArray(np.array([0.3, -1.2, 2.0, 0.5]), dims="indicator",
+                     coords={"indicator": const.indicator.values})
+    z = (x - const["x_mean"]) / const["x_sd"]
+    flags0 = -const["flag_mean"]  # all observed
+    lhs = raw["alpha"] + (raw["beta"] * x).sum("indicator")
+    rhs = std["alpha"] + (std["beta"] * z).sum("indicator") \
+        + (fitted.idata.posterior["beta_missing"] * flags0).sum("flag")
+    np.testing.assert_allclose(lhs.values, rhs.values, rtol=1e-10)
+
+
+def test_save_load_round_trip_and_refusals(toy, fitted, tmp_path):
+    panel, _ = toy
+    path = fitted.save(tmp_path / "model.nc")
+    loaded = load_model(path, fitted.meta["config_hash"], expected_config=fitted.config)
+    np.testing.assert_array_equal(loaded.predict(panel, 2005).values,
+                                  fitted.predict(panel, 2005).values)
+    assert loaded.diagnostics == fitted.diagnostics
+    assert loaded.meta["data_hash"] == panel.attrs["data_hash"]
+    assert loaded.meta["seed"] == 7 and loaded.config == fitted.config
+    # no per-observation quantity in the file
+    with h5py.File(path) as f:
+        sizes = {g: [f[g][v].shape for v in f[g]] for g in f}
+    assert "log_likelihood" not in sizes and "observed_data" not in sizes
+    assert max(np.prod(s) for shapes in sizes.values() for s in shapes) <= 2 * 150 * 18 * 4
+    with pytest.raises(ModelFileError, match="another config"):
+        load_model(path, "0" * 64)
+    with pytest.raises(ModelFileError, match="horizon = 1"):
+        load_model(path, expected_config=ModelConfig(horizon=2, sampler="pymc", chains=2,
+                                                     draws=150, tune=150, seed=7))
+    with h5py.File(path, "a") as f:
+        f.attrs["format_version"] = 99
+    with pytest.raises(ModelFileError, match="newer"):
+        load_model(path)
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "nope.nc")
+    (tmp_path / "junk.nc").write_text("not a model")
+    with pytest.raises(ModelFileError, match="cannot read"):
+        load_model(tmp_path / "junk.nc")
+
+
+def test_failed_check_is_visible(toy):
+    panel, _ = toy
+    cfg = ModelConfig(sampler="pymc", chains=2, draws=20, tune=20, horizon=1)
+    with pytest.warns(ConvergenceWarning, match="NOT CONVERGED"):
+        fm = fit(panel, cfg)
+    assert not fm.diagnostics.ok and fm.status.startswith("NOT CONVERGED")
+    assert fm.predict(panel, 2005).attrs["model_status"].startswith("NOT CONVERGED")
+    with pytest.raises(ConvergenceError):
+        fm.check(raise_on_fail=True)
+
+
+def test_intercept_prior_centres_on_base_rate(toy):
+    panel, _ = toy
+    design = build_design(panel, horizon=1)
+    model = build_model(design)
+    alpha_m, alpha, s_c, s_r = pm.draw([model["alpha_m"], model["alpha"], model["sigma_country"],
+                                        model["sigma_region"]], draws=4000, random_seed=5)
+    # alpha is the conditional intercept: alpha_m less half the effects' variance
+    R = len(design.regions)
+    np.testing.assert_allclose(alpha, alpha_m - 0.5 * (s_c**2 + s_r[:, None] ** 2 * (1 - 1 / R)))
+    mean = alpha_m.mean(axis=0)
+    events = (design.y * design.w).sum(axis=(0, 1))
+    n = design.w.sum(axis=(0, 1))
+    np.testing.assert_allclose(mean, logit((events + 0.5) / (n + 1)), atol=0.1)
+    assert json.loads(json.dumps(design.counts.events)) == design.counts.events
