@@ -151,7 +151,7 @@ class ReportContent:
     side_notes: list[str]
     watchlist: pd.DataFrame
     watchlist_info: dict[str, Any]
-    proxies: dict[str, str]
+    proxies: dict[str, str] | None
     region_given: bool
     explanations_given: bool
     top_n: int
@@ -534,8 +534,8 @@ def report_content(
     top_n, n_boot, seed = int(top_n), int(n_boot), int(seed)
     rows = load_rows(ledger_path_or_rows)
     regions = _as_mapping(region_of, "region_of", "country")
-    proxy_map = _as_mapping(proxies, "proxies", "crime") or {}
-    unknown = sorted(set(proxy_map) - set(CRIMES))
+    proxy_map = _as_mapping(proxies, "proxies", "crime")
+    unknown = sorted(set(proxy_map or {}) - set(CRIMES))
     if unknown:
         raise ReportInputError(f"proxies: unknown crime(s) {unknown}; expected {list(CRIMES)}")
     ex = _check_explanations(explanations)

@@ -3,8 +3,8 @@
 No model is fitted: the ledger holds the forecasts of two cheap forecasters whose quality
 is known by construction, so a report built from it has a known answer.
 
-- ``climatology``: each crime's onset rate known at the origin
-  (:func:`r2p_models.backtest.base_rate_forecaster`), the reference of the skill scores;
+- ``climatology``: each crime's onset rate known at the origin (the rule of
+  :func:`r2p_models.backtest.base_rate_forecaster`), the reference of the skill scores;
 - ``sim-oracle 1.0`` and ``sim-oracle 2.0``: the simulation's true window probabilities
   (``1 - prod(1 - truth.p)`` over the window) blurred by noise on the logit scale, version
   1.0 noisier and over-confident, 2.0 closer to the truth (two model vintages);
@@ -27,8 +27,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, logit
 
-from r2p_models.backtest import base_rate_forecaster, forecast_rows
-from r2p_models.config import ModelConfig
+from r2p_models.backtest import forecast_rows
 from r2p_models.data.simulate import DEFAULT_SEED, World, simulate_world
 from r2p_models.ledger import Ledger
 
@@ -39,6 +38,42 @@ _ANALYST_SCALE = np.array([0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7])
 
 def _stamp(year: int, month: int = 3, day: int = 1) -> dt.datetime:
     return dt.datetime(year, month, day, 9, 0, 0, tzinfo=dt.UTC)
+
+
+def _climatology(panel: xr.Dataset, horizon: int) -> xr.DataArray:
+    """Each crime's onset rate known at each origin, ``rate(year, crime)``.
+
+    The rule of :func:`r2p_models.backtest.base_rate_forecaster` (windows that ended by the
+    origin, countries at risk at the window's start, windows with an unknown year left out
+    unless an onset was seen), computed once for all origins with cumulative sums instead of
+    once per origin.
+    """
+    onset = panel["onset"].transpose("country", "year", "crime").values
+    at_risk = ((panel["ongoing"] == 0) & panel["present"]).transpose(
+        "country", "year", "crime").values
+    years = panel.year.values
+    T = years.size
+    hits = np.zeros((T, onset.shape[2]))
+    total = np.zeros((T, onset.shape[2]))
+    for i in range(T - horizon):  # window s+1..s+h of the origin s = years[i]
+        window = onset[:, i + 1:i + 1 + horizon]
+        event = (window == 1).any(axis=1)
+        known = ~np.isnan(window).any(axis=1) | event
+        use = at_risk[:, i + 1] & known
+        hits[i + horizon] += (event & use).sum(axis=0)  # usable from origin s + h on
+        total[i + horizon] += use.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        rate = np.cumsum(hits, axis=0) / np.cumsum(total, axis=0)
+    return xr.DataArray(rate, dims=("year", "crime"),
+                        coords={"year": years, "crime": panel.crime.values})
+
+
+def _climatology_draws(panel: xr.Dataset, rates: xr.DataArray, origin: int) -> xr.DataArray:
+    """The climatology forecast of ``origin`` for the countries at risk, one draw."""
+    cur = (((panel["ongoing"] == 0) & panel["present"]).sel(year=origin)
+           & (panel["onset"].sel(year=origin) != 1))
+    p = rates.sel(year=origin, drop=True)
+    return p.where(cur).expand_dims(draw=[0]).transpose("country", "crime", "draw")
 
 
 def _window_truth(world: World, origin: int, horizon: int) -> xr.DataArray:
@@ -118,7 +153,7 @@ def example_ledger(
     if crimes is not None:
         panel = panel.sel(crime=list(crimes))
         world.truth = world.truth.sel(crime=list(crimes))
-    cfg = ModelConfig(horizon=horizon)
+    rates = _climatology(panel, horizon)
     rng = np.random.default_rng(seed + 1)
     fragility = world.truth["fragility"].to_series().sort_values(ascending=False)
     desk = list(fragility.index[: max(2, len(fragility) // 5)])
@@ -134,10 +169,10 @@ def example_ledger(
         for kind, origins in (("backtest", backtest_origins), ("forecast", forecast_origins)):
             for origin in origins:
                 when = early if kind == "backtest" else _stamp(origin + 1)
-                clim = base_rate_forecaster(panel, cfg, origin)
-                at_risk = clim.draws.isel(draw=0, drop=True).notnull()
+                clim = _climatology_draws(panel, rates, origin)
+                at_risk = clim.isel(draw=0, drop=True).notnull()
                 truth = _window_truth(world, origin, horizon)
-                vintages = [("climatology", clim.draws, "clim", when)]
+                vintages = [("climatology", clim, "clim", when)]
                 for source, noise, slope, spread in versions:
                     draws = _oracle_draws(truth, at_risk, noise=noise, slope=slope,
                                           spread=spread, rng=rng)

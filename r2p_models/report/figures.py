@@ -116,6 +116,29 @@ def _cut_axis(ax: Any, values: np.ndarray, *, floor: float, axis: str = "y") -> 
             ax.set_title(ax.get_title() + f" (axis cut at {floor:g})")
 
 
+def _intervals(
+    ax: Any, pos: Any, est: Any, lower: Any, upper: Any, *, color: str, marker: str,
+    horizontal: bool = False, size: float = 5.0, width: float = 1.2, alpha: float = 1.0,
+    label: str | None = None,
+) -> None:
+    """Estimates as markers and intervals as lines from lower to upper end.
+
+    Not ``errorbar``: a bootstrap percentile interval need not contain its estimate (e.g. for
+    a biased statistic such as MCB), and it is drawn as it is.
+    """
+    pos, est = np.asarray(pos, float), np.asarray(est, float)
+    lo, hi = np.asarray(lower, float), np.asarray(upper, float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if horizontal:
+        ax.hlines(pos[ok], lo[ok], hi[ok], color=color, linewidth=width, alpha=alpha)
+        ax.plot(est, pos, marker, color=color, markersize=size, alpha=alpha,
+                linestyle="none", label=label)
+    else:
+        ax.vlines(pos[ok], lo[ok], hi[ok], color=color, linewidth=width, alpha=alpha)
+        ax.plot(pos, est, marker, color=color, markersize=size, alpha=alpha,
+                linestyle="none", label=label)
+
+
 def plot_over_time(
     yearly: pd.DataFrame,
     rolling: pd.DataFrame | None,
@@ -153,13 +176,10 @@ def plot_over_time(
                 y = yearly[(yearly["track"] == track) & (yearly["metric"] == metric)]
                 y = y.sort_values("origin_year")
                 if not y.empty:
-                    err = np.vstack([y["estimate"] - y["lower"], y["upper"] - y["estimate"]])
-                    ax.errorbar(
-                        y["origin_year"] + (i - (len(series) - 1) / 2) * 0.08, y["estimate"],
-                        yerr=np.where(np.isfinite(err), err, 0.0), fmt=str(st["marker"]),
-                        color=str(st["color"]), markersize=3.5, elinewidth=0.7, alpha=0.55,
-                        linestyle="none",
-                    )
+                    x = y["origin_year"] + (i - (len(series) - 1) / 2) * 0.08
+                    _intervals(ax, x, y["estimate"], y["lower"], y["upper"],
+                               color=str(st["color"]), marker=str(st["marker"]), size=3.5,
+                               width=0.7, alpha=0.55)
                 if rolling is not None and not rolling.empty:
                     r = rolling[(rolling["track"] == track) & (rolling["metric"] == metric)]
                     r = r.sort_values("window_end")
@@ -221,10 +241,8 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
             (("base_rate", "Observed event rate", -0.12), ("mean_forecast", "Mean forecast", 0.12))
         ):
             t = get(metric)
-            err = np.vstack([t["estimate"] - t["lower"], t["upper"] - t["estimate"]])
-            ax1.errorbar(t["estimate"], pos + offset, xerr=np.where(np.isfinite(err), err, 0),
-                         fmt=_MARKERS[k], color=PALETTE[k], markersize=5, elinewidth=1.2,
-                         capsize=2, label=name, linestyle="none")
+            _intervals(ax1, pos + offset, t["estimate"], t["lower"], t["upper"],
+                       color=PALETTE[k], marker=_MARKERS[k], horizontal=True, label=name)
         ax1.set_yticks(pos, regions)
         ax1.invert_yaxis()
         ax1.set_xlabel("Rate per case, 90% intervals")
@@ -235,10 +253,8 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
         ax1.set_title("Calibration in the large")
         t = get("brier_skill_climatology")
         if t["estimate"].notna().any():
-            err = np.vstack([t["estimate"] - t["lower"], t["upper"] - t["estimate"]])
-            ax2.errorbar(t["estimate"], pos, xerr=np.where(np.isfinite(err), err, 0), fmt="o",
-                         color=PALETTE[2], markersize=5, elinewidth=1.2, capsize=2,
-                         linestyle="none")
+            _intervals(ax2, pos, t["estimate"], t["lower"], t["upper"], color=PALETTE[2],
+                       marker="o", horizontal=True)
         else:
             ax2.text(0.5, 0.5, "no skill estimates", transform=ax2.transAxes, ha="center")
         ax2.axvline(0, color="0.3", linestyle=":", linewidth=1.0)
@@ -269,12 +285,10 @@ def plot_watchlist(table: pd.DataFrame, *, title: str) -> Figure:
     with style():
         fig = Figure(figsize=(6.2, 0.22 * n + 1.3), layout="constrained")
         ax = fig.subplots()
-        lo = (table["p_mean"] - table["p_q05"]).to_numpy(dtype=float)
-        hi = (table["p_q95"] - table["p_mean"]).to_numpy(dtype=float)
-        has = np.isfinite(lo) & np.isfinite(hi)
-        ax.errorbar(table["p_mean"][has], pos[has], xerr=np.vstack([lo[has], hi[has]]),
-                    fmt="o", color=PALETTE[0], markersize=4, elinewidth=1.2, capsize=2,
-                    linestyle="none", label="Mean with 90% interval")
+        has = (table["p_q05"].notna() & table["p_q95"].notna()).to_numpy()
+        _intervals(ax, pos[has], table["p_mean"][has], table["p_q05"][has],
+                   table["p_q95"][has], color=PALETTE[0], marker="o", size=4,
+                   horizontal=True, label="Mean with 90% interval")
         if (~has).any():
             ax.plot(table["p_mean"][~has], pos[~has], "s", color=PALETTE[1], markersize=4,
                     linestyle="none", label="Mean (no interval recorded)")

@@ -364,7 +364,7 @@ def _summary(c: ReportContent) -> str:
                                                      mark=mark.strip()),
             num(rate, "pct", metric="base_rate"), num(pend, "int", metric="pending"),
             num(nar, "int", metric="not_at_risk"),
-            td(c.proxies.get(crime) or "none recorded"),
+            td("not given" if c.proxies is None else c.proxies.get(crime) or "none recorded"),
         ], crime=crime))
     parts.append(table(
         ["Crime", ("Resolved cases", "distinct country x crime x window, whoever forecast it"),
@@ -428,7 +428,8 @@ def _headline(c: ReportContent) -> str:
         return empty("No resolved outcomes: nothing to score yet.")
     cap = f"capture_top{c.top_n}"
     head: list[str | tuple[str, str]] = [
-        "Source", ("Cases", "resolved cases, events and base rate (share of events)")]
+        "Source", ("Cases", "resolved cases, events, observed event rate and mean forecast "
+                            "(calibration in the large)")]
     head += [(label, tip) for _, label, _, tip in _HEAD_COLS]
     head.append((f"Top-{c.top_n} capture",
                  f"share of events among the {c.top_n} highest forecasts of each issue year"))
@@ -453,11 +454,16 @@ def _headline(c: ReportContent) -> str:
             rate = _metric(t, "base_rate")
             few = f'<span class="few" title="fewer than {FEW_EVENTS} events"> †</span>' \
                 if ev < FEW_EVENTS else ""
-            rate_text = fmt(None if rate is None else rate["estimate"], "pct")
+            mean = _metric(t, "mean_forecast")
+            rate_v = None if rate is None else rate["estimate"]
+            mean_v = None if mean is None else mean["estimate"]
             cells = [track_th(track),
                      f'<td class="num" data-metric="cases" data-value="{n}" '
-                     f'data-events="{ev}">{n:,}<span class="ci">{_events(ev)}{few}</span>'
-                     f'<span class="ci">rate {rate_text}</span></td>']
+                     f'data-events="{ev}" data-base-rate="{_value_attr(rate_v)}" '
+                     f'data-mean-forecast="{_value_attr(mean_v)}">{n:,}'
+                     f'<span class="ci">{_events(ev)}{few}</span>'
+                     f'<span class="ci">observed {fmt(rate_v, "pct")}</span>'
+                     f'<span class="ci">forecast {fmt(mean_v, "pct")}</span></td>']
             cells += [_cell(t, m, s) for m, _, s, _ in _HEAD_COLS]
             cells.append(_cell(t, cap, "pct"))
             trs.append(tr(cells, track=track, crime=crime))
@@ -887,14 +893,14 @@ def _watchlist(c: ReportContent) -> str:
 def _methods(c: ReportContent) -> str:
     rows = c.rows
     items = []
-    named = {k: v for k, v in c.proxies.items() if v}
+    named = {k: v for k, v in (c.proxies or {}).items() if v}
     if named:
         prox = "; ".join(f"{crime_label(k)}: {named.get(k) or 'no proxy recorded'}"
                          for k in c.crimes or sorted(named))
         items.append("<strong>Outcome proxies.</strong> No public data set codes the four "
                      "crimes separately; each outcome is a proxy, to be read as such and not "
                      f"as a legal finding: {esc(prox)}.")
-    elif c.proxies:
+    elif c.proxies is not None:
         items.append("<strong>Outcome proxies.</strong> No proxy is recorded for any crime: "
                      "the outcomes are coded directly (as in the simulated default world). "
                      "With real data every crime is a proxy; name it in the configuration.")
