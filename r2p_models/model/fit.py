@@ -213,6 +213,12 @@ def _pymc_nuts(model: Any, config: ModelConfig, progress: bool,
 
     kwargs: dict[str, Any] = {}
     if nuts_sampler == "numpyro":
+        import sys
+
+        if "jax" not in sys.modules and "XLA_FLAGS" not in os.environ:
+            # one XLA CPU device per core, so numpyro can run chains in parallel
+            os.environ["XLA_FLAGS"] = \
+                f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"
         try:
             import numpyro  # noqa: F401
         except ImportError:
