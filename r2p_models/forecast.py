@@ -167,7 +167,7 @@ def explain(fm: FittedModel, panel: xr.Dataset, origin_year: int, country: str,
             _interval_rows("region", "base", t["region"].values),
             _interval_rows("country", "base", t["country_effect"].values),
         ]
-        for ind in t["indicator_term"].values:
+        for ind in t["indicator"].values:
             r = _interval_rows(str(ind), "indicator", t["indicator_term"].sel(indicator=ind).values)
             r["value"] = float(raw.sel(indicator=ind))
             r["x_std"] = float(t["x_std"].sel(indicator=ind))
@@ -208,7 +208,7 @@ def explain_risk_factors(fm: FittedModel, panel: xr.Dataset, origin_year: int, c
         t = terms.sel(crime=k)
         S = t.sizes["draw"]
         groups: dict[str, np.ndarray] = {}
-        for ind in t["indicator_term"].values:
+        for ind in t["indicator"].values:
             contrib = t["indicator_term"].sel(indicator=ind).values
             factors = rfs.get(str(ind), [])
             if not factors:

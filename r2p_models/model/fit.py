@@ -37,6 +37,7 @@ __all__ = [
     "ConvergenceReport",
     "ConvergenceWarning",
     "FittedModel",
+    "assemble",
     "check_convergence",
     "config_hash",
     "fit",
@@ -398,11 +399,12 @@ class FittedModel:
 
         return predict(self, panel, origin_year, horizon=horizon)
 
-    def log_odds_terms(self, panel: xr.Dataset, origin_year: int) -> xr.Dataset:
+    def log_odds_terms(self, panel: xr.Dataset, origin_year: int,
+                       countries: list[str] | None = None) -> xr.Dataset:
         """Per-draw additive terms of the log-odds (see :func:`r2p_models.forecast.explain`)."""
         from r2p_models.model.predict import log_odds_terms
 
-        return log_odds_terms(self, panel, origin_year)
+        return log_odds_terms(self, panel, origin_year, countries=countries)
 
     def coefficients(self, scale: str = "raw") -> xr.Dataset:
         """``alpha`` and ``beta`` draws on the standardised or the raw indicator scale.
@@ -419,6 +421,44 @@ class FittedModel:
         from r2p_models.model.io import save_model
 
         return save_model(self, path)
+
+
+def assemble(idata: az.InferenceData, report: ConvergenceReport, design: Design,
+             config: ModelConfig, panel: xr.Dataset, *, through: int | None = None,
+             priors: Priors | None = None, config_hash_value: str | None = None,
+             ) -> FittedModel:
+    """A :class:`FittedModel` from posterior draws of a model built on ``design``.
+
+    Adds the ``constant_data`` group (standardisation, regions of the training countries,
+    imputation parameters) and the provenance attributes.
+    """
+    from r2p_models import __version__
+
+    const = design.standardisation.to_dataset()
+    const["country_region"] = ("country", np.array([design.regions[i]
+                                                    for i in design.region_idx], dtype=object))
+    const = const.assign_coords(country=list(design.countries))
+    if design.missing_mode == "bayes":
+        const["impute_mean"] = (("country", "indicator"), design.impute_mean)
+        const["impute_sd"] = (("indicator",), design.impute_sd)
+    idata.add_groups({"constant_data": const})
+    meta = {
+        "config_hash": config_hash_value or config_hash(config),
+        "model_config_hash": config_hash(config),
+        "data_hash": panel_hash(panel),
+        "package_version": __version__,
+        "seed": int(config.seed),
+        "through": -1 if through is None else int(through),
+        "horizon": int(config.horizon),
+        "variant": config.variant,
+        "missing": config.missing,
+        "priors": json.dumps((priors or Priors()).to_dict()),
+        "design_counts": json.dumps(asdict(design.counts)),
+        "risk_factors": json.dumps({i: list(r) for i, r in
+                                    zip(design.indicators, design.risk_factors, strict=True)}),
+    }
+    return FittedModel(idata=idata, config=config, diagnostics=report, meta=meta,
+                       design=design)
 
 
 def fit(
@@ -459,38 +499,13 @@ def fit(
     -------
     FittedModel
     """
-    from r2p_models import __version__
-
     config = config or ModelConfig()
     design = build_design(panel, horizon=config.horizon, through=through,
                           missing=config.missing)
     model = build_model(design, config.variant, priors)
     idata, report = sample_model(model, config, progress=progress, **sampler_kwargs)
-    const = design.standardisation.to_dataset()
-    const["country_region"] = ("country", np.array([design.regions[i]
-                                                    for i in design.region_idx], dtype=object))
-    const = const.assign_coords(country=list(design.countries))
-    if config.missing == "bayes":
-        const["impute_mean"] = (("country", "indicator"), design.impute_mean)
-        const["impute_sd"] = (("indicator",), design.impute_sd)
-    idata.add_groups({"constant_data": const})
-    meta = {
-        "config_hash": config_hash_value or config_hash(config),
-        "model_config_hash": config_hash(config),
-        "data_hash": panel_hash(panel),
-        "package_version": __version__,
-        "seed": int(config.seed),
-        "through": -1 if through is None else int(through),
-        "horizon": int(config.horizon),
-        "variant": config.variant,
-        "missing": config.missing,
-        "priors": json.dumps((priors or Priors()).to_dict()),
-        "design_counts": json.dumps(asdict(design.counts)),
-        "risk_factors": json.dumps({i: list(r) for i, r in
-                                    zip(design.indicators, design.risk_factors, strict=True)}),
-    }
-    fitted = FittedModel(idata=idata, config=config, diagnostics=report, meta=meta,
-                         design=design)
+    fitted = assemble(idata, report, design, config, panel, through=through, priors=priors,
+                      config_hash_value=config_hash_value)
     if warn and not report.ok:
         warnings.warn(f"model fit {report.summary()}", ConvergenceWarning, stacklevel=2)
     return fitted
