@@ -124,8 +124,8 @@ def test_explain_risk_factors_splits_shared_indicators(prior_model):
     rf = rf.set_index("term")
     assert rf.loc["total", "mean"] == pytest.approx(ind.loc["total", "mean"])
     # 'weakness' informs RF3 and RF9 (split equally); 'discrimination' informs RF9
-    rf3 = [t for t in rf.index if t.startswith("RF3:")][0]
-    rf9 = [t for t in rf.index if t.startswith("RF9:")][0]
+    rf3 = next(t for t in rf.index if t.startswith("RF3:"))
+    rf9 = next(t for t in rf.index if t.startswith("RF9:"))
     assert rf.loc[rf3, "mean"] == pytest.approx(ind.loc["weakness", "mean"] / 2)
     assert rf.loc[rf9, "mean"] == pytest.approx(ind.loc["weakness", "mean"] / 2
                                                 + ind.loc["discrimination", "mean"])
