@@ -381,3 +381,16 @@ def test_bad_arguments_are_named(world, tmp_path) -> None:
         build_report(path, top_n=0)
     with pytest.raises(ReportInputError, match="region_of"):
         build_report(path, region_of=["EUR01"])
+
+
+def test_a_given_watchlist_replaces_the_ledgers(world) -> None:
+    _, _, rows = world
+    mine = rows[(rows.source == "sim-oracle 2.0") & (rows.crime == "genocide")]
+    given = pd.DataFrame({"country": ["EUR01", "SSA02"], "crime": "genocide",
+                          "p_mean": [0.1, 0.3], "p_q05": [0.05, 0.2], "p_q95": [0.2, 0.4]})
+    page = _parse(build_report(mine, watchlist=given, n_boot=10))
+    cells = [c for c in page.cells if c["section"] == "watchlist" and c["metric"] == "p_mean"]
+    assert [(c["country"], float(c["value"]), float(c["lower"])) for c in cells] == [
+        ("SSA02", 0.3, 0.2), ("EUR01", 0.1, 0.05)]
+    with pytest.raises(ReportInputError, match="p_mean"):
+        build_report(mine, watchlist=given.drop(columns="p_mean"), n_boot=10)

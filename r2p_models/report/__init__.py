@@ -2,8 +2,9 @@
 
 Design section 8. :func:`build_report` computes every section from the ledger's rows with
 the calibration toolkit (:mod:`r2p_models.calibration`) and returns the page;
-:func:`write_report` writes it atomically. The report is deterministic: an unchanged ledger
-gives the same bytes.
+:func:`write_report` writes it atomically; :func:`write_pdf` prints it to PDF with headless
+Chromium when that is installed. The HTML is deterministic: an unchanged ledger gives the
+same bytes.
 
 Examples
 --------
@@ -24,6 +25,7 @@ import xarray as xr
 from r2p_models.atomic import atomic_write_text
 from r2p_models.report.build import ReportContent, ReportInputError, load_rows, report_content
 from r2p_models.report.html import SECTIONS, render
+from r2p_models.report.pdf import write_pdf
 
 __all__ = [
     "SECTIONS",
@@ -32,6 +34,7 @@ __all__ = [
     "build_report",
     "load_rows",
     "report_content",
+    "write_pdf",
     "write_report",
 ]
 

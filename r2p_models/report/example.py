@@ -160,8 +160,8 @@ def example_ledger(
     # Version 2.0 is released in January of year `release`: it then issues its backtest, and
     # real-time forecasts from origin `release - 1` on, the last origin of version 1.0 (so
     # the two versions share the cases of one origin).
-    first_fc = min(forecast_origins)
-    release = max(forecast_origins) - 4
+    first_fc = min(forecast_origins, default=last + 1)
+    release = max(max(forecast_origins, default=last) - 4, first_fc)
     early = _stamp(first_fc, 1, 15)
     data_hash = str(panel.attrs.get("data_hash", "example"))
     versions = (("sim-oracle 1.0", 0.9, 1.35, 0.45), ("sim-oracle 2.0", 0.45, 1.0, 0.3))

@@ -81,9 +81,9 @@ nav.toc a { color: var(--accent); }
 .notice ul { margin: .2rem 0; padding-left: 1.2rem; }
 .empty { color: var(--muted); font-style: italic; }
 .table-wrap { overflow-x: auto; margin: .5rem 0 1rem; }
-table { border-collapse: collapse; font-size: .86rem; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; font-size: .82rem; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; caption-side: top; }
-th, td { padding: .28rem .45rem; border-bottom: 1px solid var(--rule); vertical-align: top;
+th, td { padding: .26rem .38rem; border-bottom: 1px solid var(--rule); vertical-align: top;
          text-align: left; }
 thead th { background: var(--band); border-bottom: 2px solid #999; font-weight: 600; }
 tbody tr:nth-child(even) { background: #fafbfc; }
@@ -104,9 +104,15 @@ code { font-size: .85em; background: var(--band); padding: 0 .2em; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 2.5rem; padding-bottom: 2rem;
          border-top: 1px solid var(--rule); }
 @media print {
-  html { font-size: 10.5pt; }
-  nav.toc, summary { display: none; }
-  details > *:not(summary) { display: block; }
+  html { font-size: 10pt; }
+  nav.toc { display: none; }
+  details.print-open::details-content { display: block; content-visibility: visible; }
+  details:not(.print-open) { display: none; }
+  details.print-open > summary { list-style: none; color: var(--ink); font-weight: 600; }
+  .table-wrap { overflow: visible; }
+  table { font-size: 7pt; }
+  th, td { padding: .15rem .22rem; }
+  .ci { font-size: 6.5pt; }
   header.top, main, footer { max-width: none; padding: 0; }
   h2 { break-before: page; }
   section#summary h2 { break-before: auto; }
@@ -115,7 +121,7 @@ footer { color: var(--muted); font-size: .8rem; margin-top: 2.5rem; padding-bott
   .grid { grid-template-columns: repeat(2, 1fr); }
   a { color: inherit; text-decoration: none; }
 }
-@page { size: A4; margin: 14mm 12mm; }
+@page { size: A4 landscape; margin: 12mm; }
 """
 
 
@@ -189,7 +195,7 @@ def fmt_ci(v: Any, style_: str) -> str:
     if s == "skill2":
         return _no_negative_zero(f"{float(v):+.2f}") if abs(float(v)) < 10 else fmt(v, "skill")
     if s == "auc2":
-        return f"{float(v):.2f}"
+        return _no_negative_zero(f"{float(v):.2f}")
     return fmt(v, s)
 
 
@@ -440,7 +446,8 @@ def _headline(c: ReportContent) -> str:
         "Brier = MCB − DSC + UNC exactly. Hover a column heading for its definition. "
         f"† marks fewer than {FEW_EVENTS} events.</p>"
     ]
-    for crime in ["all", *c.crimes]:
+    # all crimes pooled first, unless there is only one crime (the same numbers twice)
+    for crime in (["all"] if len(c.crimes) > 1 else []) + c.crimes:
         part = h[h["crime"] == crime]
         if part.empty:
             continue
@@ -663,7 +670,7 @@ def _compare_rows(g: pd.DataFrame, key: str, keys: list[str], head: Any,
         ev = int(first["events"])
         few = '<span class="few"> †</span>' if ev < FEW_EVENTS else ""
         cells = [head(k), f'<td class="num" data-metric="n" data-value="{int(first["n"])}">'
-                          f'{int(first["n"]):,}<span class="ci">{ev:,} events{few}</span></td>']
+                          f'{int(first["n"]):,}<span class="ci">{_events(ev)}{few}</span></td>']
         for metric, _, st in _COMPARE:
             cells.append(_diff_cell(_metric(part, metric), metric, st, names))
         trs.append(tr(cells, **{key: k}, **data))
@@ -722,7 +729,7 @@ def _over_time(c: ReportContent) -> str:
         parts.append(f"<h3>{esc(name)}</h3>")
         parts.append(figure(figure_uri(fig), alt, f"{esc(name)}: accuracy by issue year.",
                             fig_id=f"time-{i}"))
-        parts.append("<details><summary>Numbers behind the figure</summary>"
+        parts.append('<details class="print-open"><summary>Numbers behind the figure</summary>'
                      + _time_table(c.yearly, "origin_year", tracks)
                      + (_time_table(c.rolling, "window_end", tracks)
                         if not c.rolling.empty else "")
@@ -812,7 +819,7 @@ def _regions(c: ReportContent) -> str:
         parts.append(_region_table(t, main))
     others = [x for x in tracks if x not in shown]
     if others:
-        parts.append("<details><summary>Other sources by region</summary>"
+        parts.append('<details class="print-open"><summary>Other sources by region</summary>'
                      + "".join(_region_table(c.regions[c.regions["track"] == x], x)
                                for x in others) + "</details>")
     return "\n".join(parts)
@@ -923,11 +930,14 @@ def _methods(c: ReportContent) -> str:
         "windows are not scored; a window in which the country was in an ongoing episode "
         "throughout (not at risk of onset) is never scored as a non-event.")
     items.append(
-        f"<strong>Intervals.</strong> Every interval is a {LEVEL:.0%} percentile interval "
-        f"from a block bootstrap with {c.n_boot} replicates that resamples countries (all "
-        "of a country's cases together, since they are dependent), seed "
-        f"{c.seed}. Comparisons between sources or versions use paired replicates (the same "
-        "countries for both).")
+        f"<strong>Intervals.</strong> Every interval is a {LEVEL:.0%} interval from a block "
+        f"bootstrap with {c.n_boot} replicates that resamples countries (all of a country's "
+        f"cases together, since they are dependent), seed {c.seed}: percentile intervals, "
+        "except for the CORP components (MCB, DSC, UNC), which get basic (reflected) "
+        "intervals floored at 0 because their resampled values are biased upwards. "
+        "Comparisons between sources or versions use paired replicates (the same countries "
+        "for both). Intervals do not cover the uncertainty of the outcome proxies "
+        "themselves.")
     items.append(
         "<strong>Climatology.</strong> Skill scores compare with the base rate of each crime "
         "known at issue time: among the ledger's cases resolved before the origin year, with "
@@ -956,7 +966,8 @@ def _methods(c: ReportContent) -> str:
         "a single onset can move a regional or yearly figure a lot, and differences within "
         "an interval are noise. "
         + (f"Groups with fewer than {FEW_EVENTS} events: {esc('; '.join(few))}."
-           if few else f"No crime-and-source group has fewer than {FEW_EVENTS} events."))
+           if few else f"No crime-and-source group has fewer than {FEW_EVENTS} events."
+           if not c.headline.empty else "No outcome has been resolved yet."))
     items.append(
         "<strong>Regions.</strong> "
         + ("Region membership was supplied with the report (the ledger does not hold it); "
