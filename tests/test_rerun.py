@@ -1,0 +1,145 @@
+"""The scheduled rerun and the CLI contract: idempotent, locked, exit codes, manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from r2p_models import model as model_pkg
+from r2p_models.cli import EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_NOT_CONVERGED, EXIT_OK, main
+from r2p_models.config import load_config
+from r2p_models.data.simulate import simulate_world, write_world
+from r2p_models.ledger import Ledger, ledger_lock
+
+TINY_MODEL = """
+[model]
+chains = 2
+draws = 60
+tune = 60
+horizon = 1
+[ledger]
+path = "ledger.sqlite"
+[report]
+path = "report.html"
+"""
+
+
+@pytest.fixture(scope="module")
+def world_config(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("rerun")
+    path = write_world(simulate_world(3, n_years=14, scale=0.15), folder)
+    path.write_text(path.read_text() + TINY_MODEL)
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_fit():
+    """The real fit function, and the fitted model it gives on the tiny world (cached)."""
+    cache: dict[str, object] = {}
+    real = model_pkg.fit
+
+    def fit_once(panel, config, **kwargs):
+        if "model" not in cache:
+            cache["model"] = real(panel, config, **kwargs)
+        cache["calls"] = int(cache.get("calls", 0)) + 1  # type: ignore[arg-type]
+        return cache["model"]
+
+    return fit_once, cache
+
+
+def _as_converged(fit_once):
+    """A fit whose convergence report says ok (the tiny world cannot converge in CI time)."""
+
+    def fit(panel, config, **kwargs):
+        fm = fit_once(panel, config, **kwargs)
+        ok = dataclasses.replace(fm.diagnostics, ok=True, problems=())
+        return dataclasses.replace(fm, diagnostics=ok)
+
+    return fit
+
+
+def test_unconverged_fit_issues_nothing_and_exits_3(world_config, real_fit, monkeypatch,
+                                                    capsys) -> None:
+    fit_once, _ = real_fit
+    monkeypatch.setattr(model_pkg, "fit", fit_once)
+    assert main(["rerun", "--config", str(world_config)]) == EXIT_NOT_CONVERGED
+    ledger = world_config.parent / "ledger.sqlite"
+    with Ledger(ledger) as led:
+        assert len(led.rows(kind="forecast")) == 0
+    manifests = list((world_config.parent / "runs").glob("*/manifest.json"))
+    assert len(manifests) == 1
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["status"] == "not_converged"
+    assert manifest["diagnostics"]["problems"]
+    assert "not_converged" in capsys.readouterr().out
+
+
+def test_rerun_issues_once_and_a_second_run_changes_nothing(world_config, real_fit,
+                                                            monkeypatch) -> None:
+    fit_once, cache = real_fit
+    monkeypatch.setattr(model_pkg, "fit", _as_converged(fit_once))
+    from r2p_models.rerun import rerun
+
+    first = rerun(world_config)
+    assert first.status == "ok" and first.issued > 0
+    ledger = world_config.parent / "ledger.sqlite"
+    with Ledger(ledger) as led:
+        rows = led.rows()
+    assert set(rows["kind"]) == {"forecast"}
+    assert set(rows["origin_year"]) == {first.origin}
+    report = Path(first.report).read_bytes()
+    manifest = json.loads(Path(first.manifest).read_text())
+    assert manifest["versions"]["pymc"] and manifest["inputs"] and manifest["seed"] == 20051
+    assert {"fit", "forecast", "resolve", "score", "report"} <= set(manifest["timings"])
+
+    calls = cache["calls"]
+    second = rerun(world_config)
+    assert second.status == "unchanged" and second.issued == 0
+    assert cache["calls"] == calls  # not refitted
+    with Ledger(ledger) as led:
+        assert led.rows().equals(rows)
+    assert Path(second.report).read_bytes() == report
+
+
+def test_second_concurrent_run_is_refused_with_exit_4(world_config, capsys) -> None:
+    ledger = world_config.parent / "ledger.sqlite"
+    with ledger_lock(ledger):
+        assert main(["rerun", "--config", str(world_config)]) == EXIT_LOCKED
+    err = capsys.readouterr().err
+    assert "locked by another run" in err and "pid" in err
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
+    path = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
+    path.write_text(path.read_text() + TINY_MODEL)
+    table = tmp_path / "panel.csv"
+    df = pd.read_csv(table)
+    df.loc[4, "genocide_onset"] = 7
+    df.to_csv(table, index=False)
+    assert main(["rerun", "--config", str(path)]) == EXIT_BAD_INPUT
+    assert "must be 1, 0 or blank" in capsys.readouterr().err
+    assert not (tmp_path / "ledger.sqlite").exists()
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_ledger_export_has_the_contract_columns(world_config, tmp_path, capsys) -> None:
+    ledger = world_config.parent / "ledger.sqlite"
+    if not ledger.exists():
+        pytest.skip("needs the ledger of the rerun test")
+    out = tmp_path / "rows.csv"
+    assert main(["ledger", "export", "--ledger", str(ledger), "--out", str(out)]) == EXIT_OK
+    header = out.read_text().splitlines()[0].split(",")
+    for col in ("source", "kind", "run_id", "origin_year", "country", "crime", "target_start",
+                "target_end", "p_mean", "p_q05", "p_q50", "p_q95", "outcome"):
+        assert col in header
+
+
+def test_config_hash_ignores_output_locations(world_config) -> None:
+    cfg = load_config(world_config)
+    moved = cfg.with_outputs(ledger=Path("/elsewhere/l.sqlite"), report=Path("/x/r.html"))
+    assert moved.hash() == cfg.hash()
+    assert moved.ledger.path == Path("/elsewhere/l.sqlite")
