@@ -51,7 +51,6 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("R2P_SHARED_DATASETS", str(data.resolve()))
     monkeypatch.setenv("R2P_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("R2P_NOTEBOOK_OUT", str(tmp_path / "out"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
