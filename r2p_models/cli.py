@@ -181,6 +181,20 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return EXIT_NOT_CONVERGED if result.status == "not_converged" else EXIT_OK
 
 
+def _cmd_evaluate_peer(args: argparse.Namespace) -> int:
+    from r2p_models.backtest import parse_origins
+    from r2p_models.peer import evaluate_against_peer
+
+    result = evaluate_against_peer(
+        args.data, args.out, origins=parse_origins(args.origins),
+        variants=[v.strip() for v in args.variants.split(",")], workers=args.workers,
+        n_boot=args.n_boot,
+    )
+    print(result.markdown())
+    print("files: " + ", ".join(f"{k} {v}" for k, v in result.files.items()))
+    return EXIT_OK
+
+
 def _cmd_ledger_export(args: argparse.Namespace) -> int:
     from r2p_models.ledger import export_ledger_csv
 
@@ -268,6 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--origins", default=None, help="backtest origins (default: last 8)")
     p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
     p.set_defaults(func=_cmd_pipeline)
+
+    p = cmd("evaluate-peer", _cmd_evaluate_peer, "backtest on the EWP panel and compare with "
+            "the EWP's published out-of-sample forecasts on the same cases", config=False)
+    p.add_argument("--data", required=True, type=Path, help="e.g. ../shared/datasets")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--origins", default="1993-2006", help="backtest origins")
+    p.add_argument("--variants", default="hierarchical,pooled", help="model variants")
+    p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
 
     p = sub.add_parser("ledger", help="ledger utilities")
     lsub = p.add_subparsers(dest="ledger_command", required=True)

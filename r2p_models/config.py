@@ -155,7 +155,7 @@ class LedgerConfig:
     """Section ``[ledger]``: where forecasts are recorded."""
 
     path: Path | None = None
-    source: str = "r2p-hierarchical"
+    source: str = "r2p-models"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,271 @@
+"""Evaluation against the peer: the Early Warning Project's published out-of-sample forecasts.
+
+The EWP's statistical risk assessment forecasts mass-killing onset "in year t+1 or t+2"
+from predictors of year t. Its published out-of-sample file (``FOOS``) gives, for each
+country and target year ``Y``, ``risk_prev``: the forecast made from the predictors of
+``prev_year = Y - 1``. Like with like, that is a forecast with origin ``Y - 1`` and the
+two-year window ``Y .. Y + 1`` (our ``horizon = 2``), and it is imported into the ledger
+as such. (The file's own ``mk_onset`` column is the onset in ``Y`` alone, a one-year
+outcome: scoring a two-year forecast against it makes the peer look worse calibrated than
+it is, so we never use it; outcomes come from resolving the ledger against the panel.)
+Only cases every source forecast are compared: our models do not forecast a country
+that had an onset in the origin year (an episode under way is not at risk of onset), so
+those few cases are left out for the peer too.
+
+:func:`evaluate_against_peer` runs the whole comparison with one call (``r2p
+evaluate-peer``): the EWP panel through the adapter, rolling-origin backtests of our
+models (origins 1993-2006 by default), the peer's forecasts imported as a third source,
+outcomes resolved from the panel, and scores on exactly the same cases with paired
+block-bootstrap differences, plus the calibration report of the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from r2p_models.atomic import atomic_write_text
+from r2p_models.errors import InputError
+from r2p_models.ledger import Ledger
+
+__all__ = [
+    "PEER_SOURCE",
+    "PeerEvaluation",
+    "evaluate_against_peer",
+    "peer_forecast_rows",
+    "shared_cases",
+]
+
+log = logging.getLogger(__name__)
+
+#: Ledger source name of the peer's published forecasts.
+PEER_SOURCE = "EWP statistical risk assessment (published out-of-sample)"
+FOOS_FILE = Path("ewp") / "out_of_sample_forecasts_1994_2008.csv"
+_CRIME = "crimes_against_humanity"  # the EWP adapter stores mass-killing onset under this name
+HEADLINE = ["brier", "brier_skill_climatology", "log", "log_skill_climatology", "mcb_brier",
+            "dsc_brier", "unc_brier", "auc", "pr_auc", "capture_top30"]
+
+
+def peer_forecast_rows(path: str | Path, *, horizon: int = 2) -> tuple[pd.DataFrame, int]:
+    """The peer's ``risk_prev`` forecasts as ledger rows.
+
+    Parameters
+    ----------
+    path : path
+        ``out_of_sample_forecasts_1994_2008.csv`` (columns ``year, ccode, prev_year,
+        risk_prev``).
+    horizon : int
+        2 (the peer's own target, onset in the next two years). 1 would score the peer's
+        two-year forecast against a one-year window: allowed, but not like with like.
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        ``origin_year (= prev_year), country, crime, target_start (= year),
+        target_end (= year + horizon - 1), p_mean``.
+    n_blank : int
+        Rows without a forecast (blank ``risk_prev``), left out and counted.
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    need = ["year", "ccode", "prev_year", "risk_prev"]
+    missing = [c for c in need if c not in raw.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {missing}")
+    bad = raw["prev_year"] != raw["year"] - 1
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + 1)[:5].tolist()
+        raise InputError(f"{path}: column 'prev_year' is not year - 1 at rows {rows}")
+    blank = raw["risk_prev"].isna()
+    kept = raw.loc[~blank]
+    rows = pd.DataFrame({
+        "origin_year": kept["prev_year"].astype(int),
+        "country": kept["ccode"].astype(int).astype(str),
+        "crime": _CRIME,
+        "target_start": kept["year"].astype(int),
+        "target_end": kept["year"].astype(int) + int(horizon) - 1,
+        "p_mean": kept["risk_prev"].astype(float),
+    }).reset_index(drop=True)
+    return rows, int(blank.sum())
+
+
+def shared_cases(rows: pd.DataFrame, sources: Sequence[str]) -> pd.DataFrame:
+    """Resolved rows of ``sources`` restricted to the cases every one of them forecast."""
+    key = ["origin_year", "country", "crime", "target_start", "target_end"]
+    scored = rows[rows["source"].isin(sources) & (rows["outcome_status"] == "observed")]
+    counts = scored.groupby(key)["source"].nunique()
+    common = counts[counts == len(sources)].index
+    return scored.set_index(key).loc[common].reset_index()
+
+
+@dataclass
+class PeerEvaluation:
+    """Results of :func:`evaluate_against_peer`."""
+
+    ledger: Path
+    scores: pd.DataFrame
+    differences: pd.DataFrame
+    n_cases: int
+    n_events: int
+    sources: list[str]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        """The headline table (estimate and 90 % interval per source) as Markdown."""
+        lines = [f"Cases: {self.n_cases} country-windows, {self.n_events} onsets; 90 % "
+                 "block-bootstrap intervals (countries resampled).", "",
+                 "| metric | " + " | ".join(self.sources) + " |",
+                 "|---|" + "---|" * len(self.sources)]
+        for metric in HEADLINE:
+            cells = []
+            for src in self.sources:
+                r = self.scores[(self.scores["source"] == src)
+                                & (self.scores["metric"] == metric)]
+                if r.empty or not np.isfinite(r["estimate"].iloc[0]):
+                    cells.append("n/a")
+                    continue
+                r = r.iloc[0]
+                cells.append(f"{r['estimate']:.4f} ({r['lower']:.4f} to {r['upper']:.4f})")
+            lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def evaluate_against_peer(
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    origins: Sequence[int] = tuple(range(1993, 2007)),
+    variants: Sequence[str] = ("hierarchical", "pooled"),
+    workers: int = 1,
+    model_overrides: dict[str, object] | None = None,
+    n_boot: int = 1000,
+    require_convergence: bool = True,
+    forecaster=None,
+) -> PeerEvaluation:
+    """Backtest our models on the EWP panel and compare them with the peer on the same cases.
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder with the publishers' files (``ewp/...``), e.g. ``../shared/datasets``.
+    out : path
+        Output folder: the adapted panel, the ledger, ``peer_scores.csv``,
+        ``peer_differences.csv``, ``peer_results.md`` and ``report.html``.
+    origins : sequence of int
+        Backtest origins; with horizon 2 the windows of 1993-2006 end by 2008.
+    variants : sequence of str
+        Model variants to backtest (``[model] variant``).
+    workers : int
+        Parallel backtest fits.
+    model_overrides : dict, optional
+        Extra ``[model]`` settings (e.g. ``{"draws": 500}``).
+    n_boot : int
+        Bootstrap replicates for the intervals.
+    require_convergence : bool
+        Leave out origins whose fit failed its convergence checks (default). False is for
+        smoke runs with tiny sampler settings only.
+    forecaster : callable, optional
+        Backtest forecaster (default: the model, see :mod:`r2p_models.backtest`).
+
+    Returns
+    -------
+    PeerEvaluation
+    """
+    from dataclasses import replace
+
+    from r2p_models import calibration
+    from r2p_models.backtest import model_source, run_backtest
+    from r2p_models.config import load_config
+    from r2p_models.data.adapters import write_adapted
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import resolve_ledger, write_report_for
+
+    data_dir, out = Path(data_dir), Path(out).resolve()
+    foos = data_dir / FOOS_FILE
+    if not foos.exists():
+        raise InputError(f"{foos}: the peer's out-of-sample forecasts are not there")
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = write_adapted("ewp", data_dir, out / "ewp_panel")
+    base = load_config(config_path)
+    ledger = out / "ledger.sqlite"
+    base = base.with_outputs(ledger=ledger, report=out / "report.html")
+    panel = load_panel(base)
+
+    sources = []
+    for variant in variants:
+        settings = {**base.model.to_dict(), "horizon": 2, "variant": variant,
+                    **(model_overrides or {})}
+        cfg = replace(base, model=type(base.model)(**settings),
+                      raw={**base.raw, "model": settings})
+        log.info("backtesting %s on origins %s", variant, list(origins))
+        summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers,
+                               require_convergence=require_convergence,
+                               forecaster=forecaster)
+        if summary.unconverged:
+            log.warning("%s: origins %s failed their convergence checks and are not in the "
+                        "comparison", variant, summary.unconverged)
+        sources.append(model_source(cfg))
+
+    rows, n_blank = peer_forecast_rows(foos, horizon=2)
+    rows = rows[rows["origin_year"].isin(list(origins))]
+    with Ledger(ledger) as led:
+        led.issue(rows, source=PEER_SOURCE, kind="backtest", run_id="ewp-foos",
+                  data_hash=hashlib.sha256(foos.read_bytes()).hexdigest(),
+                  config_hash="published")
+    log.info("imported %d peer forecasts (%d blank left out)", len(rows), n_blank)
+    resolve_ledger(ledger, panel, base)
+
+    with Ledger(ledger) as led:
+        all_rows = led.rows()
+    sources.append(PEER_SOURCE)
+    cases = shared_cases(all_rows, sources).drop(columns=["run_id"])
+    if cases.empty:
+        raise InputError("no case was forecast and resolved for every source")
+    cases = cases.merge(_issue_time_rate(panel, sorted(cases["origin_year"].unique()), 2),
+                        on="origin_year", how="left")
+    scores = calibration.score_table(
+        cases, by=["source"], p_col="p_mean", y_col="outcome",
+        references={"climatology": "base_rate"}, n_boot=n_boot, rng=0)
+    diffs = [calibration.compare_table(cases, a=src, b=PEER_SOURCE, p_col="p_mean",
+                                       y_col="outcome", n_boot=n_boot, rng=0,
+                                       references={"climatology": "base_rate"})
+             for src in sources[:-1]]
+    differences = pd.concat(diffs, ignore_index=True)
+    one = cases[cases["source"] == PEER_SOURCE]
+    result = PeerEvaluation(ledger=ledger, scores=scores, differences=differences,
+                            n_cases=len(one), n_events=int(one["outcome"].sum()),
+                            sources=sources)
+    files = {"scores": out / "peer_scores.csv", "differences": out / "peer_differences.csv",
+             "markdown": out / "peer_results.md"}
+    atomic_write_text(files["scores"], scores.to_csv(index=False))
+    atomic_write_text(files["differences"], differences.to_csv(index=False))
+    atomic_write_text(files["markdown"], result.markdown() + "\n")
+    files["report"] = write_report_for(base, panel, ledger)
+    result.files = files
+    return result
+
+
+def _issue_time_rate(panel, origins: Sequence[int], horizon: int) -> pd.DataFrame:
+    """Climatology per origin: the onset rate of the windows that had ended by the origin.
+
+    The reference of the skill scores, with the same information set as a backtest fit
+    (:func:`r2p_models.backtest.base_rate_forecaster`): never the in-sample rate.
+    """
+    from r2p_models.backtest import base_rate_forecaster
+    from r2p_models.config import ModelConfig
+
+    cfg = ModelConfig(horizon=horizon)
+    rates = []
+    for t in origins:
+        draws = base_rate_forecaster(panel, cfg, t).draws.sel(crime=_CRIME)
+        rates.append(float(draws.max()))
+    return pd.DataFrame({"origin_year": list(origins), "base_rate": rates})

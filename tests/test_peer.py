@@ -1,0 +1,80 @@
+"""Evaluation against the Early Warning Project's published forecasts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from r2p_models.backtest import base_rate_forecaster
+from r2p_models.errors import InputError
+from r2p_models.peer import PEER_SOURCE, evaluate_against_peer, peer_forecast_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("R2P_SHARED_DATASETS", ROOT.parent / "shared" / "datasets"))
+needs_data = pytest.mark.skipif(
+    not (SHARED / "ewp" / "out_of_sample_forecasts_1994_2008.csv").exists(),
+    reason=f"real data not found at {SHARED} (set R2P_SHARED_DATASETS)",
+)
+
+
+def _foos(tmp_path: Path, rows: list[tuple]) -> Path:
+    path = tmp_path / "foos.csv"
+    pd.DataFrame(rows, columns=["year", "ccode", "prev_year", "risk_prev"]).to_csv(
+        path, index=False)
+    return path
+
+
+def test_peer_rows_are_two_year_windows_from_the_previous_year(tmp_path) -> None:
+    path = _foos(tmp_path, [(1994, 2, 1993, 0.02), (1995, 2, 1994, np.nan),
+                            (1995, 490, 1994, 0.3)])
+    rows, blank = peer_forecast_rows(path)
+    assert blank == 1
+    assert rows.to_dict("records") == [
+        {"origin_year": 1993, "country": "2", "crime": "crimes_against_humanity",
+         "target_start": 1994, "target_end": 1995, "p_mean": 0.02},
+        {"origin_year": 1994, "country": "490", "crime": "crimes_against_humanity",
+         "target_start": 1995, "target_end": 1996, "p_mean": 0.3},
+    ]
+
+
+def test_peer_file_errors(tmp_path) -> None:
+    with pytest.raises(InputError, match=r"prev_year' is not year - 1 at rows \[2\]"):
+        peer_forecast_rows(_foos(tmp_path, [(1994, 2, 1993, 0.1), (1995, 2, 1993, 0.1)]))
+    with pytest.raises(InputError, match="file not found"):
+        peer_forecast_rows(tmp_path / "nope.csv")
+
+
+@needs_data
+def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_path) -> None:
+    origins = [2000, 2001, 2002, 2003]
+    res = evaluate_against_peer(SHARED, tmp_path / "eval", origins=origins,
+                                variants=["pooled"], forecaster=base_rate_forecaster,
+                                n_boot=50)
+    # independent: the peer's file joined with the EWP panel's yearly onsets
+    foos = pd.read_csv(SHARED / "ewp" / "out_of_sample_forecasts_1994_2008.csv")
+    panel = pd.read_csv(SHARED / "ewp" / "prepared_predictors_1960_2008.csv")
+    onset = panel.set_index(["ccode", "year"])["mk_onset"]
+    foos = foos[foos["prev_year"].isin(origins) & foos["risk_prev"].notna()].copy()
+    y1 = onset.reindex(list(zip(foos.ccode, foos.year, strict=True))).to_numpy()
+    y2 = onset.reindex(list(zip(foos.ccode, foos.year + 1, strict=True))).to_numpy()
+    foos["y"] = np.where((y1 == 1) | (y2 == 1), 1.0, np.where(np.isnan(y1 + y2), np.nan, 0.0))
+    # a country with an onset in the origin year is in an episode: not at risk, no forecast
+    y0 = onset.reindex(list(zip(foos.ccode, foos.prev_year, strict=True))).to_numpy()
+    foos = foos[foos["y"].notna() & (y0 != 1)]
+    assert res.n_cases == len(foos)
+    assert res.n_events == int(foos["y"].sum()) > 0
+    peer = res.scores[(res.scores.source == PEER_SOURCE)].set_index("metric")["estimate"]
+    assert peer["brier"] == pytest.approx(brier_score_loss(foos["y"], foos["risk_prev"]),
+                                          abs=1e-12)
+    assert peer["auc"] == pytest.approx(roc_auc_score(foos["y"], foos["risk_prev"]), abs=1e-12)
+    # the paired differences are computed against the peer, on the same cases
+    assert set(res.differences["b"]) == {PEER_SOURCE}
+    assert (res.differences["n"] == res.n_cases).all()
+    for key in ("scores", "differences", "markdown", "report"):
+        assert Path(res.files[key]).exists()
+    assert "| brier |" in Path(res.files["markdown"]).read_text()
