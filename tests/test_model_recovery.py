@@ -1,0 +1,123 @@
+"""Slow checks against known truth: parameter recovery on the default world, and
+simulation-based calibration (SBC) on a small configuration.
+
+Run with ``.venv/bin/pytest tests/test_model_recovery.py -m slow -s`` (several minutes);
+the figures are printed.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy.special import expit
+from scipy.stats import chisquare
+
+from r2p_models.config import ModelConfig
+from r2p_models.model import build_design, build_model, fit
+from r2p_models.model.build import Priors, usable_span
+from r2p_models.model.design import horizon_outcome
+from r2p_models.model.toy import toy_panel
+
+pytestmark = pytest.mark.slow
+
+
+def test_recovery_and_out_of_sample_brier_on_default_world():
+    from r2p_models.data.simulate import simulate_world
+
+    world = simulate_world()
+    panel, truth = world.panel, world.truth
+    through = 2009
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fm = fit(panel, ModelConfig(horizon=1), through=through)
+    print("\n" + fm.diagnostics.summary())
+    coef = fm.coefficients("raw")
+    q = coef.quantile([0.05, 0.95], dim=("chain", "draw"))
+    t_alpha = truth["alpha"].sel(crime=list(fm.crimes))
+    t_beta = truth["beta"].sel(crime=list(fm.crimes), indicator=list(coef.indicator.values))
+    cov_a = ((q["alpha"].sel(quantile=0.05) <= t_alpha)
+             & (t_alpha <= q["alpha"].sel(quantile=0.95)))
+    cov_b = ((q["beta"].sel(quantile=0.05) <= t_beta) & (t_beta <= q["beta"].sel(quantile=0.95)))
+    rate = (int(cov_a.sum()) + int(cov_b.sum())) / (cov_a.size + cov_b.size)
+    print(f"90% interval coverage: alpha {int(cov_a.sum())}/{cov_a.size}, beta "
+          f"{int(cov_b.sum())}/{cov_b.size}, overall {rate:.2f}")
+    missed = cov_b.where(~cov_b, drop=True)
+    if missed.size:
+        print("beta intervals missing the truth:",
+              [(str(c), str(i)) for c, i in zip(*np.nonzero(~cov_b.values), strict=True)])
+
+    # out of sample: origins after `through`, scored on the simulated onsets of t + 1
+    onset = panel["onset"].transpose("country", "year", "crime").values
+    ongoing = panel["ongoing"].transpose("country", "year", "crime").values
+    y, at_risk, _ = horizon_outcome(onset, ongoing, 1)
+    years = panel["year"].values
+    pm_, pt_, ys = [], [], []
+    for t in range(through, int(years[-1])):
+        ti = int(np.flatnonzero(years == t)[0])
+        p_model = fm.predict(panel, t).mean("draw").transpose("country", "crime").values
+        p_true = truth["p"].sel(year=t + 1).transpose("country", "crime").values
+        ok = at_risk[:, ti] & ~np.isnan(y[:, ti])
+        pm_.append(p_model[ok])
+        pt_.append(p_true[ok])
+        ys.append(y[:, ti][ok])
+    p_model, p_true, obs = map(np.concatenate, (pm_, pt_, ys))
+    b_model = np.mean((p_model - obs) ** 2)
+    b_true = np.mean((p_true - obs) ** 2)
+    b_clim = np.mean((obs.mean() - obs) ** 2)
+    print(f"out-of-sample Brier ({len(obs)} cells, {int(obs.sum())} onsets): model "
+          f"{b_model:.5f}, true probabilities {b_true:.5f} (ratio {b_model / b_true:.3f}), "
+          f"climatology {b_clim:.5f}")
+    assert fm.diagnostics.ok, fm.diagnostics.summary()
+    assert rate >= 0.75
+    assert b_model <= 1.05 * b_true
+
+
+def test_simulation_based_calibration_small_configuration():
+    """Ranks of the true parameters among posterior draws are uniform (Talts et al. 2018)."""
+    import nutpie
+
+    panel, _ = toy_panel(21, n_countries=16, n_years=10, crimes=("genocide", "war_crimes"),
+                         missing_rate=0.0)
+    design = build_design(panel, horizon=1)
+    priors = Priors(alpha_center=-2.5)
+    model = build_model(design, priors=priors)
+    compiled = nutpie.compile_pymc_model(model)
+    span = usable_span(design)
+    x, flags, w = design.x[:, span], design.flags[:, span], design.w[:, span]
+    params = ["alpha", "mu", "sigma_region", "sigma_country", "beta"]
+    det = [model[n] for n in ("alpha", "beta", "beta_missing", "a_region", "a_country")]
+    n_rep, n_keep = 100, 99
+    ranks: dict[str, list[np.ndarray]] = {p: [] for p in params}
+    rng = np.random.default_rng(0)
+    for rep in range(n_rep):
+        draws = pm.draw(det + [model[p] for p in params], random_seed=1000 + rep)
+        alpha, beta, beta_m, a_reg, a_cty = draws[:5]
+        truth = dict(zip(params, draws[5:], strict=True))
+        eta = ((alpha + a_reg[design.region_idx] + a_cty)[:, None, :]
+               + np.einsum("ctj,kj->ctk", x, beta) + np.einsum("ctf,kf->ctk", flags, beta_m))
+        y = (rng.random(eta.shape) < expit(eta)).astype(float) * w
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            idata = nutpie.sample(compiled.with_data(y=y), draws=n_keep * 4, tune=400,
+                                  chains=2, seed=rep, progress_bar=False,
+                                  target_accept=0.9)
+        post = idata.posterior
+        thin = post.isel(draw=slice(None, None, 8)).stack(s=("chain", "draw"))
+        for p in params:
+            ranks[p].append((thin[p].values < np.asarray(truth[p])[..., None]).sum(axis=-1))
+    print()
+    worst = 1.0
+    for p in params:
+        r = np.array(ranks[p]).reshape(n_rep, -1)
+        n_draws = thin.sizes["s"]
+        for i in range(r.shape[1]):
+            counts = np.histogram(r[:, i], bins=5, range=(0, n_draws + 1))[0]
+            pval = chisquare(counts).pvalue
+            worst = min(worst, pval)
+            print(f"SBC {p}[{i}]: rank histogram {counts.tolist()}, chi-square p = {pval:.3f}")
+    n_tests = sum(np.array(ranks[p]).reshape(n_rep, -1).shape[1] for p in params)
+    # Bonferroni over all parameter elements at a 1 % family-wise level
+    assert worst > 0.01 / n_tests
