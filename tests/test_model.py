@@ -103,6 +103,13 @@ def test_un_mapping_shrinks_off_target_effects(toy):
     assert np.all(sd[~rel] < 0.12) and np.all(sd[rel] > 0.6)
 
 
+def test_complete_indicators_need_no_missingness_effects():
+    panel, _ = toy_panel(8, n_countries=10, n_years=6, missing_rate=0.0)
+    design = build_design(panel, horizon=1)
+    assert design.flag_names == () and design.flags.shape[2] == 0
+    assert "beta_missing" not in {v.name for v in build_model(design).deterministics}
+
+
 def test_mutable_outcome_has_usable_span_shape(toy):
     panel, _ = toy
     design = build_design(panel, horizon=2)

@@ -53,7 +53,7 @@ from scipy.special import logit
 from r2p_models.model.design import Design
 from r2p_models.model.loglik import bernoulli_logit_loglik
 
-__all__ = ["VARIANTS", "Priors", "build_model", "linear_terms", "usable_span"]
+__all__ = ["VARIANTS", "Priors", "build_model", "usable_span"]
 
 VARIANTS = ("hierarchical", "pooled", "no_country", "independent")
 
@@ -137,7 +137,9 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
         b = rel * mu[None, :] + scale * z
     J = len(design.indicators)
     beta = pm.Deterministic("beta", b[:, :J], dims=("crime", "indicator"))
-    beta_missing = pm.Deterministic("beta_missing", b[:, J:], dims=("crime", "flag"))
+    beta_missing = None
+    if F:  # no zero-size variable when nothing is ever missing
+        beta_missing = pm.Deterministic("beta_missing", b[:, J:], dims=("crime", "flag"))
     return b, beta, beta_missing
 
 
@@ -265,24 +267,3 @@ def build_model(design: Design, variant: str = "hierarchical",
         pm.Potential("loglik", bernoulli_logit_loglik(eta.reshape((-1,)), y_var.reshape((-1,)),
                                                       w_var.reshape((-1,))))
     return model
-
-
-def linear_terms(
-    x: np.ndarray, flags: np.ndarray, draws: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indicator and flag contributions to the log-odds for every draw.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_country, n_indicator)
-    flags : ndarray, shape (n_country, n_flag)
-    draws : dict
-        ``beta`` (draw, crime, indicator) and ``beta_missing`` (draw, crime, flag).
-
-    Returns
-    -------
-    ind, flag : ndarray, shape (draw, country, crime, n_indicator / n_flag)
-    """
-    ind = np.einsum("cj,skj->sckj", x, draws["beta"])
-    flg = np.einsum("cf,skf->sckf", flags, draws["beta_missing"])
-    return ind, flg

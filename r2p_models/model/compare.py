@@ -63,7 +63,7 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
     out = np.empty((S, len(ci)))
     for s in range(S):
         eta = d["alpha"][s, ki] + np.einsum("nj,nj->n", x, d["beta"][s, ki])
-        if f.shape[1]:
+        if f.shape[1] and "beta_missing" in d:
             eta += np.einsum("nf,nf->n", f, d["beta_missing"][s, ki])
         if "a_region" in d:
             eta += d["a_region"][s, design.region_idx[ci], ki]

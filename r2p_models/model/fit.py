@@ -309,7 +309,10 @@ def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
         else:
             idata, secs, comp = _approx(model, config, progress, s)
     keep = [n for n in _kept(model) if n in idata.posterior]
-    groups: dict[str, Any] = {"posterior": idata.posterior[keep]}
+    post = idata.posterior[keep]
+    used = {d for n in keep for d in post[n].dims}
+    post = post.drop_vars([c for c in post.coords if c not in used])
+    groups: dict[str, Any] = {"posterior": post}
     if "sample_stats" in idata.groups():
         stats = [v for v in ("diverging", "tree_depth", "n_steps", "step_size", "lp",
                              "energy") if v in idata.sample_stats]

@@ -91,7 +91,8 @@ def _terms(fm: FittedModel, od: OriginDesign) -> dict[str, np.ndarray]:
                 z = _rng(seed, "impute", c, str(od.origin_year)).standard_normal((S, miss.size))
                 x[:, ci, miss] = mean[ci, miss] + isd[miss] * z
     ind = np.einsum("scj,skj->sckj", x, d["beta"])
-    flag = np.einsum("cf,skf->sckf", od.flags, d["beta_missing"])
+    beta_m = d.get("beta_missing", np.zeros((S, K, od.flags.shape[1])))
+    flag = np.einsum("cf,skf->sckf", od.flags, beta_m)
     alpha = np.broadcast_to(d["alpha"][:, None, :], (S, C, K))
     return {"intercept": alpha, "region": region, "country": country, "indicator": ind,
             "missing": flag}
@@ -181,6 +182,6 @@ def coefficients(fm: FittedModel, scale: str = "raw") -> xr.Dataset:
     sd = const["x_sd"]
     beta_raw = beta / sd
     alpha_raw = alpha - (beta * const["x_mean"] / sd).sum("indicator")
-    if const.sizes.get("flag", 0):
+    if const.sizes.get("flag", 0) and "beta_missing" in post:
         alpha_raw = alpha_raw - (post["beta_missing"] * const["flag_mean"]).sum("flag")
     return xr.Dataset({"alpha": alpha_raw, "beta": beta_raw})
