@@ -252,3 +252,20 @@ def test_intercept_prior_centres_on_base_rate(toy):
     n = design.w.sum(axis=(0, 1))
     np.testing.assert_allclose(mean, logit((events + 0.5) / (n + 1)), atol=0.1)
     assert json.loads(json.dumps(design.counts.events)) == design.counts.events
+
+
+def test_bayes_missing_mode_has_one_latent_per_missing_used_value():
+    panel, _ = toy_panel(9, n_countries=10, n_years=6, missing_rate=0.2)
+    design = build_design(panel, horizon=1, missing="bayes")
+    model = build_model(design)
+    span = usable_span(design)
+    used_cy = design.w[:, span].max(axis=2) > 0
+    n_missing = int((design.missing[:, span] & used_cy[:, :, None]).sum())
+    assert n_missing > 0
+    assert model["x_missing"].type.shape == (n_missing,) or \
+        pm.draw(model["x_missing"]).shape == (n_missing,)
+    # latent values start at (and are centred on) the country's mean of observed values
+    mean = pm.draw(model["x_missing"], draws=2000, random_seed=1).mean(axis=0)
+    c, _t, j = np.nonzero(design.missing[:, span] & used_cy[:, :, None])
+    np.testing.assert_allclose(mean, design.impute_mean[c, j], atol=0.1)
+    assert np.isfinite(model.compile_logp()(model.initial_point()))
