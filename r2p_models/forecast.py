@@ -30,7 +30,15 @@ from r2p_models.crimes import RISK_FACTORS
 if TYPE_CHECKING:
     from r2p_models.model.fit import FittedModel
 
-__all__ = ["QUANTILES", "explain", "explain_risk_factors", "summarise", "to_table", "watchlist"]
+__all__ = [
+    "QUANTILES",
+    "explain",
+    "explain_risk_factors",
+    "forecast_table",
+    "summarise",
+    "to_table",
+    "watchlist",
+]
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -106,6 +114,26 @@ def to_table(summary: xr.Dataset) -> pd.DataFrame:
             df[key] = summary.attrs[key]
     df = df.sort_values(["crime", "rank", "country"], na_position="last", kind="stable")
     return df.reset_index(drop=True)
+
+
+def forecast_table(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
+                   top_n: int = 20) -> pd.DataFrame:
+    """Forecasts of every country and crime at an origin year, as one table (for the CLI).
+
+    Columns: ``country``, ``name`` (when the panel has names), ``crime``, ``region``,
+    ``at_risk``, ``mean``, ``q05``, ``q50``, ``q95``, ``rank``, ``p_top_n``, ``origin_year``,
+    ``horizon``, ``target_start``, ``target_end``, ``model_status``, ``config_hash``,
+    ``data_hash``.
+    """
+    draws = fm.predict(panel, origin_year)
+    table = to_table(summarise(draws, top_n=top_n))
+    if "name" in panel.coords:
+        names = dict(zip(map(str, panel["country"].values), map(str, panel["name"].values),
+                         strict=True))
+        table.insert(1, "name", table["country"].map(names))
+    for key in ("model_status", "config_hash", "data_hash"):
+        table[key] = draws.attrs.get(key, "")
+    return table
 
 
 def watchlist(draws: xr.DataArray | xr.Dataset, *, top_n: int = 20,

@@ -133,3 +133,14 @@ def test_explain_risk_factors_splits_shared_indicators(prior_model):
         ind[ind["kind"] == "missing"]["mean"].sum())
     with pytest.raises(ValueError, match="crime"):
         forecast.explain(fm, panel, 2004, "C005", crime="piracy")
+
+
+def test_forecast_table_has_one_row_per_country_and_crime(prior_model):
+    fm, panel = prior_model
+    table = forecast.forecast_table(fm, panel, 2004, top_n=5)
+    assert len(table) == panel.sizes["country"] * len(fm.crimes)
+    assert {"name", "at_risk", "mean", "q05", "q95", "rank", "p_top_n", "target_end",
+            "model_status", "config_hash"} <= set(table.columns)
+    assert (table["target_end"] == 2005).all() and (table["model_status"] == "converged").all()
+    top = table[table["rank"] <= 5]
+    assert len(top) == 5 * len(fm.crimes)
