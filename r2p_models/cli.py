@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "report (default: the embedded world)")
     p.add_argument("--config", type=Path, default=DEFAULT_WORLD, help="run config (TOML)")
     p.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder")
-    p.add_argument("--origins", default=None, help="backtest origins (default: last 8)")
+    p.add_argument("--origins", default=None, help="backtest origins (default: the last 4 fully observed)")
     p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
     p.set_defaults(func=_cmd_pipeline)
 

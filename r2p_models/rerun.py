@@ -117,7 +117,7 @@ def _observed_through(panel: xr.Dataset) -> int:
     return int(panel.year.values[known.values].max())
 
 
-def default_origins(panel: xr.Dataset, horizon: int, n: int = 8) -> list[int]:
+def default_origins(panel: xr.Dataset, horizon: int, n: int = 4) -> list[int]:
     """The last ``n`` origins whose windows are fully observed (for the main job)."""
     last = _observed_through(panel) - horizon
     first = int(panel.year.min()) + horizon + 10  # at least ten years of training windows

@@ -400,6 +400,12 @@ def _config_text(seed: int) -> str:
         "[ongoing]",
         *[f'{c} = "{c}_ongoing"' for c in CRIMES],
         "",
+        "[model]",
+        "# 1500 draws a chain: at 1000 the slowest parameter (a country-effect scale) reached",
+        "# a bulk ESS of about 380 on this world, under the 400 the convergence check asks",
+        "horizon = 2",
+        "draws = 1500",
+        "",
     ]
     for name, (desc, rfs, _, kind) in INDICATORS.items():
         source = "fused: un_field, ngo, media" if kind == "sources" else "simulated"
