@@ -28,11 +28,17 @@ path = "report.html"
 """
 
 
+def _with_tiny_model(path: Path) -> None:
+    """Replace the world's own [model] section by tiny settings plus outputs."""
+    text = path.read_text()
+    path.write_text(text[: text.index("[model]")] + TINY_MODEL)
+
+
 @pytest.fixture(scope="module")
 def world_config(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("rerun")
     path = write_world(simulate_world(3, n_years=14, scale=0.15), folder)
-    path.write_text(path.read_text() + TINY_MODEL)
+    _with_tiny_model(path)
     return path
 
 
@@ -115,7 +121,7 @@ def test_second_concurrent_run_is_refused_with_exit_4(world_config, capsys) -> N
 
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
     path = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
-    path.write_text(path.read_text() + TINY_MODEL)
+    _with_tiny_model(path)
     table = tmp_path / "panel.csv"
     df = pd.read_csv(table)
     df.loc[4, "genocide_onset"] = 7
