@@ -139,6 +139,8 @@ def test_convergence_check_passes_iid_and_fails_on_problems():
     rep = check_convergence(_idata(good, diverging=3), sampler="test")
     assert not rep.ok and rep.divergences == 3
     assert not check_convergence(_idata(good), sampler="advi", preview=True).ok
+    one_chain = check_convergence(_idata(good[:1]), sampler="test")
+    assert not one_chain.ok and "2 chains" in one_chain.problems[0]
 
 
 @pytest.fixture(scope="module")

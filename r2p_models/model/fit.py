@@ -159,7 +159,9 @@ def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds
     if preview:
         problems.append(f"{sampler} is an approximation for previews, not a checked MCMC fit")
     else:
-        if not max_rhat <= RHAT_MAX:
+        if post.sizes.get("chain", 1) < 2:
+            problems.append("r_hat needs at least 2 chains")
+        elif not max_rhat <= RHAT_MAX:
             problems.append(f"r_hat {max_rhat:.3f} > {RHAT_MAX} at {w_rhat}")
         if not min_b >= ESS_MIN:
             problems.append(f"bulk ESS {min_b:.0f} < {ESS_MIN:.0f} at {w_b}")
