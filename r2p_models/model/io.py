@@ -15,14 +15,13 @@ refused rather than silently used.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import arviz as az
 
+from r2p_models.atomic import atomic_path
 from r2p_models.config import ModelConfig
 from r2p_models.errors import InputError
 from r2p_models.model.fit import ConvergenceReport, FittedModel
@@ -65,14 +64,8 @@ def save_model(fm: FittedModel, path: str | Path) -> Path:
     for key, value in fm.meta.items():
         attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
     idata.attrs = attrs
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        idata.to_netcdf(tmp, compress=True, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        idata.to_netcdf(str(tmp), compress=True, engine="h5netcdf")
     return path
 
 
