@@ -160,6 +160,12 @@ def _interval_rows(name: str, kind: str, values: np.ndarray) -> dict[str, object
             "q50": float(q[1]), "q95": float(q[2])}
 
 
+def _total_log_odds(t: xr.Dataset) -> xr.DataArray:
+    """The log-odds as the sum of its additive terms (one crime, per draw)."""
+    return (t["intercept"] + t["region"] + t["country_effect"]
+            + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag"))
+
+
 def explain(fm: FittedModel, panel: xr.Dataset, origin_year: int, country: str,
             crime: str | None = None) -> pd.DataFrame:
     """Split a country's log-odds into additive contributions, with intervals.
@@ -203,9 +209,7 @@ def explain(fm: FittedModel, panel: xr.Dataset, origin_year: int, country: str,
         for f in t["flag"].values:
             parts.append(_interval_rows(f"missing:{f}", "missing",
                                         t["missing_term"].sel(flag=f).values))
-        total = (t["intercept"] + t["region"] + t["country_effect"]
-                 + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag"))
-        parts.append(_interval_rows("total", "total", total.values))
+        parts.append(_interval_rows("total", "total", _total_log_odds(t).values))
         for r in parts:
             r["crime"] = k
             r["country"] = country
@@ -258,9 +262,7 @@ def explain_risk_factors(fm: FittedModel, panel: xr.Dataset, origin_year: int, c
             parts.append(_interval_rows(key, "risk_factor", groups[key]))
         parts.append(_interval_rows("missing data", "missing",
                                     t["missing_term"].sum("flag").values))
-        total = (t["intercept"] + t["region"] + t["country_effect"]
-                 + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag"))
-        parts.append(_interval_rows("total", "total", total.values))
+        parts.append(_interval_rows("total", "total", _total_log_odds(t).values))
         for r in parts:
             r["crime"] = k
             r["country"] = country
