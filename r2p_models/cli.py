@@ -189,6 +189,7 @@ def _cmd_evaluate_peer(args: argparse.Namespace) -> int:
         args.data, args.out, origins=parse_origins(args.origins),
         variants=[v.strip() for v in args.variants.split(",")], workers=args.workers,
         n_boot=args.n_boot,
+        model_overrides=None if args.draws is None else {"draws": args.draws},
     )
     print(result.markdown())
     print("files: " + ", ".join(f"{k} {v}" for k, v in result.files.items()))
@@ -279,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "report (default: the embedded world)")
     p.add_argument("--config", type=Path, default=DEFAULT_WORLD, help="run config (TOML)")
     p.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder")
-    p.add_argument("--origins", default=None, help="backtest origins (default: the last 4 fully observed)")
+    p.add_argument("--origins", default=None,
+                   help="backtest origins (default: the last 4 fully observed)")
     p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
     p.set_defaults(func=_cmd_pipeline)
 
@@ -291,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default="hierarchical,pooled", help="model variants")
     p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
+    p.add_argument("--draws", type=int, default=None,
+                   help="draws a chain (default 2000, r2p_models.peer.EVAL_MODEL)")
 
     p = sub.add_parser("ledger", help="ledger utilities")
     lsub = p.add_subparsers(dest="ledger_command", required=True)

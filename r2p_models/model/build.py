@@ -11,9 +11,9 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
     ``alpha_m[k] ~ Normal(logit(base rate of k), 1.5)``: the prior is on the intercept of
     the average country-year (for rare events ``E[p] ~ exp(alpha + variance / 2)``), which
     also removes the curved ridge between ``alpha`` and the effect scales;
-    ``a_region ~ ZeroSumNormal(sigma_region)`` over regions, per crime, centred (one scale
-    for all crimes: a handful of regions cannot inform one scale per crime; the
-    sum-to-zero constraint keeps ``alpha`` identified);
+    ``a_region = sigma_region * z``, ``z ~ ZeroSumNormal(1)`` over regions, per crime,
+    non-centred (one scale for all crimes: a handful of regions cannot inform one scale
+    per crime; the sum-to-zero constraint keeps ``alpha`` identified);
     ``a_country[c, :] ~ MvNormal(0, diag(sigma) Omega diag(sigma))``, ``Omega ~ LKJ(2)``,
     ``sigma[k] ~ Gamma(2, 2 / 0.6)`` and ``sigma_region ~ Gamma(2, 2 / 0.4)`` (zero-avoiding
     scale priors, see :class:`Priors`), non-centred (``a_country = z @ chol.T``: few events
@@ -150,13 +150,18 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
 def _region_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVariable | None:
     if variant == "pooled" or len(design.regions) < 2:
         return None
-    # centred: each region holds many country-years, so the data pin its effect
+    # Non-centred: a region holds many country-years but only a few dozen onsets of a
+    # crime, so the data pin its effect loosely. Centred effects sent NUTS into the funnel
+    # at small sigma_region (17 divergences on the EWP panel, all at low sigma_region; on
+    # the default world r_hat 1.012 at sigma_region); non-centred: none, and min bulk
+    # ESS 941 (4 x 1500 draws, default world through 2017) with sigma_region at 1138.
+    z = pm.ZeroSumNormal("a_region_z", sigma=1.0, dims=("crime", "region"))
     if variant == "independent":
         sigma = pm.Gamma("sigma_region", 2.0, 2.0 / priors.region_sd, dims="crime")
-        a = pm.ZeroSumNormal("a_region_c", sigma=sigma[:, None], dims=("crime", "region")).T
+        a = (sigma[:, None] * z).T
     else:
         sigma = pm.Gamma("sigma_region", 2.0, 2.0 / priors.region_sd)
-        a = pm.ZeroSumNormal("a_region_c", sigma=sigma, dims=("crime", "region")).T
+        a = (sigma * z).T
     return pm.Deterministic("a_region", a, dims=("region", "crime"))
 
 
