@@ -181,11 +181,12 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return EXIT_NOT_CONVERGED if result.status == "not_converged" else EXIT_OK
 
 
-def _cmd_evaluate_peer(args: argparse.Namespace) -> int:
+def _cmd_evaluate(args: argparse.Namespace) -> int:
     from r2p_models.backtest import parse_origins
-    from r2p_models.peer import evaluate_against_peer
+    from r2p_models.peer import evaluate_against_peer, evaluate_four_crimes
 
-    result = evaluate_against_peer(
+    run = evaluate_against_peer if args.command == "evaluate-peer" else evaluate_four_crimes
+    result = run(
         args.data, args.out, origins=parse_origins(args.origins),
         variants=[v.strip() for v in args.variants.split(",")], workers=args.workers,
         n_boot=args.n_boot,
@@ -285,16 +286,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
     p.set_defaults(func=_cmd_pipeline)
 
-    p = cmd("evaluate-peer", _cmd_evaluate_peer, "backtest on the EWP panel and compare with "
-            "the EWP's published out-of-sample forecasts on the same cases", config=False)
-    p.add_argument("--data", required=True, type=Path, help="e.g. ../shared/datasets")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--origins", default="1993-2006", help="backtest origins")
-    p.add_argument("--variants", default="hierarchical,pooled", help="model variants")
-    p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
-    p.add_argument("--draws", type=int, default=None,
-                   help="draws a chain (default 2000, r2p_models.peer.EVAL_MODEL)")
+    for name, what, origins, variants in (
+        ("evaluate-peer", "backtest on the EWP panel and compare with the EWP's published "
+         "out-of-sample forecasts on the same cases", "1993-2006", "hierarchical,pooled"),
+        ("evaluate-four-crimes", "backtest the joint and the independent-crimes model on the "
+         "four-crime proxy panel and compare them per crime",
+         ",".join(str(y) for y in range(1994, 2007, 2)), "hierarchical,independent"),
+    ):
+        p = cmd(name, _cmd_evaluate, what, config=False)
+        p.add_argument("--data", required=True, type=Path, help="e.g. ../shared/datasets")
+        p.add_argument("--out", required=True, type=Path, help="output folder")
+        p.add_argument("--origins", default=origins, help=f"backtest origins ({origins})")
+        p.add_argument("--variants", default=variants,
+                       help=f"model variants, the first compared with the last ({variants})")
+        p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
+        p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
+        p.add_argument("--draws", type=int, default=None,
+                       help="draws a chain (default 2000, r2p_models.peer.EVAL_MODEL)")
 
     p = sub.add_parser("ledger", help="ledger utilities")
     lsub = p.add_subparsers(dest="ledger_command", required=True)

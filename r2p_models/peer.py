@@ -17,6 +17,11 @@ evaluate-peer``): the EWP panel through the adapter, rolling-origin backtests of
 models (origins 1993-2006 by default), the peer's forecasts imported as a third source,
 outcomes resolved from the panel, and scores on exactly the same cases with paired
 block-bootstrap differences, plus the calibration report of the ledger.
+
+:func:`evaluate_four_crimes` (``r2p evaluate-four-crimes``) asks the other real-data
+question: on the four-crime proxy panel, does the joint model (shared indicator effects,
+correlated country effects) beat the same model fitted crime by crime, especially for the
+rarest crimes? Both variants are backtested into one ledger and scored per crime.
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ from r2p_models.ledger import Ledger
 __all__ = [
     "EVAL_MODEL",
     "PEER_SOURCE",
+    "FourCrimeEvaluation",
     "PeerEvaluation",
     "evaluate_against_peer",
+    "evaluate_four_crimes",
     "peer_forecast_rows",
     "shared_cases",
 ]
@@ -185,10 +192,7 @@ def evaluate_against_peer(
     -------
     PeerEvaluation
     """
-    from dataclasses import replace
-
     from r2p_models import calibration
-    from r2p_models.backtest import model_source, run_backtest
     from r2p_models.config import load_config
     from r2p_models.data.adapters import write_adapted
     from r2p_models.data.panel import load_panel
@@ -205,20 +209,10 @@ def evaluate_against_peer(
     base = base.with_outputs(ledger=ledger, report=out / "report.html")
     panel = load_panel(base)
 
-    sources = []
-    for variant in variants:
-        settings = {**base.model.to_dict(), **EVAL_MODEL, "horizon": 2, "variant": variant,
-                    **(model_overrides or {})}
-        cfg = replace(base, model=type(base.model)(**settings),
-                      raw={**base.raw, "model": settings})
-        log.info("backtesting %s on origins %s", variant, list(origins))
-        summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers,
-                               require_convergence=require_convergence,
-                               forecaster=forecaster)
-        if summary.unconverged:
-            log.warning("%s: origins %s failed their convergence checks and are not in the "
-                        "comparison", variant, summary.unconverged)
-        sources.append(model_source(cfg))
+    sources = _backtest_variants(base, panel, origins, variants, ledger, workers=workers,
+                                 model_overrides=model_overrides,
+                                 require_convergence=require_convergence,
+                                 forecaster=forecaster)
 
     rows, n_blank = peer_forecast_rows(foos, horizon=2)
     rows = rows[rows["origin_year"].isin(list(origins))]
@@ -236,7 +230,7 @@ def evaluate_against_peer(
     if cases.empty:
         raise InputError("no case was forecast and resolved for every source")
     cases = cases.merge(_issue_time_rate(panel, sorted(cases["origin_year"].unique()), 2),
-                        on="origin_year", how="left")
+                        on=["origin_year", "crime"], how="left")
     scores = calibration.score_table(
         cases, by=["source"], p_col="p_mean", y_col="outcome",
         references={"climatology": "base_rate"}, n_boot=n_boot, rng=0)
@@ -259,8 +253,162 @@ def evaluate_against_peer(
     return result
 
 
+FOUR_CRIME_METRICS = ["brier", "brier_skill_climatology", "log", "mcb_brier", "dsc_brier",
+                      "auc", "pr_auc", "capture_top30"]
+
+
+@dataclass
+class FourCrimeEvaluation:
+    """Results of :func:`evaluate_four_crimes`."""
+
+    ledger: Path
+    scores: pd.DataFrame
+    differences: pd.DataFrame
+    cases: pd.DataFrame
+    sources: list[str]
+    origins: list[int]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        """Per crime: cases, onsets, each source's scores and the paired difference."""
+        a, b = self.sources[0], self.sources[-1]
+        lines = [f"Origins {self.origins}; horizon 2; 90 % block-bootstrap intervals "
+                 f"(countries resampled); difference = {a} minus {b} on the same cases.", "",
+                 "| crime | cases | onsets | metric | " + " | ".join(self.sources)
+                 + " | difference |", "|---|---|---|---|" + "---|" * (len(self.sources) + 1)]
+        for crime, grp in self.cases[self.cases["source"] == a].groupby("crime", sort=False):
+            for metric in FOUR_CRIME_METRICS:
+                cells = []
+                for src in self.sources:
+                    r = self.scores[(self.scores["source"] == src)
+                                    & (self.scores["crime"] == crime)
+                                    & (self.scores["metric"] == metric)]
+                    ok = not r.empty and np.isfinite(r["estimate"].iloc[0])
+                    cells.append(f"{r['estimate'].iloc[0]:.4f}" if ok else "n/a")
+                d = self.differences[(self.differences["crime"] == crime)
+                                     & (self.differences["metric"] == metric)]
+                diff = "n/a"
+                if not d.empty and np.isfinite(d["difference"].iloc[0]):
+                    d = d.iloc[0]
+                    diff = f"{d['difference']:+.4f} ({d['lower']:+.4f} to {d['upper']:+.4f})"
+                lines.append(f"| {crime} | {len(grp)} | {int(grp['outcome'].sum())} | {metric} | "
+                             + " | ".join(cells) + f" | {diff} |")
+        return "\n".join(lines)
+
+
+def evaluate_four_crimes(
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    origins: Sequence[int] = tuple(range(1994, 2007, 2)),
+    variants: Sequence[str] = ("hierarchical", "independent"),
+    workers: int = 1,
+    model_overrides: dict[str, object] | None = None,
+    n_boot: int = 1000,
+    require_convergence: bool = True,
+    forecaster=None,
+) -> FourCrimeEvaluation:
+    """Does the joint model help? Backtests on the four-crime proxy panel, scored per crime.
+
+    The four-crime proxy panel (:func:`r2p_models.data.adapters.four_crime_table`: every
+    proxy labelled there) is backtested with the joint hierarchical model and with the
+    independent-crimes variant (same indicators and priors, each crime with its own
+    scales and no shared effects or correlated country effects), and both are scored per
+    crime on the cases both forecast, with paired block-bootstrap differences.
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder with the publishers' files (``ucdp/``, ``pitf/``, ``tmk/``, ``ewp/``).
+    out : path
+        Output folder: the adapted panel, the ledger, ``four_crime_scores.csv``,
+        ``four_crime_differences.csv``, ``four_crime_results.md`` and ``report.html``.
+    origins : sequence of int
+        Backtest origins. The default, every second year 1994-2006, gives two-year windows
+        that tile 1995-2008 without overlap (half the fits of every year 1993-2006).
+    variants : sequence of str
+        The first is compared with the last (default: hierarchical minus independent).
+    workers, model_overrides, n_boot, require_convergence, forecaster
+        As in :func:`evaluate_against_peer`.
+
+    Returns
+    -------
+    FourCrimeEvaluation
+    """
+    from r2p_models import calibration
+    from r2p_models.config import load_config
+    from r2p_models.data.adapters import write_adapted
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import resolve_ledger, write_report_for
+
+    if len(variants) < 2:
+        raise InputError(f"variants {list(variants)}: need two to compare")
+    data_dir, out = Path(data_dir), Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = write_adapted("four_crime", data_dir, out / "four_crime_panel")
+    base = load_config(config_path)
+    ledger = out / "ledger.sqlite"
+    base = base.with_outputs(ledger=ledger, report=out / "report.html")
+    panel = load_panel(base)
+    sources = _backtest_variants(base, panel, origins, variants, ledger, workers=workers,
+                                 model_overrides=model_overrides,
+                                 require_convergence=require_convergence,
+                                 forecaster=forecaster)
+    resolve_ledger(ledger, panel, base)
+    with Ledger(ledger) as led:
+        all_rows = led.rows()
+    cases = shared_cases(all_rows, sources).drop(columns=["run_id"])
+    if cases.empty:
+        raise InputError("no case was forecast and resolved by every variant")
+    cases = cases.merge(_issue_time_rate(panel, sorted(cases["origin_year"].unique()), 2),
+                        on=["origin_year", "crime"], how="left")
+    scores = calibration.score_table(
+        cases, by=["source", "crime"], p_col="p_mean", y_col="outcome",
+        references={"climatology": "base_rate"}, n_boot=n_boot, rng=0)
+    differences = calibration.compare_table(
+        cases, a=sources[0], b=sources[-1], by=["crime"], p_col="p_mean", y_col="outcome",
+        n_boot=n_boot, rng=0, references={"climatology": "base_rate"})
+    result = FourCrimeEvaluation(ledger=ledger, scores=scores, differences=differences,
+                                 cases=cases, sources=sources,
+                                 origins=sorted(int(t) for t in cases["origin_year"].unique()))
+    files = {"scores": out / "four_crime_scores.csv",
+             "differences": out / "four_crime_differences.csv",
+             "markdown": out / "four_crime_results.md"}
+    atomic_write_text(files["scores"], scores.to_csv(index=False))
+    atomic_write_text(files["differences"], differences.to_csv(index=False))
+    atomic_write_text(files["markdown"], result.markdown() + "\n")
+    files["report"] = write_report_for(base, panel, ledger)
+    result.files = files
+    return result
+
+
+def _backtest_variants(base, panel, origins: Sequence[int], variants: Sequence[str],
+                       ledger: Path, *, workers: int, model_overrides: dict | None,
+                       require_convergence: bool, forecaster) -> list[str]:
+    """Rolling-origin backtests of each variant into one ledger; the ledger sources."""
+    from dataclasses import replace
+
+    from r2p_models.backtest import model_source, run_backtest
+
+    sources = []
+    for variant in variants:
+        settings = {**base.model.to_dict(), **EVAL_MODEL, "horizon": 2, "variant": variant,
+                    **(model_overrides or {})}
+        cfg = replace(base, model=type(base.model)(**settings),
+                      raw={**base.raw, "model": settings})
+        log.info("backtesting %s on origins %s", variant, list(origins))
+        summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers,
+                               require_convergence=require_convergence,
+                               forecaster=forecaster)
+        if summary.unconverged:
+            log.warning("%s: origins %s failed their convergence checks and are not in the "
+                        "comparison", variant, summary.unconverged)
+        sources.append(model_source(cfg))
+    return sources
+
+
 def _issue_time_rate(panel, origins: Sequence[int], horizon: int) -> pd.DataFrame:
-    """Climatology per origin: the onset rate of the windows that had ended by the origin.
+    """Climatology per origin and crime: the onset rate of the windows ended by the origin.
 
     The reference of the skill scores, with the same information set as a backtest fit
     (:func:`r2p_models.backtest.base_rate_forecaster`): never the in-sample rate.
@@ -271,6 +419,8 @@ def _issue_time_rate(panel, origins: Sequence[int], horizon: int) -> pd.DataFram
     cfg = ModelConfig(horizon=horizon)
     rates = []
     for t in origins:
-        draws = base_rate_forecaster(panel, cfg, t).draws.sel(crime=_CRIME)
-        rates.append(float(draws.max()))
-    return pd.DataFrame({"origin_year": list(origins), "base_rate": rates})
+        draws = base_rate_forecaster(panel, cfg, t).draws
+        rate = draws.max([d for d in draws.dims if d != "crime"])  # the same for every country
+        rates += [{"origin_year": int(t), "crime": str(k), "base_rate": float(rate.sel(crime=k))}
+                  for k in draws["crime"].values]
+    return pd.DataFrame(rates)

@@ -11,8 +11,14 @@ import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from r2p_models.backtest import base_rate_forecaster
+from r2p_models.crimes import CRIMES
 from r2p_models.errors import InputError
-from r2p_models.peer import PEER_SOURCE, evaluate_against_peer, peer_forecast_rows
+from r2p_models.peer import (
+    PEER_SOURCE,
+    evaluate_against_peer,
+    evaluate_four_crimes,
+    peer_forecast_rows,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("R2P_SHARED_DATASETS", ROOT.parent / "shared" / "datasets"))
@@ -78,3 +84,36 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     for key in ("scores", "differences", "markdown", "report"):
         assert Path(res.files[key]).exists()
     assert "| brier |" in Path(res.files["markdown"]).read_text()
+
+
+@needs_data
+def test_four_crime_evaluation_scores_each_crime_on_shared_cases(tmp_path) -> None:
+    origins = [2002, 2004]
+    res = evaluate_four_crimes(SHARED, tmp_path / "eval", origins=origins,
+                               variants=["hierarchical", "independent"],
+                               forecaster=base_rate_forecaster, n_boot=50)
+    assert res.origins == origins
+    assert set(res.cases["crime"]) == set(CRIMES)
+    for crime, grp in res.cases.groupby("crime"):
+        a = grp[grp["source"] == res.sources[0]]
+        b = grp[grp["source"] == res.sources[1]]
+        assert len(a) == len(b) > 0  # the same cases for both variants
+        sc = res.scores[(res.scores["crime"] == crime)
+                        & (res.scores["source"] == res.sources[0])].set_index("metric")
+        # per-crime scores agree with scikit-learn on that crime's cases
+        assert sc.loc["brier", "estimate"] == pytest.approx(
+            brier_score_loss(a["outcome"], a["p_mean"]), abs=1e-12)
+        # the base-rate forecaster is the issue-time climatology of its own crime,
+        # so its skill against that reference is exactly zero
+        assert sc.loc["brier_skill_climatology", "estimate"] == pytest.approx(0.0, abs=1e-12)
+    # identical forecasters: every paired difference is zero
+    diffs = res.differences.dropna(subset=["difference"])
+    assert len(diffs) > 0 and np.allclose(diffs["difference"], 0.0)
+    text = Path(res.files["markdown"]).read_text()
+    assert all(f"| {crime} |" in text for crime in CRIMES)
+    assert Path(res.files["report"]).exists()
+
+
+def test_four_crime_evaluation_needs_two_variants(tmp_path) -> None:
+    with pytest.raises(InputError, match="need two to compare"):
+        evaluate_four_crimes(tmp_path, tmp_path / "out", variants=["hierarchical"])
