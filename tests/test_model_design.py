@@ -147,3 +147,55 @@ def test_bad_inputs_raise_clear_errors():
         origin_design(panel, 1990, d.standardisation, d.crimes)
     with pytest.raises(DesignError, match="indicator"):
         origin_design(panel.isel(indicator=[0, 1]), 2005, d.standardisation, d.crimes)
+
+
+def _noisy_panel(seed: int = 11):
+    """Toy panel whose first indicator is measured with known, unequal error variances."""
+    panel, _ = toy_panel(seed, n_countries=60, n_years=30, missing_rate=0.1)
+    rng = np.random.default_rng(seed)
+    x = panel["X"].values.copy()
+    x_true = x[..., 0].copy()
+    err_var = rng.choice([0.0, 0.25, 1.0, 3.0], size=x_true.shape)  # 0: exact
+    x[..., 0] = x_true + rng.normal(size=x_true.shape) * np.sqrt(err_var)
+    x_var = np.where(np.isnan(x), np.nan, 0.0)
+    x_var[..., 0] = np.where(np.isnan(x_true), np.nan, err_var)
+    return panel.assign(X=(panel["X"].dims, x), X_var=(panel["X"].dims, x_var)), x_true
+
+
+def test_regression_calibration_of_noisy_indicators():
+    panel, x_true = _noisy_panel()
+    d = build_design(panel, horizon=1)
+    std = d.standardisation
+    raw, xv = panel["X"].values, panel["X_var"].values
+    obs = ~np.isnan(raw[..., 0])
+    # closed form: v = observed variance - mean error variance; x = lambda (x - m) / s
+    v = np.nanvar(raw[..., 0]) - xv[..., 0][obs].mean()
+    assert std.true_var[0] == pytest.approx(v, rel=1e-10)
+    assert np.isinf(std.true_var[1:]).all()  # exact indicators: no calibration
+    lam = v / (v + xv[..., 0])
+    want = lam * (raw[..., 0] - std.mean[0]) / std.sd[0]
+    np.testing.assert_allclose(d.x[..., 0][obs], want[obs], rtol=1e-12)
+    exact = ~np.isnan(raw[..., 1])
+    np.testing.assert_allclose(d.x[..., 1][exact],
+                               ((raw[..., 1] - std.mean[1]) / std.sd[1])[exact], rtol=1e-12)
+    # what the calibration is for: the calibrated value is an unbiased predictor of the
+    # true value (regression slope of truth on it ~1), the raw noisy value is not
+    z_true = (x_true[obs] - std.mean[0]) / std.sd[0]
+    slope_raw = np.polyfit(((raw[..., 0] - std.mean[0]) / std.sd[0])[obs], z_true, 1)[0]
+    slope_cal = np.polyfit(d.x[..., 0][obs], z_true, 1)[0]
+    assert slope_raw < 0.75
+    assert slope_cal == pytest.approx(1.0, abs=0.08)
+
+
+def test_regression_calibration_at_forecast_time_and_in_saved_parameters():
+    panel, _ = _noisy_panel(12)
+    d = build_design(panel, horizon=1)
+    od = origin_design(panel, 2005, d.standardisation, d.crimes)
+    t = list(d.years).index(2005)
+    np.testing.assert_allclose(od.x, d.x[:, t])  # same shrinkage, carried forward too
+    back = type(d.standardisation).from_dataset(d.standardisation.to_dataset())
+    np.testing.assert_array_equal(back.true_var, d.standardisation.true_var)
+    bad = panel.copy()
+    bad["X_var"] = -bad["X_var"]
+    with pytest.raises(DesignError, match="X_var"):
+        build_design(bad, horizon=1)

@@ -40,8 +40,21 @@ standard deviation (both plug-in estimates from the training data); the outcome
 likelihood informs them. The missingness flags are kept. At forecast time a missing
 value is drawn from the same distribution, once per posterior draw.
 
-The measurement variance of fused indicators (``X_var``) is not used by either mode:
-effects of noisy fused indicators are attenuated towards zero.
+Measurement error of fused indicators
+-------------------------------------
+A fused indicator (:mod:`r2p_models.data.fusion`) comes with the variance of its
+estimate, ``X_var``: large where few or unreliable channels reported, which is where
+risk is highest. Used as if exact, a noisy value attenuates the indicator's effect and
+overstates the risk signal of a poorly observed country's extreme values. Both modes
+therefore use *regression calibration* (Carroll et al., *Measurement Error in Nonlinear
+Models*, ch. 4): each value is replaced by its expected true value given the
+measurement, ``E[x | x_obs] = m + lambda (x_obs - m)`` with the reliability
+``lambda = v / (v + X_var)``, where ``m`` and ``v`` are the indicator's training mean and
+true-score variance (the variance of the observed values minus their mean ``X_var``). A
+value with ``X_var = 0`` (every directly observed indicator) is unchanged; a carried-
+forward value keeps the variance it was measured with. ``v`` is kept in
+:class:`Standardisation`, so forecasts shrink new values the same way. (Written here:
+no maintained Python library does regression calibration for a PyMC design.)
 
 Standardisation
 ---------------
@@ -97,6 +110,9 @@ class Standardisation:
         Indicators that carry a missingness flag (ever missing in the training cells).
     flag_mean : ndarray, shape (n_flag,)
         Training share of missing values of each flagged indicator (the flag is centred).
+    true_var : ndarray, shape (n_indicator,), optional
+        True-score variance of each indicator for regression calibration (see the module
+        docstring); ``inf`` (the default) for an indicator measured without error.
     """
 
     indicators: tuple[str, ...]
@@ -104,6 +120,22 @@ class Standardisation:
     sd: np.ndarray
     flags: tuple[str, ...]
     flag_mean: np.ndarray
+    true_var: np.ndarray | None = None
+
+    def reliability(self, x_var: np.ndarray) -> np.ndarray:
+        """``lambda = v / (v + X_var)`` per value (1 where ``X_var`` is 0 or missing).
+
+        Parameters
+        ----------
+        x_var : ndarray, last axis indicator
+            Measurement variances, raw scale.
+        """
+        v = (np.full(len(self.indicators), np.inf) if self.true_var is None
+             else np.asarray(self.true_var, dtype=float))
+        xv = np.where(np.isnan(x_var), 0.0, x_var)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lam = np.where(xv > 0, v / (v + xv), 1.0)
+        return np.where(np.isfinite(v), lam, 1.0)
 
     def to_dataset(self) -> xr.Dataset:
         """The parameters as a Dataset (stored in a saved model's ``constant_data``)."""
@@ -112,6 +144,9 @@ class Standardisation:
                 "x_mean": (("indicator",), np.asarray(self.mean, dtype=float)),
                 "x_sd": (("indicator",), np.asarray(self.sd, dtype=float)),
                 "flag_mean": (("flag",), np.asarray(self.flag_mean, dtype=float)),
+                "x_true_var": (("indicator",), np.full(len(self.indicators), np.inf)
+                               if self.true_var is None
+                               else np.asarray(self.true_var, dtype=float)),
             },
             coords={"indicator": list(self.indicators), "flag": list(self.flags)},
         )
@@ -125,6 +160,9 @@ class Standardisation:
             sd=ds["x_sd"].values.astype(float),
             flags=tuple(str(v) for v in ds["flag"].values),
             flag_mean=ds["flag_mean"].values.astype(float),
+            # files saved before regression calibration existed: no calibration
+            true_var=(ds["x_true_var"].values.astype(float) if "x_true_var" in ds
+                      else None),
         )
 
 
@@ -360,6 +398,32 @@ def _standardise(x_raw: np.ndarray, train_years: np.ndarray,
     return mean.astype(float), sd.astype(float)
 
 
+def _x_var(panel: xr.Dataset, shape: tuple[int, ...]) -> np.ndarray:
+    """The panel's measurement variances (country, year, indicator); 0 when it has none."""
+    if "X_var" not in panel:
+        return np.zeros(shape)
+    x_var = panel["X_var"].transpose("country", "year", "indicator").values.astype(float)
+    if (x_var < 0).any() or np.isinf(x_var).any():
+        raise DesignError("panel: variable 'X_var' has negative or infinite values")
+    return x_var
+
+
+def _true_variance(x_raw: np.ndarray, x_var: np.ndarray, train_years: np.ndarray,
+                   sd: np.ndarray) -> np.ndarray:
+    """True-score variance per indicator: observed variance minus mean measurement variance.
+
+    ``inf`` for an indicator measured without error. Floored at 10 % of the observed
+    variance (reliability at least ~0.1 for a value of average precision), so a noisy
+    indicator is shrunk hard but never to a constant.
+    """
+    obs = ~np.isnan(x_raw[:, train_years])
+    xv = np.where(obs, np.nan_to_num(x_var[:, train_years]), 0.0)
+    n = obs.sum(axis=(0, 1))
+    mean_var = xv.sum(axis=(0, 1)) / np.maximum(n, 1)
+    total = sd**2
+    return np.where(mean_var > 0, np.maximum(total - mean_var, 0.1 * total), np.inf)
+
+
 def build_design(
     panel: xr.Dataset,
     *,
@@ -440,6 +504,7 @@ def build_design(
     y = np.where(used, y, 0.0)
 
     mean, sd = _standardise(x_raw, train_years, indicators)
+    x_var = _x_var(panel, x_raw.shape)
     missing_mask = np.isnan(x_raw)
     used_cy = used.any(axis=2)
     ever_missing = missing_mask[used_cy].any(axis=0) & ~missing_mask[used_cy].all(axis=0)
@@ -448,11 +513,14 @@ def build_design(
     std = Standardisation(
         indicators=indicators, mean=mean, sd=sd,
         flags=tuple(indicators[j] for j in flag_idx), flag_mean=flag_mean.astype(float),
+        true_var=_true_variance(x_raw, x_var, train_years, sd),
     )
 
     x_ff = carry_forward(x_raw, axis=1)
     from_past = missing_mask & ~np.isnan(x_ff)
-    x_std = (x_ff - mean) / sd
+    # regression calibration: a carried-forward value keeps its own measurement variance
+    x_var_ff = carry_forward(np.where(missing_mask, np.nan, x_var), axis=1)
+    x_std = std.reliability(x_var_ff) * (x_ff - mean) / sd
     at_mean = np.isnan(x_std)
     x_std = np.where(at_mean, 0.0, x_std)
     flags = missing_mask[:, :, flag_idx].astype(float) - flag_mean
@@ -562,7 +630,10 @@ def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standard
     x_raw = past["X"].transpose("country", "year", "indicator").values.astype(float)
     x_ff = carry_forward(x_raw, axis=1)[:, -1]
     missing = np.isnan(x_raw[:, -1])
-    x_std = (x_ff - standardisation.mean) / standardisation.sd
+    x_var = _x_var(past, x_raw.shape)
+    x_var_ff = carry_forward(np.where(np.isnan(x_raw), np.nan, x_var), axis=1)[:, -1]
+    x_std = (standardisation.reliability(x_var_ff)
+             * (x_ff - standardisation.mean) / standardisation.sd)
     x_std = np.where(np.isnan(x_std), 0.0, x_std)
     fidx = [standardisation.indicators.index(f) for f in standardisation.flags]
     flags = missing[:, fidx].astype(float) - standardisation.flag_mean

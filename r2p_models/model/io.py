@@ -29,7 +29,9 @@ from r2p_models.model.fit import ConvergenceReport, FittedModel
 __all__ = ["FORMAT_VERSION", "MODEL_TYPE", "ModelFileError", "load_model", "save_model"]
 
 #: Version of the file layout; bump when a change makes old readers misread new files.
-FORMAT_VERSION = 1
+#: 2: ``constant_data.x_true_var`` (regression calibration of fused indicators); a
+#: format-1 file loads as a model without calibration, as it was fitted.
+FORMAT_VERSION = 2
 MODEL_TYPE = "r2p-models/onset-logit"
 
 
