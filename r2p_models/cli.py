@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
         p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
         p.add_argument("--draws", type=int, default=None,
-                       help="draws a chain (default 2000, r2p_models.peer.EVAL_MODEL)")
+                       help="draws a chain (default: r2p_models.peer.EVAL_MODEL)")
 
     p = sub.add_parser("ledger", help="ledger utilities")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
