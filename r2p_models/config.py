@@ -114,6 +114,10 @@ class ModelConfig:
         Random seed of the fit.
     missing : {"carry_forward", "bayes"}
         How missing indicators are handled inside the model (see ``r2p_models.model``).
+    retries : int
+        NUTS fits that fail the convergence check are run again, up to this many times,
+        each time with twice the draws and a new seed (default 1): a scheduled rerun has
+        nobody to do it by hand. The draws actually used are recorded with the fit.
     """
 
     variant: str = "hierarchical"
@@ -125,6 +129,7 @@ class ModelConfig:
     target_accept: float = 0.9
     seed: int = 20051
     missing: str = "carry_forward"
+    retries: int = 1
 
     def __post_init__(self) -> None:
         allowed = {
@@ -142,6 +147,9 @@ class ModelConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"[model] {key} = {value!r}: expected a positive integer")
+        r = self.retries
+        if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 3:
+            raise ConfigError(f"[model] retries = {r!r}: expected an integer from 0 to 3")
         if not 0.5 <= float(self.target_accept) < 1:
             raise ConfigError(f"[model] target_accept = {self.target_accept!r}: expected [0.5, 1)")
 

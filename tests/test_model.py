@@ -146,7 +146,8 @@ def test_convergence_check_passes_iid_and_fails_on_problems():
 @pytest.fixture(scope="module")
 def fitted(toy):
     panel, _ = toy
-    cfg = ModelConfig(sampler="pymc", chains=2, draws=150, tune=150, horizon=1, seed=7)
+    cfg = ModelConfig(sampler="pymc", chains=2, draws=150, tune=150, horizon=1, seed=7,
+                      retries=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit(panel, cfg)
@@ -217,7 +218,8 @@ def test_save_load_round_trip_and_refusals(toy, fitted, tmp_path):
         load_model(path, "0" * 64)
     with pytest.raises(ModelFileError, match="horizon = 1"):
         load_model(path, expected_config=ModelConfig(horizon=2, sampler="pymc", chains=2,
-                                                     draws=150, tune=150, seed=7))
+                                                     draws=150, tune=150, seed=7,
+                                                     retries=0))
     with h5py.File(path, "a") as f:
         f.attrs["format_version"] = 99
     with pytest.raises(ModelFileError, match="newer"):
@@ -229,11 +231,17 @@ def test_save_load_round_trip_and_refusals(toy, fitted, tmp_path):
         load_model(tmp_path / "junk.nc")
 
 
-def test_failed_check_is_visible(toy):
+def test_failed_check_is_visible_after_a_retry_with_more_draws(toy, caplog):
     panel, _ = toy
-    cfg = ModelConfig(sampler="pymc", chains=2, draws=20, tune=20, horizon=1)
+    cfg = ModelConfig(sampler="pymc", chains=2, draws=20, tune=20, horizon=1, seed=3)
     with pytest.warns(ConvergenceWarning, match="NOT CONVERGED"):
         fm = fit(panel, cfg)
+    # retried once (the default) with twice the draws and the next seed, then reported
+    assert cfg.retries == 1 and fm.meta["attempts"] == 2
+    assert fm.meta["draws_used"] == 40 and fm.meta["seed_used"] == 4
+    assert fm.idata.posterior.sizes["draw"] == 40
+    assert any("retry 1 of 1 with 40 draws" in r.getMessage() for r in caplog.records)
+    assert fm.config == cfg  # the settings asked for; what was used is in meta
     assert not fm.diagnostics.ok and fm.status.startswith("NOT CONVERGED")
     assert fm.predict(panel, 2005).attrs["model_status"].startswith("NOT CONVERGED")
     with pytest.raises(ConvergenceError):

@@ -21,6 +21,7 @@ chains = 2
 draws = 60
 tune = 60
 horizon = 1
+retries = 0
 [ledger]
 path = "ledger.sqlite"
 [report]

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,12 @@ KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "a_region", "a_country", "si
 
 class ConvergenceWarning(UserWarning):
     """A fit failed its convergence check."""
+
+
+log = logging.getLogger(__name__)
+
+#: Samplers whose fits are checked and retried (ADVI and Pathfinder are previews).
+NUTS_SAMPLERS = ("nutpie", "numpyro", "pymc")
 
 
 class ConvergenceError(RuntimeError):
@@ -194,12 +201,16 @@ def panel_hash(panel: xr.Dataset) -> str:
     return h.hexdigest()
 
 
-def _nutpie(model: Any, config: ModelConfig, progress: bool,
+def _nutpie(model: Any, config: ModelConfig, progress: bool, cache: dict[str, Any] | None = None,
             **extra: Any) -> tuple[az.InferenceData, float, float]:
     import nutpie
 
     t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=_kept(model))
+    cache = {} if cache is None else cache
+    if "nutpie" not in cache:  # a retry of the same model samples the compiled one again
+        cache["nutpie"] = nutpie.compile_pymc_model(model, backend="numba",
+                                                    var_names=_kept(model))
+    compiled = cache["nutpie"]
     t1 = time.perf_counter()
     cores = min(config.chains, os.cpu_count() or 1)
     # The low-rank modified mass matrix captures the correlation between the country-effect
@@ -291,11 +302,13 @@ def _kept(model: Any) -> list[str]:
 
 
 def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
+                 cache: dict[str, Any] | None = None,
                  **sampler_kwargs: Any) -> tuple[az.InferenceData, ConvergenceReport]:
     """Sample a built model with the configured sampler and check it.
 
     Returns the InferenceData (posterior restricted to :data:`KEEP` variables and
-    ``sample_stats``) and its :class:`ConvergenceReport`.
+    ``sample_stats``) and its :class:`ConvergenceReport`. ``cache`` (a dict the caller
+    keeps) holds nutpie's compiled model between calls on the same model.
     """
     from threadpoolctl import threadpool_limits
 
@@ -305,7 +318,7 @@ def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
     # on a busy 2-core machine).
     with threadpool_limits(limits=1, user_api="blas"):
         if s == "nutpie":
-            idata, secs, comp = _nutpie(model, config, progress, **sampler_kwargs)
+            idata, secs, comp = _nutpie(model, config, progress, cache, **sampler_kwargs)
         elif s in ("pymc", "numpyro"):
             idata, secs, comp = _pymc_nuts(model, config, progress, nuts_sampler=s)
         else:
@@ -512,9 +525,19 @@ def fit(
     design = build_design(panel, horizon=config.horizon, through=through,
                           missing=config.missing)
     model = build_model(design, config.variant, priors)
-    idata, report = sample_model(model, config, progress=progress, **sampler_kwargs)
+    run, cache = config, {}
+    idata, report = sample_model(model, run, progress=progress, cache=cache, **sampler_kwargs)
+    attempt = 0
+    while not report.ok and attempt < config.retries and config.sampler in NUTS_SAMPLERS:
+        attempt += 1
+        run = replace(config, draws=config.draws * 2 ** attempt, seed=config.seed + attempt)
+        log.warning("fit %s; retry %d of %d with %d draws a chain and seed %d",
+                    report.summary(), attempt, config.retries, run.draws, run.seed)
+        idata, report = sample_model(model, run, progress=progress, cache=cache,
+                                     **sampler_kwargs)
     fitted = assemble(idata, report, design, config, panel, through=through, priors=priors,
                       config_hash_value=config_hash_value)
+    fitted.meta.update(attempts=attempt + 1, draws_used=int(run.draws), seed_used=int(run.seed))
     if warn and not report.ok:
         warnings.warn(f"model fit {report.summary()}", ConvergenceWarning, stacklevel=2)
     return fitted

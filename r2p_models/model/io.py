@@ -157,7 +157,7 @@ def load_model(
             "created_at", "arviz_version", "inference_library", "inference_library_version",
             "creation_library", "creation_library_version", "creation_library_language"}
     meta = {k: v for k, v in attrs.items() if k not in skip}
-    for key in ("seed", "through", "horizon"):
+    for key in ("seed", "through", "horizon", "attempts", "draws_used", "seed_used"):
         if key in meta:
             meta[key] = int(meta[key])
     return FittedModel(idata=idata, config=config, diagnostics=diagnostics, meta=meta)
