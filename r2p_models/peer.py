@@ -46,6 +46,7 @@ __all__ = [
     "PeerEvaluation",
     "evaluate_against_peer",
     "evaluate_four_crimes",
+    "ledger_cases",
     "peer_forecast_rows",
     "shared_cases",
 ]
@@ -64,6 +65,13 @@ _CRIME = "crimes_against_humanity"  # the EWP adapter stores mass-killing onset 
 EVAL_MODEL: dict[str, object] = {"draws": 2000, "target_accept": 0.95}
 HEADLINE = ["brier", "brier_skill_climatology", "log", "log_skill_climatology", "mcb_brier",
             "dsc_brier", "unc_brier", "auc", "pr_auc", "capture_top30"]
+
+
+def _read_result(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no stored evaluation result there") from None
 
 
 def peer_forecast_rows(path: str | Path, *, horizon: int = 2) -> tuple[pd.DataFrame, int]:
@@ -112,6 +120,13 @@ def peer_forecast_rows(path: str | Path, *, horizon: int = 2) -> tuple[pd.DataFr
     return rows, int(blank.sum())
 
 
+def ledger_cases(ledger: str | Path, sources: Sequence[str]) -> pd.DataFrame:
+    """:func:`shared_cases` of a ledger file (a missing ledger is an error, not created)."""
+    with Ledger(ledger, create=False) as led:
+        rows = led.rows()
+    return shared_cases(rows, sources)
+
+
 def shared_cases(rows: pd.DataFrame, sources: Sequence[str]) -> pd.DataFrame:
     """Resolved rows of ``sources`` restricted to the cases every one of them forecast."""
     key = ["origin_year", "country", "crime", "target_start", "target_end"]
@@ -132,6 +147,20 @@ class PeerEvaluation:
     n_events: int
     sources: list[str]
     files: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> PeerEvaluation:
+        """The results :func:`evaluate_against_peer` wrote into ``folder``."""
+        folder = Path(folder)
+        scores = _read_result(folder / "peer_scores.csv")
+        differences = _read_result(folder / "peer_differences.csv")
+        sources = [*differences["a"].unique(), PEER_SOURCE]  # our variants, then the peer
+        ledger = folder / "ledger.sqlite"
+        peer = ledger_cases(ledger, sources)
+        peer = peer[peer["source"] == PEER_SOURCE]
+        return cls(ledger=ledger, scores=scores, differences=differences, n_cases=len(peer),
+                   n_events=int(peer["outcome"].sum()), sources=sources,
+                   files={"report": folder / "report.html"})
 
     def markdown(self) -> str:
         """The headline table (estimate and 90 % interval per source) as Markdown."""
@@ -270,6 +299,20 @@ class FourCrimeEvaluation:
     sources: list[str]
     origins: list[int]
     files: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> FourCrimeEvaluation:
+        """The results :func:`evaluate_four_crimes` wrote into ``folder``."""
+        folder = Path(folder)
+        scores = _read_result(folder / "four_crime_scores.csv")
+        differences = _read_result(folder / "four_crime_differences.csv")
+        sources = [differences["a"].iloc[0], differences["b"].iloc[0]]  # difference = a - b
+        ledger = folder / "ledger.sqlite"
+        cases = ledger_cases(ledger, sources)
+        return cls(ledger=ledger, scores=scores, differences=differences, cases=cases,
+                   sources=sources,
+                   origins=sorted(int(t) for t in cases["origin_year"].unique()),
+                   files={"report": folder / "report.html"})
 
     def markdown(self) -> str:
         """Per crime: cases, onsets, each source's scores and the paired difference."""

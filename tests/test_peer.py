@@ -15,6 +15,8 @@ from r2p_models.crimes import CRIMES
 from r2p_models.errors import InputError
 from r2p_models.peer import (
     PEER_SOURCE,
+    FourCrimeEvaluation,
+    PeerEvaluation,
     evaluate_against_peer,
     evaluate_four_crimes,
     peer_forecast_rows,
@@ -84,6 +86,10 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     for key in ("scores", "differences", "markdown", "report"):
         assert Path(res.files[key]).exists()
     assert "| brier |" in Path(res.files["markdown"]).read_text()
+    # the stored results load back to the same tables
+    back = PeerEvaluation.load(tmp_path / "eval")
+    assert back.markdown() == res.markdown()
+    assert back.sources == res.sources and back.n_cases == res.n_cases
 
 
 @needs_data
@@ -112,6 +118,10 @@ def test_four_crime_evaluation_scores_each_crime_on_shared_cases(tmp_path) -> No
     text = Path(res.files["markdown"]).read_text()
     assert all(f"| {crime} |" in text for crime in CRIMES)
     assert Path(res.files["report"]).exists()
+    back = FourCrimeEvaluation.load(tmp_path / "eval")
+    assert back.markdown() == res.markdown()
+    with pytest.raises(InputError, match="no stored evaluation result"):
+        FourCrimeEvaluation.load(tmp_path)
 
 
 def test_four_crime_evaluation_needs_two_variants(tmp_path) -> None:
