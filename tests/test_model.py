@@ -103,6 +103,35 @@ def test_un_mapping_shrinks_off_target_effects(toy):
     assert np.all(sd[~rel] < 0.12) and np.all(sd[rel] > 0.6)
 
 
+@pytest.mark.parametrize("variant", ["hierarchical", "independent"])
+def test_one_crime_model_has_one_effect_per_term_and_a_fixed_region_scale(variant):
+    """With one crime (the EWP panel) nothing is left that only the prior identifies."""
+    from r2p_models.model.build import Priors
+
+    panel, _ = toy_panel(4, n_countries=12, n_years=8, crimes=("crimes_against_humanity",))
+    design = build_design(panel, horizon=1)
+    model = build_model(design, variant)
+    free = {v.name for v in model.free_RVs}
+    assert "mu" not in free and "sigma_region" not in free
+    p = Priors()
+    draws = pm.draw([model["beta"], model["sigma_region"], model["a_region"]], draws=20000,
+                    random_seed=11)
+    beta, sigma, a_region = draws
+    rel = design.relevance[0]
+    # the marginal prior of "shared effect + crime deviation": Normal(0, hypot(mu_sd, tau))
+    sd = beta[:, 0, :].std(axis=0)
+    # (the independent variant has no shared effect: Normal(0, mu_sd))
+    expected = np.hypot(p.mu_sd, p.tau) if variant == "hierarchical" else p.mu_sd
+    np.testing.assert_allclose(sd[rel], expected, rtol=0.04)
+    np.testing.assert_allclose(sd[~rel], p.off_sd, rtol=0.04)
+    np.testing.assert_array_equal(sigma, p.region_sd)
+    # zero-sum region effects of scale region_sd: each has sd region_sd * sqrt(1 - 1/R)
+    R = len(design.regions)
+    np.testing.assert_allclose(a_region[:, :, 0].sum(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(a_region[:, :, 0].std(axis=0), p.region_sd * np.sqrt(1 - 1 / R),
+                               rtol=0.04)
+
+
 def test_complete_indicators_need_no_missingness_effects():
     panel, _ = toy_panel(8, n_countries=10, n_years=6, missing_rate=0.0)
     design = build_design(panel, horizon=1)

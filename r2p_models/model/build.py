@@ -26,6 +26,13 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
     is shrunk to zero with a fixed scale 0.1. An
     indicator specific to one crime is therefore free for that crime and shrunk
     elsewhere. Missingness flags are treated as relevant to every crime.
+
+    With **one crime** (e.g. the EWP panel's mass-killing onset) the model simplifies to
+    what the data can inform: each effect is one coefficient with the marginal prior of
+    the sum, ``beta[j] ~ Normal(0, hypot(0.75, tau))`` (0.1 if unmapped), and the region
+    scale is fixed at its prior mean ``sigma_region = 0.4`` (stored as a constant, so
+    forecasts for an unseen region work the same way), because a scale learned from five
+    or six region effects sent NUTS into divergences.
 ``pooled``
     A regularised pooled logit per crime, the Early Warning Project's structure:
     ``alpha[k] + x @ beta[k]`` with independent ``Normal(0, 0.75)`` coefficients and no
@@ -130,6 +137,13 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
     elif variant == "independent":
         scale = np.where(rel, priors.mu_sd, priors.off_sd)
         b = pm.Normal("b_z", 0.0, 1.0, dims=dims_all) * scale
+    elif K == 1:
+        # One crime: "shared effect plus crime deviation" is one effect with the marginal
+        # prior of the sum. Keeping both would add a direction per term that only the
+        # prior identifies (a ridge NUTS has to walk along) and change nothing else.
+        tau = priors.tau_sd if priors.tau is None else priors.tau
+        scale = np.where(rel, np.hypot(priors.mu_sd, tau), priors.off_sd)
+        b = pm.Normal("b_z", 0.0, 1.0, dims=dims_all) * scale
     else:
         mu = pm.Normal("mu", 0.0, priors.mu_sd, dims="term")
         if priors.tau is None:
@@ -156,7 +170,19 @@ def _region_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVa
     # the default world r_hat 1.012 at sigma_region); non-centred: none, and min bulk
     # ESS 941 (4 x 1500 draws, default world through 2017) with sigma_region at 1138.
     z = pm.ZeroSumNormal("a_region_z", sigma=1.0, dims=("crime", "region"))
-    if variant == "independent":
+    if len(design.crimes) == 1:
+        # One crime: a learned scale would rest on R - 1 effects (5 on the EWP panel), and
+        # NUTS diverged along it (EWP panel, origin 1999: 202 divergences in 4 x 2000
+        # draws, at large sigma_region, r_hat 1.03). Fix it at the prior's mean, as the
+        # crime-deviation scale is fixed.
+        if variant == "independent":
+            sigma = pm.Deterministic("sigma_region", pt.full((1,), priors.region_sd),
+                                     dims="crime")
+            a = (sigma[:, None] * z).T
+        else:
+            sigma = pm.Deterministic("sigma_region", pt.as_tensor_variable(priors.region_sd))
+            a = (sigma * z).T
+    elif variant == "independent":
         sigma = pm.Gamma("sigma_region", 2.0, 2.0 / priors.region_sd, dims="crime")
         a = (sigma[:, None] * z).T
     else:
