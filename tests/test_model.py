@@ -110,10 +110,10 @@ def test_one_crime_model_has_one_effect_per_term_and_a_fixed_region_scale(varian
 
     panel, _ = toy_panel(4, n_countries=12, n_years=8, crimes=("crimes_against_humanity",))
     design = build_design(panel, horizon=1)
-    model = build_model(design, variant)
+    p = Priors(learn_scale=False)
+    model = build_model(design, variant, p)
     free = {v.name for v in model.free_RVs}
-    assert "mu" not in free and "sigma_region" not in free
-    p = Priors()
+    assert "mu" not in free and "sigma_region" not in free and "sigma_beta" not in free
     draws = pm.draw([model["beta"], model["sigma_region"], model["a_region"]], draws=20000,
                     random_seed=11)
     beta, sigma, a_region = draws
@@ -308,3 +308,34 @@ def test_bayes_missing_mode_has_one_latent_per_missing_used_value():
     c, _t, j = np.nonzero(design.missing[:, span] & used_cy[:, :, None])
     np.testing.assert_allclose(mean, design.impute_mean[c, j], atol=0.1)
     assert np.isfinite(model.compile_logp()(model.initial_point()))
+
+
+@pytest.mark.parametrize("variant", ["pooled", "hierarchical"])
+def test_learned_effect_scale_gives_the_scale_mixture_prior(variant):
+    """A learned effect scale: beta = sigma_beta * z with sigma_beta ~ HalfNormal(s0).
+
+    The marginal prior of each mapped effect is then a scale mixture of normals with
+    E|beta| = s0 * E|z| * E(sigma_beta / s0) = s0 * (2 / pi) and sd = s0 (closed forms),
+    and two effects of one crime share the scale: with u, z1, z2 standard normal,
+    corr(|beta_1|, |beta_2|) = (2/pi - 4/pi**2) / (1 - 4/pi**2) = 0.389, where effects of
+    fixed scale are uncorrelated.
+    """
+    from r2p_models.model.build import Priors
+
+    panel, _ = toy_panel(4, n_countries=12, n_years=8, crimes=("crimes_against_humanity",))
+    design = build_design(panel, horizon=1)
+    p = Priors()
+    model = build_model(design, variant, p)
+    assert "sigma_beta" in {v.name for v in model.free_RVs}
+    beta, = pm.draw([model["beta"]], draws=40000, random_seed=5)
+    beta = beta[:, 0, :]
+    rel = design.relevance[0] if variant != "pooled" else np.ones(beta.shape[1], bool)
+    s0 = np.hypot(p.mu_sd, p.tau) if variant == "hierarchical" else p.mu_sd
+    mapped = beta[:, rel]
+    np.testing.assert_allclose(np.abs(mapped).mean(axis=0), s0 * 2 / np.pi, rtol=0.04)
+    np.testing.assert_allclose(mapped.std(axis=0), s0, rtol=0.04)
+    r = np.corrcoef(np.abs(mapped[:, 0]), np.abs(mapped[:, 1]))[0, 1]
+    expected = (2 / np.pi - 4 / np.pi**2) / (1 - 4 / np.pi**2)
+    assert abs(r - expected) < 0.03
+    if variant == "hierarchical":
+        np.testing.assert_allclose(beta[:, ~rel].std(axis=0), p.off_sd, rtol=0.04)

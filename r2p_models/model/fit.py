@@ -51,7 +51,7 @@ ESS_MIN = 400.0
 
 #: Posterior variables a fitted model keeps (those the variant has).
 KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "a_region", "a_country", "sigma_region",
-        "sigma_country", "corr_country", "mu", "tau")
+        "sigma_country", "corr_country", "mu", "tau", "sigma_beta")
 
 
 class ConvergenceWarning(UserWarning):
