@@ -288,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, what, origins, variants in (
         ("evaluate-peer", "backtest on the EWP panel and compare with the EWP's published "
-         "out-of-sample forecasts on the same cases", "1993-2006", "hierarchical,pooled"),
+         "out-of-sample forecasts on the same cases", "1993-2006",
+         "hierarchical,pooled,no_country"),
         ("evaluate-four-crimes", "backtest the joint and the independent-crimes model on the "
          "four-crime proxy panel and compare them per crime",
          ",".join(str(y) for y in range(1994, 2007, 2)), "hierarchical,independent"),

@@ -189,7 +189,7 @@ def evaluate_against_peer(
     out: str | Path,
     *,
     origins: Sequence[int] = tuple(range(1993, 2007)),
-    variants: Sequence[str] = ("hierarchical", "pooled"),
+    variants: Sequence[str] = ("hierarchical", "pooled", "no_country"),
     workers: int = 1,
     model_overrides: dict[str, object] | None = None,
     n_boot: int = 1000,
@@ -208,7 +208,9 @@ def evaluate_against_peer(
     origins : sequence of int
         Backtest origins; with horizon 2 the windows of 1993-2006 end by 2008.
     variants : sequence of str
-        Model variants to backtest (``[model] variant``).
+        Model variants to backtest (``[model] variant``): by default the hierarchical model,
+        the pooled regularised logit (the peer's structure) and the model without country
+        effects (the best-ranking of the three on this one-outcome panel).
     workers : int
         Parallel backtest fits.
     model_overrides : dict, optional
