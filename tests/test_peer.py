@@ -13,6 +13,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from r2p_models.backtest import base_rate_forecaster
 from r2p_models.crimes import CRIMES
 from r2p_models.errors import InputError
+from r2p_models.ledger import Ledger
 from r2p_models.peer import (
     PEER_SOURCE,
     FourCrimeEvaluation,
@@ -80,6 +81,17 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     assert peer["brier"] == pytest.approx(brier_score_loss(foos["y"], foos["risk_prev"]),
                                           abs=1e-12)
     assert peer["auc"] == pytest.approx(roc_auc_score(foos["y"], foos["risk_prev"]), abs=1e-12)
+    # every source is also scored recalibrated on its own track record; origins 2000 and
+    # 2001 have no resolved two-year window before them, so they are left as issued
+    recal = f"{PEER_SOURCE} recalibrated"
+    assert res.sources[-1] == PEER_SOURCE and recal in res.sources
+    with Ledger(res.ledger, create=False) as led:
+        rows = led.rows()
+    key = ["origin_year", "country"]
+    both = rows[rows.source == PEER_SOURCE].merge(rows[rows.source == recal], on=key)
+    early = both.origin_year <= 2001
+    np.testing.assert_allclose(both.p_mean_x[early], both.p_mean_y[early], rtol=1e-12)
+    assert (both.p_mean_y[~early] < both.p_mean_x[~early]).all()  # the peer over-forecast
     # the paired differences are computed against the peer, on the same cases
     assert set(res.differences["b"]) == {PEER_SOURCE}
     assert (res.differences["n"] == res.n_cases).all()

@@ -24,6 +24,9 @@ Tables and tracking (:mod:`.tracking`)
     :func:`plot_metric_over_time`.
 Posterior draws (:mod:`.draws`)
     :func:`score_draws`, :func:`summarize_draws`.
+Recalibration on the track record (:mod:`.recalibrate`)
+    :func:`recalibrate_on_track_record`, :func:`intercept_shift`: shift a forecaster's
+    log-odds by the bias of its own forecasts resolved by the issue year.
 
 Binned ECE / maximum calibration error are deliberately not provided: with rare events
 they depend on the binning and mislead (use MCB and the consistency band instead).
@@ -53,6 +56,11 @@ from r2p_models.calibration.discrimination import (
     top_k_capture,
 )
 from r2p_models.calibration.draws import DRAW_METRICS, score_draws, summarize_draws
+from r2p_models.calibration.recalibrate import (
+    SHIFT_PRIOR_SD,
+    intercept_shift,
+    recalibrate_on_track_record,
+)
 from r2p_models.calibration.reliability import (
     ConsistencyResamples,
     MiscalibrationTest,
@@ -84,6 +92,7 @@ __all__ = [
     "INTERVAL_LEVEL",
     "LOG_EPS",
     "N_BOOT",
+    "SHIFT_PRIOR_SD",
     "TABLE_COLUMNS",
     "BootstrapResult",
     "CalibrationInputError",
@@ -99,6 +108,7 @@ __all__ = [
     "consistency_resamples",
     "corp_decomposition",
     "corp_table",
+    "intercept_shift",
     "issue_time_base_rate",
     "log_score",
     "miscalibration_test",
@@ -108,6 +118,7 @@ __all__ = [
     "plot_metric_over_time",
     "plot_reliability",
     "pr_auc",
+    "recalibrate_on_track_record",
     "recall_at_budget",
     "reliability",
     "reliability_diagram",
