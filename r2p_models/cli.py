@@ -214,6 +214,15 @@ def _cmd_ledger_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_ledger_recalibrate(args: argparse.Namespace) -> int:
+    from r2p_models.rerun import issue_recalibrated
+
+    new = issue_recalibrated(args.ledger, args.source, prior_sd=args.prior_sd)
+    for src in new:
+        print(f"recorded {src!r}; its outcomes resolve with the next `r2p resolve`")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``r2p`` (one sub-command per pipeline stage)."""
     parser = argparse.ArgumentParser(
@@ -316,6 +325,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--csv", required=True, type=Path)
     q.add_argument("--analyst", required=True, help="analyst id (the ledger source)")
     q.set_defaults(func=_cmd_ledger_import)
+    q = lsub.add_parser("recalibrate", help="record a source's forecasts recalibrated on its "
+                        "own resolved track record, as the source '<source> recalibrated'")
+    q.add_argument("--ledger", required=True, type=Path)
+    q.add_argument("--source", required=True, action="append",
+                   help="ledger source to recalibrate (repeat for several)")
+    q.add_argument("--prior-sd", type=float, default=None,
+                   help="prior sd of the log-odds shift (default 1.0)")
+    q.set_defaults(func=_cmd_ledger_recalibrate)
     return parser
 
 

@@ -46,7 +46,6 @@ __all__ = [
     "PeerEvaluation",
     "evaluate_against_peer",
     "evaluate_four_crimes",
-    "issue_recalibrated",
     "ledger_cases",
     "peer_forecast_rows",
     "shared_cases",
@@ -226,8 +225,8 @@ def evaluate_against_peer(
         Backtest forecaster (default: the model, see :mod:`r2p_models.backtest`).
     recalibrate : bool, default True
         Also score every source recalibrated on its own track record
-        (:func:`issue_recalibrated`; the peer's too, to show what the recalibration alone
-        does); each is compared with the peer as published.
+        (:func:`r2p_models.rerun.issue_recalibrated`; the peer's too, to show what the
+        recalibration alone does); each is compared with the peer as published.
 
     Returns
     -------
@@ -237,7 +236,7 @@ def evaluate_against_peer(
     from r2p_models.config import load_config
     from r2p_models.data.adapters import write_adapted
     from r2p_models.data.panel import load_panel
-    from r2p_models.rerun import resolve_ledger, write_report_for
+    from r2p_models.rerun import issue_recalibrated, resolve_ledger, write_report_for
 
     data_dir, out = Path(data_dir), Path(out).resolve()
     foos = data_dir / FOOS_FILE
@@ -438,60 +437,6 @@ def evaluate_four_crimes(
     files["report"] = write_report_for(base, panel, ledger)
     result.files = files
     return result
-
-
-def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,
-                       prior_sd: float | None = None) -> list[str]:
-    """Record each source's forecasts recalibrated on its own track record as a new source.
-
-    Each forecast's log-odds are shifted by the bias of the same source's forecasts (same
-    crime and horizon) resolved by its origin year
-    (:func:`r2p_models.calibration.recalibrate_on_track_record`), and the results are
-    issued into ``ledger`` as the source ``"<source> recalibrated"`` with the original
-    rows' kind, run and data hash. Outcomes are left pending (resolve the ledger again).
-    Rerunning with the same ledger is a no-op; a changed history is refused by the ledger
-    (issued rows are immutable).
-
-    Parameters
-    ----------
-    ledger : path
-        An existing ledger.
-    sources : sequence of str
-        Sources to recalibrate (their outcomes must have been resolved).
-    prior_sd : float, optional
-        Prior sd of the log-odds shift (default
-        :data:`r2p_models.calibration.recalibrate.SHIFT_PRIOR_SD`).
-
-    Returns
-    -------
-    list of str
-        The new sources, in the order of ``sources``.
-    """
-    from r2p_models.calibration.recalibrate import SHIFT_PRIOR_SD, recalibrate_on_track_record
-
-    prior_sd = SHIFT_PRIOR_SD if prior_sd is None else float(prior_sd)
-    with Ledger(ledger, create=False) as led:
-        rows = led.rows()
-        rows = rows[rows["source"].isin(sources)]
-        absent = [s for s in sources if s not in set(rows["source"])]
-        if absent:
-            raise InputError(f"{ledger}: no forecasts of source(s) {absent} to recalibrate")
-        recal = recalibrate_on_track_record(rows, prior_sd=prior_sd)
-        new = []
-        for source in sources:
-            mine = recal[rows["source"].to_numpy() == source]
-            for (kind, run_id, data_hash, config_hash), grp in mine.groupby(
-                    ["kind", "run_id", "data_hash", "config_hash"], sort=False, dropna=False):
-                led.issue(grp, source=mine["source"].iloc[0], kind=kind,
-                          run_id=f"{run_id} recalibrated",
-                          data_hash=None if pd.isna(data_hash) else data_hash,
-                          config_hash=("" if pd.isna(config_hash) else f"{config_hash} ")
-                          + f"recalibrated(prior_sd={prior_sd:g})",
-                          ignore_extra_columns=True)
-            new.append(mine["source"].iloc[0])
-            log.info("%s: recalibrated on its track record (log-odds shifts %.2f to %.2f)",
-                     source, mine["shift"].min(), mine["shift"].max())
-    return new
 
 
 def _backtest_variants(base, panel, origins: Sequence[int], variants: Sequence[str],

@@ -27,6 +27,7 @@ import json
 import logging
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -46,6 +47,7 @@ from r2p_models.ledger import Ledger, ledger_lock
 __all__ = [
     "RunResult",
     "default_origins",
+    "issue_recalibrated",
     "latest_origin",
     "ledger_path",
     "pipeline",
@@ -100,6 +102,61 @@ def resolve_ledger(ledger: Path, panel: xr.Dataset, config: RunConfig) -> int:
             outcome_source=f"{Path(config.data.table).name} {panel.attrs['data_hash'][:12]}",
             observed_through=_observed_through(panel),
         )
+
+
+def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,
+                       prior_sd: float | None = None) -> list[str]:
+    """Record each source's forecasts recalibrated on its own track record as a new source.
+
+    Each forecast's log-odds are shifted by the bias of the same source's forecasts (same
+    crime and horizon) resolved by its origin year
+    (:func:`r2p_models.calibration.recalibrate_on_track_record`), and the results are
+    issued into ``ledger`` as the source ``"<source> recalibrated"`` with the original
+    rows' kind, run and data hash. Every row of a source is its track record, whatever its
+    kind (backtest postdictions too). Outcomes are left pending (resolve the ledger again).
+    Rerunning with the same ledger is a no-op; a changed history is refused by the ledger
+    (issued rows are immutable).
+
+    Parameters
+    ----------
+    ledger : path
+        An existing ledger.
+    sources : sequence of str
+        Sources to recalibrate (their outcomes must have been resolved).
+    prior_sd : float, optional
+        Prior sd of the log-odds shift (default
+        :data:`r2p_models.calibration.recalibrate.SHIFT_PRIOR_SD`).
+
+    Returns
+    -------
+    list of str
+        The new sources, in the order of ``sources``.
+    """
+    from r2p_models.calibration.recalibrate import SHIFT_PRIOR_SD, recalibrate_on_track_record
+
+    prior_sd = SHIFT_PRIOR_SD if prior_sd is None else float(prior_sd)
+    with Ledger(ledger, create=False) as led:
+        rows = led.rows()
+        rows = rows[rows["source"].isin(sources)]
+        absent = [s for s in sources if s not in set(rows["source"])]
+        if absent:
+            raise InputError(f"{ledger}: no forecasts of source(s) {absent} to recalibrate")
+        recal = recalibrate_on_track_record(rows, prior_sd=prior_sd)
+        new = []
+        for source in sources:
+            mine = recal[rows["source"].to_numpy() == source]
+            for (kind, run_id, data_hash, config_hash), grp in mine.groupby(
+                    ["kind", "run_id", "data_hash", "config_hash"], sort=False, dropna=False):
+                led.issue(grp, source=mine["source"].iloc[0], kind=kind,
+                          run_id=f"{run_id} recalibrated",
+                          data_hash=None if pd.isna(data_hash) else data_hash,
+                          config_hash=("" if pd.isna(config_hash) else f"{config_hash} ")
+                          + f"recalibrated(prior_sd={prior_sd:g})",
+                          ignore_extra_columns=True)
+            new.append(mine["source"].iloc[0])
+            log.info("%s: recalibrated on its track record (log-odds shifts %.2f to %.2f)",
+                     source, mine["shift"].min(), mine["shift"].max())
+    return new
 
 
 def latest_origin(panel: xr.Dataset) -> int:

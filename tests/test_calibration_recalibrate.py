@@ -14,9 +14,10 @@ from r2p_models.calibration import (
     intercept_shift,
     recalibrate_on_track_record,
 )
+from r2p_models.cli import EXIT_BAD_INPUT, main
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
-from r2p_models.peer import issue_recalibrated
+from r2p_models.rerun import issue_recalibrated
 
 
 def test_shift_without_prior_matches_the_observed_rate() -> None:
@@ -146,7 +147,7 @@ def test_bad_rows_name_the_column_and_row() -> None:
         recalibrate_on_track_record(rows, by=["source", "region"])
 
 
-def test_issue_recalibrated_records_a_new_source_once(tmp_path) -> None:
+def test_issue_recalibrated_records_a_new_source_once(tmp_path, capsys) -> None:
     rng = np.random.default_rng(5)
     rows, _ = _rows(rng, range(2000, 2006), 30, factor=2.0, horizon=1)
     rows["country"] = rows["country"].astype(str)
@@ -161,7 +162,8 @@ def test_issue_recalibrated_records_a_new_source_once(tmp_path) -> None:
         led.issue(rows.drop(columns=["outcome", "outcome_status"]), source="m", kind="backtest",
                   run_id="r1", data_hash="d", config_hash="c", ignore_extra_columns=True)
         led.resolve(onset, outcome_source="test", observed_through=2007)
-    assert issue_recalibrated(path, ["m"]) == ["m recalibrated"]
+    assert main(["ledger", "recalibrate", "--ledger", str(path), "--source", "m"]) == 0
+    assert "'m recalibrated'" in capsys.readouterr().out
     assert issue_recalibrated(path, ["m"]) == ["m recalibrated"]  # a no-op the second time
     with Ledger(path, create=False) as led:
         stored = led.rows()
@@ -174,3 +176,8 @@ def test_issue_recalibrated_records_a_new_source_once(tmp_path) -> None:
     assert mine["config_hash"].iloc[0].startswith("c recalibrated")
     with pytest.raises(InputError, match="no forecasts of source"):
         issue_recalibrated(path, ["nobody"])
+    before = len(stored)
+    assert main(["ledger", "recalibrate", "--ledger", str(path), "--source", "nobody"]) \
+        == EXIT_BAD_INPUT
+    with Ledger(path, create=False) as led:
+        assert len(led.rows()) == before  # nothing written
