@@ -114,8 +114,9 @@ def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,
     issued into ``ledger`` as the source ``"<source> recalibrated"`` with the original
     rows' kind, run and data hash. Every row of a source is its track record, whatever its
     kind (backtest postdictions too). Outcomes are left pending (resolve the ledger again).
-    Rerunning with the same ledger is a no-op; a changed history is refused by the ledger
-    (issued rows are immutable).
+    A case already recorded under the recalibrated source is left as it was issued, even if
+    the history has grown since (issued forecasts are immutable), so running this after
+    every scheduled forecast records each new forecast once, with what was known then.
 
     Parameters
     ----------
@@ -142,10 +143,13 @@ def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,
         if absent:
             raise InputError(f"{ledger}: no forecasts of source(s) {absent} to recalibrate")
         recal = recalibrate_on_track_record(rows, prior_sd=prior_sd)
+        key = ["origin_year", "country", "crime", "target_start", "target_end"]
         new = []
         for source in sources:
             mine = recal[rows["source"].to_numpy() == source]
-            for (kind, run_id, data_hash, config_hash), grp in mine.groupby(
+            done = led.rows(source=mine["source"].iloc[0])[key]
+            fresh = mine.merge(done, on=key, how="left", indicator=True)["_merge"] == "left_only"
+            for (kind, run_id, data_hash, config_hash), grp in mine[fresh.to_numpy()].groupby(
                     ["kind", "run_id", "data_hash", "config_hash"], sort=False, dropna=False):
                 led.issue(grp, source=mine["source"].iloc[0], kind=kind,
                           run_id=f"{run_id} recalibrated",

@@ -161,12 +161,32 @@ def test_issue_recalibrated_records_a_new_source_once(tmp_path, capsys) -> None:
     with Ledger(path) as led:
         led.issue(rows.drop(columns=["outcome", "outcome_status"]), source="m", kind="backtest",
                   run_id="r1", data_hash="d", config_hash="c", ignore_extra_columns=True)
+        led.resolve(onset, outcome_source="test", observed_through=2003)
+    # recalibrated as known in 2003: later origins get the history resolved by then
+    assert issue_recalibrated(path, ["m"]) == ["m recalibrated"]
+    with Ledger(path, create=False) as led:
+        first = led.rows(source="m recalibrated").set_index(["origin_year", "country"])
         led.resolve(onset, outcome_source="test", observed_through=2007)
+    # the history has grown; issued forecasts stay as issued (no conflict, nothing rewritten)
     assert main(["ledger", "recalibrate", "--ledger", str(path), "--source", "m"]) == 0
     assert "'m recalibrated'" in capsys.readouterr().out
+    with Ledger(path, create=False) as led:
+        again = led.rows(source="m recalibrated").set_index(["origin_year", "country"])
+    np.testing.assert_array_equal(again.loc[first.index, "p_mean"], first["p_mean"])
+    # a fresh ledger recalibrated with everything resolved uses the longer history
+    fresh = tmp_path / "fresh.sqlite"
+    with Ledger(fresh) as led:
+        led.issue(rows.drop(columns=["outcome", "outcome_status"]), source="m", kind="backtest",
+                  run_id="r1", data_hash="d", config_hash="c", ignore_extra_columns=True)
+        led.resolve(onset, outcome_source="test", observed_through=2007)
+    path = fresh
+    assert issue_recalibrated(path, ["m"]) == ["m recalibrated"]
     assert issue_recalibrated(path, ["m"]) == ["m recalibrated"]  # a no-op the second time
     with Ledger(path, create=False) as led:
         stored = led.rows()
+    late = stored[(stored.source == "m recalibrated") & (stored.origin_year == 2005)]
+    assert not np.allclose(late.sort_values("country")["p_mean"],
+                           first.loc[2005].sort_index()["p_mean"])
     mine = stored[stored["source"] == "m recalibrated"].sort_values(["origin_year", "country"])
     assert len(mine) == len(rows)
     assert (mine["outcome_status"] == "pending").all()
