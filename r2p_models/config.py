@@ -160,10 +160,28 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LedgerConfig:
-    """Section ``[ledger]``: where forecasts are recorded."""
+    """Section ``[ledger]``: where forecasts are recorded.
+
+    Attributes
+    ----------
+    path : Path, optional
+        The ledger file.
+    source : str
+        Name of the model's source in the ledger (with the package version and variant).
+    recalibrate : bool, default False
+        Whether a rerun also records the model's forecasts recalibrated on its own resolved
+        track record, as the source ``"<source> recalibrated"``
+        (:func:`r2p_models.rerun.issue_recalibrated`).
+    """
 
     path: Path | None = None
     source: str = "r2p-models"
+    recalibrate: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.recalibrate, bool):
+            raise ConfigError(
+                f"[ledger] recalibrate = {self.recalibrate!r}: expected true or false")
 
 
 @dataclass(frozen=True)

@@ -308,6 +308,14 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
         t = time.perf_counter()
         result.resolved = resolve_ledger(ledger, panel, cfg)
         timings["resolve"] = round(time.perf_counter() - t, 2)
+        if cfg.ledger.recalibrate:
+            t = time.perf_counter()
+            with Ledger(ledger) as led:
+                issued_any = len(led.rows(source=source)) > 0
+            if issued_any:
+                issue_recalibrated(ledger, [source])
+                result.resolved += resolve_ledger(ledger, panel, cfg)
+            timings["recalibrate"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
         scores = score_table(ledger)
         result.scores = scores.to_dict("records") if len(scores) else []

@@ -150,3 +150,73 @@ def test_config_hash_ignores_output_locations(world_config) -> None:
     moved = cfg.with_outputs(ledger=Path("/elsewhere/l.sqlite"), report=Path("/x/r.html"))
     assert moved.hash() == cfg.hash()
     assert moved.ledger.path == Path("/elsewhere/l.sqlite")
+
+
+def test_rerun_records_the_recalibrated_forecast_from_the_track_record(
+        tmp_path, real_fit, monkeypatch) -> None:
+    """``[ledger] recalibrate = true``: the new forecast shifted by the source's known bias."""
+    import numpy as np
+
+    from r2p_models.backtest import model_source
+    from r2p_models.calibration import intercept_shift
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import rerun
+
+    fit_once, _ = real_fit
+    monkeypatch.setattr(model_pkg, "fit", _as_converged(fit_once))
+    world = simulate_world(3, n_years=14, scale=0.15)
+    path = write_world(world, tmp_path)
+    _with_tiny_model(path)
+    path.write_text(path.read_text().replace('path = "ledger.sqlite"',
+                                             'path = "ledger.sqlite"\nrecalibrate = true'))
+    cfg = load_config(path)
+    assert cfg.ledger.recalibrate
+    panel = load_panel(cfg)
+    # a track record: earlier forecasts of the same source, four times too high in the odds
+    years = [int(y) for y in panel.year.values]
+    onset = panel["onset"]
+    history = []
+    for t in years[2:-3]:
+        for c in panel.country.values:
+            for k in panel.crime.values:
+                y = onset.sel(country=c, year=t + 1, crime=k).item()
+                if np.isfinite(y):
+                    history.append({"origin_year": t, "country": str(c), "crime": str(k),
+                                    "target_start": t + 1, "target_end": t + 1,
+                                    "p_mean": 0.04})
+    history = pd.DataFrame(history)
+    source = model_source(cfg)
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        led.issue(history, source=source, kind="backtest", run_id="old", data_hash="d",
+                  config_hash="c")
+    result = rerun(path)
+    assert result.status == "ok" and "recalibrate" in result.timings
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        rows = led.rows()
+    hist = rows[(rows.source == source) & (rows.outcome_status == "observed")
+                & (rows.target_end <= result.origin)]
+    now = rows[(rows.source == source) & (rows.origin_year == result.origin)]
+    recal = rows[(rows.source == f"{source} recalibrated") & (rows.origin_year == result.origin)]
+    assert len(recal) == len(now) > 0
+    for crime, grp in hist.groupby("crime"):
+        a = intercept_shift(grp["p_mean"].to_numpy(), grp["outcome"].to_numpy())
+        mine = now[now.crime == crime].set_index("country")["p_mean"]
+        theirs = recal[recal.crime == crime].set_index("country")["p_mean"]
+        expected = 1 / (1 + np.exp(-(np.log(mine / (1 - mine)) + a)))
+        np.testing.assert_allclose(theirs.loc[mine.index], expected, rtol=1e-9)
+    # the backtest rows are recalibrated too, and a second run changes nothing
+    second = rerun(path)
+    assert second.status == "unchanged"
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        assert led.rows().drop(columns=["resolved_at"]).equals(rows.drop(columns=["resolved_at"]))
+
+
+def test_ledger_recalibrate_must_be_a_boolean(tmp_path) -> None:
+    from r2p_models.config import ConfigError
+
+    path = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
+    _with_tiny_model(path)
+    path.write_text(path.read_text().replace('path = "ledger.sqlite"',
+                                             'path = "ledger.sqlite"\nrecalibrate = "yes"'))
+    with pytest.raises(ConfigError, match=r"\[ledger\] recalibrate = 'yes'"):
+        load_config(path)
