@@ -204,7 +204,13 @@ def test_rerun_records_the_recalibrated_forecast_from_the_track_record(
         theirs = recal[recal.crime == crime].set_index("country")["p_mean"]
         expected = 1 / (1 + np.exp(-(np.log(mine / (1 - mine)) + a)))
         np.testing.assert_allclose(theirs.loc[mine.index], expected, rtol=1e-9)
-    # the backtest rows are recalibrated too, and a second run changes nothing
+    # the report's watchlist features the model's own forecasts, not the recalibration
+    from r2p_models.report.build import report_content
+
+    content = report_content(tmp_path / "ledger.sqlite", n_boot=10)
+    assert content.watchlist_info["source"] == source
+    assert f"{source} recalibrated" in content.watchlist_info["other_sources"]
+    # a second run changes nothing
     second = rerun(path)
     assert second.status == "unchanged"
     with Ledger(tmp_path / "ledger.sqlite") as led:

@@ -34,7 +34,10 @@ from scipy.special import expit, logit
 from r2p_models.calibration._validate import CalibrationInputError, check_column
 from r2p_models.calibration.scores import LOG_EPS
 
-__all__ = ["SHIFT_PRIOR_SD", "intercept_shift", "recalibrate_on_track_record"]
+__all__ = ["RECALIBRATED", "SHIFT_PRIOR_SD", "intercept_shift", "recalibrate_on_track_record"]
+
+RECALIBRATED = " recalibrated"
+"""Suffix of a recalibrated source's name in a ledger."""
 
 SHIFT_PRIOR_SD = 1.0
 """Prior sd of the log-odds shift: a shift beyond +-2 (a factor of ~7 in the odds) needs
@@ -93,7 +96,7 @@ def recalibrate_on_track_record(
     *,
     prior_sd: float = SHIFT_PRIOR_SD,
     by: Sequence[str] = ("source", "crime", "horizon"),
-    suffix: str = " recalibrated",
+    suffix: str = RECALIBRATED,
 ) -> pd.DataFrame:
     """Shift every forecast by the bias of the same forecaster's earlier, resolved forecasts.
 

@@ -55,6 +55,7 @@ from r2p_models.calibration import (
     rolling_table,
     score_table,
 )
+from r2p_models.calibration.recalibrate import RECALIBRATED
 from r2p_models.crimes import CRIMES
 from r2p_models.errors import InputError
 from r2p_models.ledger import COLUMNS, Ledger
@@ -106,7 +107,8 @@ class ReportContent:
     tracks : list of str
         Tracks in display order.
     primary : str or None
-        The current model's track (newest real-time source, else newest backtest source).
+        The current model's track (newest real-time source, else newest backtest source;
+        a model's own source before its recalibration).
     featured : list of str
         Tracks whose reliability diagrams are drawn: the current model (real time and
         backtest) and the analysts. The others get the decomposition table only.
@@ -572,6 +574,8 @@ def report_content(
     primary = None
     for kind in ("forecast", "backtest"):
         k = rows[rows["kind"] == kind]
+        own = k[~k["source"].astype(str).str.endswith(RECALIBRATED)]
+        k = own if not own.empty else k  # feature a model's own forecasts over a recalibration
         if not k.empty:
             newest = k.sort_values(["issued_at", "origin_year", "source"]).iloc[-1]
             primary = _track(newest["source"], kind)
