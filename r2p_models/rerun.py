@@ -117,6 +117,8 @@ def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,
     A case already recorded under the recalibrated source is left as it was issued, even if
     the history has grown since (issued forecasts are immutable), so running this after
     every scheduled forecast records each new forecast once, with what was known then.
+    Each issuing run of a source is written in its own transaction; an interrupted call
+    leaves whole runs recorded, and calling again records the rest.
 
     Parameters
     ----------
