@@ -277,6 +277,18 @@ def test_failed_check_is_visible_after_a_retry_with_more_draws(toy, caplog):
         fm.check(raise_on_fail=True)
 
 
+def test_numpyro_sampler_without_numpyro_says_how_to_install_it(toy, monkeypatch):
+    import sys
+
+    from r2p_models.model import DesignError
+
+    panel, _ = toy
+    monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro -> ImportError
+    cfg = ModelConfig(sampler="numpyro", chains=2, draws=10, tune=10, horizon=1)
+    with pytest.raises(DesignError, match=r"needs the packages jax and numpyro.*\[numpyro\]"):
+        fit(panel, cfg)
+
+
 def test_intercept_prior_centres_on_base_rate(toy):
     panel, _ = toy
     design = build_design(panel, horizon=1)

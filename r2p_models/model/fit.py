@@ -241,7 +241,8 @@ def _pymc_nuts(model: Any, config: ModelConfig, progress: bool,
             import numpyro  # noqa: F401
         except ImportError:
             raise DesignError(
-                "sampler = 'numpyro' needs the packages jax and numpyro (pip install numpyro)"
+                "sampler = 'numpyro' needs the packages jax and numpyro "
+                "(pip install -e \".[numpyro]\", or pip install numpyro)"
             ) from None
         from r2p_models.model.loglik import register_jax
 
