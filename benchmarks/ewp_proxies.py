@@ -14,7 +14,7 @@ cross-validated on country-grouped folds, additive cubic splines and pairwise in
 (ridge), random forests, and BART (``pymc-bart``, logit link with the training base rate as
 a fixed offset; skipped when pymc-bart is not installed: ``pip install pymc-bart``).
 
-Usage (from the project root; the linear proxies and forests take about 3 minutes, each
+Usage (from the project root; the linear proxies and forests take about 2 minutes, each
 BART setting 10-20 minutes on 2 cores)::
 
     .venv/bin/python benchmarks/ewp_proxies.py --data ../shared/datasets

@@ -284,6 +284,7 @@ def test_numpyro_sampler_without_numpyro_says_how_to_install_it(toy, monkeypatch
 
     panel, _ = toy
     monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro -> ImportError
+    monkeypatch.setenv("XLA_FLAGS", "")  # fit would set it for JAX; keep the session's env
     cfg = ModelConfig(sampler="numpyro", chains=2, draws=10, tune=10, horizon=1)
     with pytest.raises(DesignError, match=r"needs the packages jax and numpyro.*\[numpyro\]"):
         fit(panel, cfg)
