@@ -172,6 +172,18 @@ def test_convergence_check_passes_iid_and_fails_on_problems():
     assert not one_chain.ok and "2 chains" in one_chain.problems[0]
 
 
+def test_convergence_check_skips_constant_elements_without_warnings():
+    # e.g. the unit diagonal of corr_country: no r_hat, and no numpy warning in the logs
+    rng = np.random.default_rng(5)
+    draws = rng.normal(size=(4, 1000, 3))
+    draws[:, :, 1] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = check_convergence(_idata(draws), sampler="test")
+    assert rep.ok and np.isfinite(rep.max_rhat) and rep.max_rhat < 1.01
+    assert "theta[1]" not in rep.worst.values()
+
+
 @pytest.fixture(scope="module")
 def fitted(toy):
     panel, _ = toy

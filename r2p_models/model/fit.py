@@ -148,10 +148,12 @@ def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds
     have no r_hat and are skipped.
     """
     post = idata.posterior
-    # drop constant elements (NaN r_hat) by masking after the fact
-    rhat = az.rhat(post)
-    ess_b = az.ess(post, method="bulk")
-    ess_t = az.ess(post, method="tail")
+    # drop constant elements (NaN r_hat) by masking after the fact; their 0/0 would
+    # otherwise print a numpy RuntimeWarning into every scheduled run's log
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = az.rhat(post)
+        ess_b = az.ess(post, method="bulk")
+        ess_t = az.ess(post, method="tail")
     const = {n: post[n].std(("chain", "draw")) == 0 for n in post.data_vars}
     rhat = xr.Dataset({n: rhat[n].where(~const[n]) for n in rhat.data_vars})
     ess_b = xr.Dataset({n: ess_b[n].where(~const[n]) for n in ess_b.data_vars})
