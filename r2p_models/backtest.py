@@ -96,8 +96,15 @@ def model_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int) -> Ori
 
 
 def model_source(config: RunConfig) -> str:
-    """Ledger source name of this package's model: ``"<name> <version> <variant>"``."""
-    return f"{config.ledger.source} {__version__} {config.model.variant}"
+    """Ledger source name of this package's model: ``"<name> <version> <variant>"``.
+
+    A model whose effect scale is not learned (``[model] effect_scale``) is another
+    forecaster: ``" (effect scale <setting>)"`` is appended.
+    """
+    source = f"{config.ledger.source} {__version__} {config.model.variant}"
+    if config.model.effect_scale != "learned":
+        source += f" (effect scale {config.model.effect_scale})"
+    return source
 
 
 def forecast_rows(draws: xr.DataArray, origin: int, horizon: int) -> pd.DataFrame:

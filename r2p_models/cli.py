@@ -190,11 +190,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         args.data, args.out, origins=parse_origins(args.origins),
         variants=[v.strip() for v in args.variants.split(",")], workers=args.workers,
         n_boot=args.n_boot,
-        model_overrides=None if args.draws is None else {"draws": args.draws},
+        model_overrides=_eval_overrides(args),
     )
     print(result.markdown())
     print("files: " + ", ".join(f"{k} {v}" for k, v in result.files.items()))
     return EXIT_OK
+
+
+def _eval_overrides(args: argparse.Namespace) -> dict[str, object] | None:
+    from r2p_models.config import ModelConfig
+
+    overrides: dict[str, object] = {}
+    if args.draws is not None:
+        overrides["draws"] = args.draws
+    scale = getattr(args, "effect_scale", None)
+    if scale is not None:
+        try:
+            overrides["effect_scale"] = float(scale)
+        except ValueError:
+            overrides["effect_scale"] = scale
+        ModelConfig(effect_scale=overrides["effect_scale"])  # a bad value fails here, first
+    return overrides or None
 
 
 def _cmd_ledger_export(args: argparse.Namespace) -> int:
@@ -313,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
         p.add_argument("--draws", type=int, default=None,
                        help="draws a chain (default: r2p_models.peer.EVAL_MODEL)")
+        if name == "evaluate-peer":
+            p.add_argument("--effect-scale", default=None,
+                           help="[model] effect_scale of every variant: learned (default), "
+                                "rolling_cv or a number (see r2p_models.model.scale)")
 
     p = sub.add_parser("ledger", help="ledger utilities")
     lsub = p.add_subparsers(dest="ledger_command", required=True)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -118,6 +119,11 @@ class ModelConfig:
         NUTS fits that fail the convergence check are run again, up to this many times,
         each time with twice the draws and a new seed (default 1): a scheduled rerun has
         nobody to do it by hand. The draws actually used are recorded with the fit.
+    effect_scale : {"learned", "rolling_cv"} or float
+        Prior scale of the indicator effects of models with one effect scale (``pooled``,
+        and any variant on a one-outcome panel): learned from the data (default), chosen
+        by rolling-origin cross-validation on the training data, or fixed at a positive
+        number (see :mod:`r2p_models.model.scale`).
     """
 
     variant: str = "hierarchical"
@@ -130,6 +136,7 @@ class ModelConfig:
     seed: int = 20051
     missing: str = "carry_forward"
     retries: int = 1
+    effect_scale: str | float = "learned"
 
     def __post_init__(self) -> None:
         allowed = {
@@ -150,6 +157,12 @@ class ModelConfig:
         r = self.retries
         if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 3:
             raise ConfigError(f"[model] retries = {r!r}: expected an integer from 0 to 3")
+        e = self.effect_scale
+        if isinstance(e, bool) or not (
+                e in ("learned", "rolling_cv")
+                or (isinstance(e, int | float) and math.isfinite(e) and e > 0)):
+            raise ConfigError(f"[model] effect_scale = {e!r}: expected \"learned\", "
+                              "\"rolling_cv\" or a positive number")
         if not 0.5 <= float(self.target_accept) < 1:
             raise ConfigError(f"[model] target_accept = {self.target_accept!r}: expected [0.5, 1)")
 

@@ -11,6 +11,7 @@ Typical use::
 Modules: :mod:`~r2p_models.model.design` (outcome within the horizon, at-risk mask,
 standardisation and missing data: read its docstring for the rules),
 :mod:`~r2p_models.model.build` (the PyMC model and its variants),
+:mod:`~r2p_models.model.scale` (learned, fixed or cross-validated effect scale),
 :mod:`~r2p_models.model.fit` (samplers, convergence checks, :class:`FittedModel`),
 :mod:`~r2p_models.model.predict`, :mod:`~r2p_models.model.io` (netCDF files),
 :mod:`~r2p_models.model.compare` (PSIS-LOO between variants).
@@ -28,6 +29,7 @@ from r2p_models.model.fit import (
     fit,
 )
 from r2p_models.model.io import ModelFileError, load_model, save_model
+from r2p_models.model.scale import ScaleSelection, select_effect_scale
 
 __all__ = [
     "VARIANTS",
@@ -39,6 +41,7 @@ __all__ = [
     "FittedModel",
     "ModelFileError",
     "Priors",
+    "ScaleSelection",
     "build_design",
     "build_model",
     "check_convergence",
@@ -46,4 +49,5 @@ __all__ = [
     "fit",
     "load_model",
     "save_model",
+    "select_effect_scale",
 ]

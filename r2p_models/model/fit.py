@@ -187,8 +187,16 @@ def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds
 
 
 def config_hash(config: ModelConfig) -> str:
-    """sha256 of a model config's settings."""
-    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()
+    """sha256 of a model config's settings.
+
+    ``effect_scale`` enters only when it is not the default ``"learned"``, so the hashes of
+    configs (and the files and ledger entries that carry them) from before the setting
+    existed stay valid.
+    """
+    settings = config.to_dict()
+    if settings.get("effect_scale") == "learned":
+        del settings["effect_scale"]
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 def panel_hash(panel: xr.Dataset) -> str:
@@ -511,7 +519,10 @@ def fit(
     progress : bool
         Show the sampler's progress bar.
     priors : Priors, optional
-        Prior scales (defaults in :class:`r2p_models.model.build.Priors`).
+        Prior scales (defaults in :class:`r2p_models.model.build.Priors`). With
+        ``config.effect_scale`` other than ``"learned"`` the effect scale in them is
+        replaced by the fixed or cross-validated one (:mod:`r2p_models.model.scale`; the
+        selection is recorded as ``meta["effect_scale_cv"]``).
     config_hash_value : str, optional
         Hash recorded as ``config_hash`` (e.g. the run config's hash); defaults to
         :func:`config_hash` of ``config``.
@@ -524,9 +535,16 @@ def fit(
     -------
     FittedModel
     """
+    from r2p_models.model.scale import effect_priors
+
     config = config or ModelConfig()
     design = build_design(panel, horizon=config.horizon, through=through,
                           missing=config.missing)
+    priors, selection = effect_priors(panel, config, priors, through=through)
+    if selection is not None:
+        log.info("effect scale %.3g chosen by rolling-origin CV (origins %d-%d, %d cases, "
+                 "%d onsets)", selection.scale, selection.origins[0], selection.origins[-1],
+                 selection.cases, selection.events)
     model = build_model(design, config.variant, priors)
     run, cache = config, {}
     idata, report = sample_model(model, run, progress=progress, cache=cache, **sampler_kwargs)
@@ -541,6 +559,8 @@ def fit(
     fitted = assemble(idata, report, design, config, panel, through=through, priors=priors,
                       config_hash_value=config_hash_value)
     fitted.meta.update(attempts=attempt + 1, draws_used=int(run.draws), seed_used=int(run.seed))
+    if selection is not None:
+        fitted.meta["effect_scale_cv"] = selection.to_json()
     if warn and not report.ok:
         warnings.warn(f"model fit {report.summary()}", ConvergenceWarning, stacklevel=2)
     return fitted

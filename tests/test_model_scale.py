@@ -1,0 +1,154 @@
+"""The effect scale: learned, fixed, or chosen by rolling-origin cross-validation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy.special import expit
+
+from r2p_models.config import ConfigError, ModelConfig
+from r2p_models.model import build_model, fit, load_model
+from r2p_models.model.build import Priors
+from r2p_models.model.design import DesignError, build_design
+from r2p_models.model.fit import config_hash
+from r2p_models.model.scale import GRID, effect_priors, select_effect_scale
+from r2p_models.model.toy import toy_panel
+
+CRIME = ("crimes_against_humanity",)
+
+
+def _world(beta_scale: float, seed: int = 0, n_countries: int = 150, n_years: int = 24):
+    """A one-crime panel whose onsets follow logit p = -2.5 + x @ beta, every year at risk.
+
+    ``beta = beta_scale * (1, -1, 1, -1)``; the indicators are the toy panel's (AR(1),
+    standardised scale, 10 % missing at random).
+    """
+    panel, truth = toy_panel(seed, n_countries=n_countries, n_years=n_years, crimes=CRIME)
+    rng = np.random.default_rng(seed + 100)
+    x = truth["x"].transpose("country", "year", "indicator").values
+    beta = beta_scale * np.array([1.0, -1.0, 1.0, -1.0])
+    p = np.empty(x.shape[:2])
+    p[:, 0] = expit(-2.5)  # no predictors of the year before the first
+    p[:, 1:] = expit(-2.5 + x[:, :-1] @ beta)
+    onset = (rng.random(p.shape) < p).astype(float)[:, :, None]
+    return panel.assign(onset=(("country", "year", "crime"), onset),
+                        ongoing=(("country", "year", "crime"), np.zeros_like(onset)))
+
+
+CV = ModelConfig(horizon=1, effect_scale="rolling_cv")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_strong_effects_keep_a_large_scale_and_no_effects_gain_nothing(seed):
+    """The CV against a simulation with known truth.
+
+    With strong effects (|beta| = 1 per sd) heavy shrinkage forecasts badly, so the
+    choice is one of the loosest scales. With no effects every scale forecasts about
+    equally (the curve is flat; which one wins is then noise), and none beats the true
+    probability on the same cases by more than luck in matching the sample's rate.
+    """
+    strong = select_effect_scale(_world(1.0, seed=seed), CV)
+    assert strong.scale >= 0.2
+    null = select_effect_scale(_world(0.0, seed=seed), CV)
+    for sel in (null, strong):
+        # the chosen scale is the argmin of the reported scores, on the stated cases
+        assert sel.grid == GRID and len(sel.log_score) == len(GRID)
+        assert sel.scale == GRID[int(np.argmin(sel.log_score))]
+        assert sel.events > 0 and sel.cases > sel.events
+    assert max(null.log_score) - min(null.log_score) < 0.005
+    assert max(strong.log_score) - min(strong.log_score) > 0.02
+    # the true probability's log score on the same cases (events of cases, p = expit(-2.5))
+    q, n, e = expit(-2.5), null.cases, null.events
+    oracle = -(e * np.log(q) + (n - e) * np.log(1 - q)) / n
+    assert min(null.log_score) > oracle - 0.002
+
+
+def test_inner_origins_are_the_latest_closed_ones_and_nothing_later_is_used():
+    panel = _world(0.5, seed=1)
+    years = panel["year"].values
+    through = int(years[-4])
+    sel = select_effect_scale(panel, replace(CV, horizon=2), through=through)
+    # horizon 2: an origin's window closes 2 years after it; the last 8 closed origins
+    assert sel.origins == tuple(range(through - 2 - 7, through - 2 + 1))
+    # outcomes and indicators after `through` change nothing
+    later = panel["year"] > through
+    changed = panel.assign(
+        onset=panel["onset"].where(~later, 1 - panel["onset"]),
+        X=panel["X"].where(~later, 5.0),
+    )
+    assert select_effect_scale(changed, replace(CV, horizon=2), through=through) == sel
+
+
+def test_effect_priors_fix_every_effect_at_the_scale():
+    panel = _world(0.5, seed=2, n_countries=30, n_years=10)
+    design = build_design(panel, horizon=1)
+    priors, sel = effect_priors(panel, replace(CV, effect_scale=0.07), None)
+    assert sel is None and not priors.learn_scale
+    model = build_model(design, "hierarchical", priors)
+    assert "sigma_beta" not in {v.name for v in model.free_RVs}
+    beta = pm.draw(model["beta"], draws=20000, random_seed=4)[:, 0, :]
+    np.testing.assert_allclose(beta.std(axis=0), 0.07, rtol=0.04)  # Normal(0, 0.07) each
+    learned, sel = effect_priors(panel, ModelConfig(horizon=1), Priors())
+    assert learned == Priors() and sel is None
+
+
+def test_models_without_one_effect_scale_are_refused():
+    panel, _ = toy_panel(0, n_countries=40, n_years=20)  # four crimes
+    with pytest.raises(DesignError, match=r"one effect scale.*4 crimes"):
+        select_effect_scale(panel, CV)
+    with pytest.raises(DesignError, match="one effect scale"):
+        effect_priors(panel, replace(CV, effect_scale=0.1), None)
+    # the pooled logit has one scale even with four crimes
+    sel = select_effect_scale(panel, replace(CV, variant="pooled"))
+    assert sel.scale in GRID
+    short = _world(0.5, n_countries=40, n_years=4)
+    with pytest.raises(DesignError, match="only 2 inner origin"):
+        select_effect_scale(short, CV)
+
+
+@pytest.mark.parametrize("value", ["cv", 0, -0.1, float("nan"), True])
+def test_bad_effect_scale_setting(value):
+    with pytest.raises(ConfigError, match=r"\[model\] effect_scale"):
+        ModelConfig(effect_scale=value)
+
+
+def test_config_hash_of_the_default_is_unchanged():
+    """Files and ledgers written before the setting existed keep their config hash."""
+    cfg = ModelConfig()
+    old = {k: v for k, v in cfg.to_dict().items() if k != "effect_scale"}
+    expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
+    assert config_hash(cfg) == expected
+    assert config_hash(replace(cfg, effect_scale="rolling_cv")) != expected
+
+
+def test_fit_records_the_chosen_scale_and_it_survives_save_and_load(tmp_path):
+    panel = _world(0.5, seed=3, n_countries=40, n_years=14)
+    cfg = ModelConfig(variant="no_country", horizon=1, sampler="pymc", chains=2, draws=30,
+                      tune=30, retries=0, effect_scale="rolling_cv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fm = fit(panel, cfg, through=2011)
+    sel = select_effect_scale(panel, cfg, through=2011)
+    stored = json.loads(fm.meta["effect_scale_cv"])
+    assert stored["scale"] == sel.scale and tuple(stored["origins"]) == sel.origins
+    assert json.loads(fm.meta["priors"])["mu_sd"] == sel.scale
+    path = fm.save(tmp_path / "m.nc")
+    loaded = load_model(path, expected_config=cfg)
+    assert loaded.meta["effect_scale_cv"] == fm.meta["effect_scale_cv"]
+    assert loaded.config.effect_scale == "rolling_cv"
+
+
+def test_cli_refuses_a_bad_effect_scale_before_any_work(tmp_path, capsys):
+    from r2p_models.cli import EXIT_BAD_INPUT, main
+
+    out = tmp_path / "eval"
+    assert main(["evaluate-peer", "--data", str(tmp_path), "--out", str(out),
+                 "--effect-scale", "cv"]) == EXIT_BAD_INPUT
+    assert "effect_scale = 'cv'" in capsys.readouterr().err
+    assert not out.exists()
