@@ -113,6 +113,8 @@ class Priors:
         origin's training data picked sd 0.1 (AUC 0.837 out of sample, origins
         1993-2006) where sd 0.75 ranked at 0.795. The joint multi-crime model keeps
         its fixed-scale shared effects (four crimes inform each shared effect).
+        ``[model] effect_scale`` can replace the learned scale by a fixed or a
+        cross-validated one (:mod:`r2p_models.model.scale`).
     """
 
     alpha_sd: float = 1.5

@@ -16,7 +16,9 @@ respecting time: for each prior sd ``s`` of :data:`GRID`, a ridge logit with pen
 ``1 / (2 s**2)`` (scikit-learn; the MAP of the model's effects under a ``Normal(0, s)``
 prior, with an unpenalised intercept and without the region effects) is fitted on what was
 known at each of the last :data:`INNER_ORIGINS` origins whose outcome windows have closed
-by the end of the training data, and forecasts that origin's at-risk countries. The ``s``
+by the end of the training data, and forecasts that origin's at-risk countries (one ridge
+logit per crime for a multi-crime ``pooled`` model, the scores pooled: one scale for all
+crimes, as with the learned scale's common prior). The ``s``
 with the smallest mean log score over those forecasts is the prior sd of every effect in
 the Bayesian fit (terms the UN mapping does not relate to a crime keep
 ``min(s, off_sd)``). Nothing after the training data is used, so a backtest with this
