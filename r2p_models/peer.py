@@ -215,7 +215,9 @@ def evaluate_against_peer(
     workers : int
         Parallel backtest fits.
     model_overrides : dict, optional
-        ``[model]`` settings over :data:`EVAL_MODEL` (e.g. ``{"draws": 500}``).
+        ``[model]`` settings over :data:`EVAL_MODEL` (e.g. ``{"draws": 500}``, or
+        ``{"effect_scale": "rolling_cv"}``: see :mod:`r2p_models.model.scale`). A setting
+        other than the default effect scale names a different ledger source.
     n_boot : int
         Bootstrap replicates for the intervals.
     require_convergence : bool
