@@ -222,7 +222,9 @@ def _region_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVa
     return pm.Deterministic("a_region", a, dims=("region", "crime"))
 
 
-def _country_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVariable | None:
+def _country_effects(design: Design, variant: str, priors: Priors
+                     ) -> tuple[pt.TensorVariable, pt.TensorVariable] | None:
+    """The country effects and their variance per crime (``sigma_country**2``)."""
     if variant in ("pooled", "no_country"):
         return None
     K = len(design.crimes)
@@ -231,6 +233,7 @@ def _country_effects(design: Design, variant: str, priors: Priors) -> pt.TensorV
         sigma = pm.Gamma("sigma_country", 2.0, 2.0 / priors.country_sd, dims="crime")
         pm.Deterministic("corr_country", pt.eye(K), dims=("crime", "crime2"))
         a = z * sigma[None, :]
+        var = sigma ** 2
     else:
         chol, corr, sigma = pm.LKJCholeskyCov(
             "chol_country", n=K, eta=priors.lkj_eta,
@@ -240,7 +243,13 @@ def _country_effects(design: Design, variant: str, priors: Priors) -> pt.TensorV
         pm.Deterministic("sigma_country", sigma, dims="crime")
         pm.Deterministic("corr_country", corr, dims=("crime", "crime2"))
         a = z @ chol.T
-    return pm.Deterministic("a_country", a, dims=("country", "crime"))
+        # The diagonal of the covariance as row sums of squares of the Cholesky factor, not
+        # as sigma**2: sigma is sqrt(diag(chol @ chol.T)), whose gradient goes through an
+        # AllocDiag OpFromGraph that PyTensor inlines late in its rewrites, after the merge
+        # pass; the fused log-likelihood (the most expensive node) was then evaluated twice
+        # per gradient (measured: 514 us a logp + gradient with, see benchmarks/README.md).
+        var = pt.sum(chol ** 2, axis=1)
+    return pm.Deterministic("a_country", a, dims=("country", "crime")), var
 
 
 def usable_span(design: Design) -> slice:
@@ -292,12 +301,13 @@ def build_model(design: Design, variant: str = "hierarchical",
         alpha_m = pm.Normal("alpha_m", center, priors.alpha_sd, dims="crime")
         b, _, _ = _coefficients(design, variant, priors)
         a_region = _region_effects(design, variant, priors)
-        a_country = _country_effects(design, variant, priors)
+        country = _country_effects(design, variant, priors)
+        a_country = None if country is None else country[0]
         var = pt.zeros(K)
         if a_region is not None:
             var = var + model["sigma_region"] ** 2 * (1.0 - 1.0 / len(design.regions))
-        if a_country is not None:
-            var = var + model["sigma_country"] ** 2
+        if country is not None:
+            var = var + country[1]
         alpha = pm.Deterministic("alpha", alpha_m - 0.5 * var, dims="crime")
 
         # restrict to the span of origin years with a usable cell (contiguous slice, no gather)
