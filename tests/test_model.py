@@ -364,3 +364,23 @@ def test_learned_effect_scale_gives_the_scale_mixture_prior(variant):
     assert abs(r - expected) < 0.03
     if variant == "hierarchical":
         np.testing.assert_allclose(beta[:, ~rel].std(axis=0), p.off_sd, rtol=0.04)
+
+
+@pytest.mark.parametrize("variant", ["hierarchical", "independent"])
+def test_the_fused_likelihood_is_evaluated_once_per_gradient(toy, variant):
+    """The compiled logp + gradient holds one log-likelihood node, not one per path.
+
+    A variance written as ``sigma_country**2`` (``sigma = sqrt(diag(chol @ chol.T))``)
+    made PyTensor inline an ``AllocDiag`` gradient after its merge pass, and the whole
+    likelihood, the most expensive node, was then computed twice per gradient.
+    """
+    import pytensor
+
+    from r2p_models.model.loglik import BernoulliLogitLoglik
+
+    panel, _ = toy
+    model = build_model(build_design(panel, horizon=1), variant)
+    logp = model.logp()
+    f = pytensor.function(model.value_vars, [logp, *pytensor.grad(logp, model.value_vars)])
+    nodes = [a for a in f.maker.fgraph.apply_nodes if isinstance(a.op, BernoulliLogitLoglik)]
+    assert len(nodes) == 1
