@@ -18,12 +18,12 @@ prior, with an unpenalised intercept and without the region effects) is fitted o
 known at each of the last :data:`INNER_ORIGINS` origins whose outcome windows have closed
 by the end of the training data, and forecasts that origin's at-risk countries (one ridge
 logit per crime for a multi-crime ``pooled`` model, the scores pooled: one scale for all
-crimes, as with the learned scale's common prior). The ``s``
-with the smallest mean log score over those forecasts is the prior sd of every effect in
-the Bayesian fit (terms the UN mapping does not relate to a crime keep
-``min(s, off_sd)``). Nothing after the training data is used, so a backtest with this
-setting is still out of sample. With ``effect_scale = <number>`` the prior sd is fixed at
-that number (a sensitivity analysis).
+crimes, as with the learned scale's common prior). The ``s`` with the smallest mean log
+score over those forecasts is the prior sd of every effect in the Bayesian fit (in the
+one-outcome variants, terms the UN mapping does not relate to the crime keep
+``min(s, off_sd)``; the pooled logit has no mapping). Nothing after the training data is
+used, so a backtest with this setting is still out of sample. With
+``effect_scale = <number>`` the prior sd is fixed at that number (a sensitivity analysis).
 
 The CV uses scikit-learn's penalised logit as a fast stand-in for the Bayesian model
 (each candidate needs :data:`INNER_ORIGINS` fits, and a sampled fit takes tens of seconds
