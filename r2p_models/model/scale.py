@@ -34,6 +34,7 @@ value forward, whatever ``[model] missing`` says.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from dataclasses import dataclass, replace
 
@@ -45,6 +46,8 @@ from r2p_models.model.build import Priors
 from r2p_models.model.design import DesignError, build_design, origin_design
 
 __all__ = ["GRID", "INNER_ORIGINS", "ScaleSelection", "effect_priors", "select_effect_scale"]
+
+log = logging.getLogger(__name__)
 
 #: Candidate prior sds of the indicator effects (standardised indicators, log-odds scale).
 GRID: tuple[float, ...] = (0.02, 0.03, 0.05, 0.07, 0.1, 0.14, 0.2, 0.3)
@@ -120,6 +123,7 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
         ``pooled``), fewer than 3 inner origins have training data and at-risk cases, or
         the scored forecasts hold no onset.
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     if not grid or any(not np.isfinite(s) or s <= 0 for s in grid):
@@ -137,6 +141,7 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
     probs: list[list[np.ndarray]] = [[] for _ in grid]
     ys: list[np.ndarray] = []
     used: list[int] = []
+    unconverged = n_fits = 0
     for s in closed[::-1]:
         if len(used) == inner_origins:
             break
@@ -151,21 +156,24 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             wk = inner.w[:, :, k] > 0
             yk = inner.y[:, :, k][wk]
             at_risk = outer.w[rows, si, k] > 0
-            if yk.min() == yk.max() or not at_risk.any():
+            if yk.size == 0 or yk.min() == yk.max() or not at_risk.any():
                 continue  # nothing to learn (no onset yet) or nothing to forecast
             X = np.concatenate([inner.x, inner.flags], axis=2)[wk]
             Xt = np.concatenate([od.x, od.flags], axis=1)[at_risk]
             for g, sd in enumerate(grid):
-                with warnings.catch_warnings():
-                    # lbfgs may stop a hair short at the weakest penalties; the forecasts
-                    # are then still the penalised fit to within its tolerance
-                    warnings.simplefilter("ignore", category=UserWarning)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", category=ConvergenceWarning)
                     m = LogisticRegression(C=sd ** 2, max_iter=5000).fit(X, yk)
+                unconverged += sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+                n_fits += 1
                 probs[g].append(m.predict_proba(Xt)[:, 1])
             ys.append(outer.y[rows, si, k][at_risk])
             fitted_any = True
         if fitted_any:
             used.append(s)
+    if unconverged:
+        log.warning("effect-scale CV: %d of %d ridge fits stopped at max_iter before "
+                    "converging (their forecasts are the last iterate)", unconverged, n_fits)
     if len(used) < 3:
         raise DesignError(
             f"effect_scale = 'rolling_cv': only {len(used)} inner origin(s) before "
