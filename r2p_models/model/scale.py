@@ -125,6 +125,7 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
 
     if not grid or any(not np.isfinite(s) or s <= 0 for s in grid):
         raise DesignError(f"effect-scale grid {list(grid)}: expected positive numbers")
@@ -184,11 +185,8 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
         raise DesignError(
             f"effect_scale = 'rolling_cv': no onset in the windows of the inner origins "
             f"{sorted(used)}; the scale cannot be chosen (fix it with a number)")
-    eps = 1e-12
-    scores = []
-    for g in range(len(grid)):
-        p = np.clip(np.concatenate(probs[g]), eps, 1 - eps)
-        scores.append(float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))))
+    scores = [float(log_loss(y, np.concatenate(probs[g]), labels=[0, 1]))
+              for g in range(len(grid))]
     best = int(np.argmin(scores))
     return ScaleSelection(scale=float(grid[best]), grid=tuple(float(v) for v in grid),
                           log_score=tuple(scores), origins=tuple(sorted(used)),
