@@ -186,11 +186,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from r2p_models.peer import evaluate_against_peer, evaluate_four_crimes
 
     run = evaluate_against_peer if args.command == "evaluate-peer" else evaluate_four_crimes
+    extra = {"warmup": args.warmup} if args.command == "evaluate-peer" else {}
     result = run(
         args.data, args.out, origins=parse_origins(args.origins),
         variants=[v.strip() for v in args.variants.split(",")], workers=args.workers,
         n_boot=args.n_boot,
-        model_overrides=_eval_overrides(args),
+        model_overrides=_eval_overrides(args), **extra,
     )
     print(result.markdown())
     print("files: " + ", ".join(f"{k} {v}" for k, v in result.files.items()))
@@ -333,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--effect-scale", default=None,
                            help="[model] effect_scale of every variant: learned (default), "
                                 "rolling_cv or a number (see r2p_models.model.scale)")
+            p.add_argument("--warmup", type=int, default=2,
+                           help="origins backtested before the first compared one, for the "
+                                "recalibration's track record only (default 2, the horizon)")
 
     p = sub.add_parser("ledger", help="ledger utilities")
     lsub = p.add_subparsers(dest="ledger_command", required=True)

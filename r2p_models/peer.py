@@ -196,6 +196,7 @@ def evaluate_against_peer(
     require_convergence: bool = True,
     forecaster=None,
     recalibrate: bool = True,
+    warmup: int = 2,
 ) -> PeerEvaluation:
     """Backtest our models on the EWP panel and compare them with the peer on the same cases.
 
@@ -229,6 +230,14 @@ def evaluate_against_peer(
         Also score every source recalibrated on its own track record
         (:func:`r2p_models.rerun.issue_recalibrated`; the peer's too, to show what the
         recalibration alone does); each is compared with the peer as published.
+    warmup : int, default 2
+        Backtest this many origins before the first of ``origins`` as well, for the track
+        record only: with the two-year horizon, a forecast of origin t is recalibrated on
+        the windows resolved by t, which without a warm-up leaves the first two compared
+        origins with no history and no shift, while the later ones are shifted. The
+        warm-up forecasts (and the peer's, where its file has them) are recorded in the
+        ledger but never scored: the comparison is on ``origins`` only. The default is
+        the horizon, the least that gives every compared origin a track record.
 
     Returns
     -------
@@ -240,6 +249,12 @@ def evaluate_against_peer(
     from r2p_models.data.panel import load_panel
     from r2p_models.rerun import issue_recalibrated, resolve_ledger, write_report_for
 
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise InputError(f"warmup must be a whole number of origins >= 0; got {warmup!r}")
+    origins = sorted({int(t) for t in origins})
+    if not origins:
+        raise InputError("no origins to evaluate")
+    backtested = list(range(origins[0] - warmup, origins[0])) + origins
     data_dir, out = Path(data_dir), Path(out).resolve()
     foos = data_dir / FOOS_FILE
     if not foos.exists():
@@ -251,13 +266,13 @@ def evaluate_against_peer(
     base = base.with_outputs(ledger=ledger, report=out / "report.html")
     panel = load_panel(base)
 
-    sources = _backtest_variants(base, panel, origins, variants, ledger, workers=workers,
+    sources = _backtest_variants(base, panel, backtested, variants, ledger, workers=workers,
                                  model_overrides=model_overrides,
                                  require_convergence=require_convergence,
                                  forecaster=forecaster)
 
     rows, n_blank = peer_forecast_rows(foos, horizon=2)
-    rows = rows[rows["origin_year"].isin(list(origins))]
+    rows = rows[rows["origin_year"].isin(backtested)]
     with Ledger(ledger) as led:
         led.issue(rows, source=PEER_SOURCE, kind="backtest", run_id="ewp-foos",
                   data_hash=hashlib.sha256(foos.read_bytes()).hexdigest(),
@@ -271,6 +286,7 @@ def evaluate_against_peer(
     with Ledger(ledger) as led:
         all_rows = led.rows()
     sources.append(PEER_SOURCE)
+    all_rows = all_rows[all_rows["origin_year"].isin(origins)]  # warm-up origins: never scored
     cases = shared_cases(all_rows, sources).drop(columns=["run_id"])
     if cases.empty:
         raise InputError("no case was forecast and resolved for every source")
@@ -293,7 +309,7 @@ def evaluate_against_peer(
     atomic_write_text(files["scores"], scores.to_csv(index=False))
     atomic_write_text(files["differences"], differences.to_csv(index=False))
     atomic_write_text(files["markdown"], result.markdown() + "\n")
-    files["report"] = write_report_for(base, panel, ledger)
+    files["report"] = write_report_for(base, panel, ledger, rows=all_rows)
     result.files = files
     return result
 

@@ -210,12 +210,15 @@ def score_table(ledger: Path) -> pd.DataFrame:
 
 
 def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
-                  explanations: pd.DataFrame | None = None) -> Path:
+                     explanations: pd.DataFrame | None = None,
+                     rows: pd.DataFrame | None = None) -> Path:
+    """Write the calibration report of ``ledger`` (or of its ``rows``, a subset) to the
+    config's report path."""
     from r2p_models.report import build_report, write_report
 
     path = _report_path(config, ledger)
     html = build_report(
-        ledger,
+        ledger if rows is None else rows,
         title=config.report.title,
         region_of=dict(zip(panel.country.values, panel["region"].values, strict=True)),
         proxies={c: str(p) for c, p in zip(panel.crime.values, panel["proxy"].values,

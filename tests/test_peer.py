@@ -63,7 +63,7 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     origins = [2000, 2001, 2002, 2003]
     res = evaluate_against_peer(SHARED, tmp_path / "eval", origins=origins,
                                 variants=["pooled"], forecaster=base_rate_forecaster,
-                                n_boot=50)
+                                n_boot=50, warmup=0)
     # independent: the peer's file joined with the EWP panel's yearly onsets
     foos = pd.read_csv(SHARED / "ewp" / "out_of_sample_forecasts_1994_2008.csv")
     panel = pd.read_csv(SHARED / "ewp" / "prepared_predictors_1960_2008.csv")
@@ -102,6 +102,59 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     back = PeerEvaluation.load(tmp_path / "eval")
     assert back.markdown() == res.markdown()
     assert back.sources == res.sources and back.n_cases == res.n_cases
+
+
+@needs_data
+def test_warmup_origins_give_the_first_compared_origin_a_track_record(tmp_path) -> None:
+    from scipy.special import expit, logit
+
+    from r2p_models.calibration.recalibrate import SHIFT_PRIOR_SD
+
+    origins = [2002, 2003]
+    kw = dict(variants=["pooled"], forecaster=base_rate_forecaster, n_boot=20)
+    res = evaluate_against_peer(SHARED, tmp_path / "warm", origins=origins, warmup=2, **kw)
+    cold = evaluate_against_peer(SHARED, tmp_path / "cold", origins=origins, warmup=0, **kw)
+    with Ledger(res.ledger, create=False) as led:
+        rows = led.rows()
+    ours = res.sources[0]
+    # the warm-up origins are backtested and recorded, for us and the peer ...
+    for source in (ours, PEER_SOURCE):
+        assert sorted(rows.loc[rows.source == source, "origin_year"].unique()) == [
+            2000, 2001, 2002, 2003]
+    # ... but only the compared origins are scored: the same cases, the same scores as
+    # issued, as without a warm-up
+    assert (res.n_cases, res.n_events) == (cold.n_cases, cold.n_events)
+    def est(r, source):
+        return r.scores[r.scores.source == source].set_index("metric")["estimate"]
+    for source in (ours, PEER_SOURCE):
+        pd.testing.assert_series_equal(est(res, source), est(cold, source))
+    # the first compared origin now has a history (origin 2000, window 2001-02), and its
+    # recalibrated forecasts carry the shift that solves that history's score equation
+    key = ["country", "origin_year"]
+    for source in (ours, PEER_SOURCE):
+        issued = rows[(rows.source == source) & (rows.outcome_status == "observed")]
+        recal = rows[rows.source == f"{source} recalibrated"]
+        both = issued.merge(recal, on=key, suffixes=("", "_r"))
+        first = both[both.origin_year == 2002]
+        a = logit(first.p_mean_r) - logit(first.p_mean)
+        assert np.ptp(a) < 1e-9 and abs(a.iloc[0]) > 0.01
+        hist = issued[issued.origin_year == 2000]
+        z = logit(hist.p_mean.to_numpy())
+        score = np.sum(hist.outcome - expit(z + a.iloc[0])) - a.iloc[0] / SHIFT_PRIOR_SD**2
+        assert abs(score) < 1e-6
+    with pytest.raises(InputError, match="warmup"):
+        evaluate_against_peer(SHARED, tmp_path / "bad", origins=origins, warmup=-1, **kw)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_cli_refuses_a_bad_warmup_before_any_work(tmp_path, capsys) -> None:
+    from r2p_models.cli import EXIT_BAD_INPUT, main
+
+    out = tmp_path / "eval"
+    assert main(["evaluate-peer", "--data", str(tmp_path), "--out", str(out),
+                 "--warmup", "-1"]) == EXIT_BAD_INPUT
+    assert "warmup must be a whole number of origins >= 0; got -1" in capsys.readouterr().err
+    assert not out.exists()
 
 
 @needs_data
