@@ -14,9 +14,11 @@ those few cases are left out for the peer too.
 
 :func:`evaluate_against_peer` runs the whole comparison with one call (``r2p
 evaluate-peer``): the EWP panel through the adapter, rolling-origin backtests of our
-models (origins 1993-2006 by default), the peer's forecasts imported as a third source,
-outcomes resolved from the panel, and scores on exactly the same cases with paired
-block-bootstrap differences, plus the calibration report of the ledger.
+models (origins 1993-2006 by default, after two warm-up origins that only build the
+track record of the recalibration), the peer's forecasts imported as a third source,
+outcomes resolved from the panel, every source also recalibrated on its own track record,
+and scores on exactly the same cases with paired block-bootstrap differences, plus the
+calibration report of the compared origins.
 
 :func:`evaluate_four_crimes` (``r2p evaluate-four-crimes``) asks the other real-data
 question: on the four-crime proxy panel, does the joint model (shared indicator effects,
@@ -157,12 +159,50 @@ class PeerEvaluation:
         scores = _read_result(folder / "peer_scores.csv")
         differences = _read_result(folder / "peer_differences.csv")
         sources = [*differences["a"].unique(), PEER_SOURCE]  # our variants, then the peer
-        ledger = folder / "ledger.sqlite"
-        peer = ledger_cases(ledger, sources)
-        peer = peer[peer["source"] == PEER_SOURCE]
-        return cls(ledger=ledger, scores=scores, differences=differences, n_cases=len(peer),
-                   n_events=int(peer["outcome"].sum()), sources=sources,
+        # the compared cases, as scored (the ledger also holds the warm-up origins)
+        peer = scores[scores["source"] == PEER_SOURCE].iloc[0]
+        return cls(ledger=folder / "ledger.sqlite", scores=scores, differences=differences,
+                   n_cases=int(peer["n"]), n_events=int(peer["events"]), sources=sources,
                    files={"report": folder / "report.html"})
+
+    def targets(self) -> pd.DataFrame:
+        """The evaluation's three targets for every source, against the peer as published.
+
+        AUC at least the peer's, MCB (Brier) less than half the peer's, Brier skill (against
+        the issue-time climatology) above the peer's, each on the same cases.
+
+        Returns
+        -------
+        DataFrame
+            One row per source other than the peer: ``auc``, ``auc_peer``,
+            ``auc_difference`` with its 90 % interval (``auc_lower``, ``auc_upper``, from
+            the paired bootstrap), ``mcb_brier``, ``mcb_ratio`` (ours over the peer's),
+            ``brier_skill``, ``brier_skill_peer``, one boolean per target
+            (``auc_met``, ``mcb_met``, ``skill_met``) and ``all_met``.
+        """
+        est = self.scores.set_index(["source", "metric"])["estimate"]
+        diff = self.differences[self.differences["metric"] == "auc"].set_index("a")
+        peer = est.loc[PEER_SOURCE]
+        rows = []
+        for src in self.sources:
+            if src == PEER_SOURCE:
+                continue
+            mine = est.loc[src]
+            row = {
+                "source": src, "auc": mine["auc"], "auc_peer": peer["auc"],
+                "auc_difference": diff.loc[src, "difference"],
+                "auc_lower": diff.loc[src, "lower"], "auc_upper": diff.loc[src, "upper"],
+                "mcb_brier": mine["mcb_brier"],
+                "mcb_ratio": mine["mcb_brier"] / peer["mcb_brier"],
+                "brier_skill": mine["brier_skill_climatology"],
+                "brier_skill_peer": peer["brier_skill_climatology"],
+            }
+            row["auc_met"] = bool(row["auc"] >= row["auc_peer"])
+            row["mcb_met"] = bool(row["mcb_ratio"] < 0.5)
+            row["skill_met"] = bool(row["brier_skill"] > row["brier_skill_peer"])
+            row["all_met"] = row["auc_met"] and row["mcb_met"] and row["skill_met"]
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def markdown(self) -> str:
         """The headline table (estimate and 90 % interval per source) as Markdown."""
@@ -181,6 +221,19 @@ class PeerEvaluation:
                 r = r.iloc[0]
                 cells.append(f"{r['estimate']:.4f} ({r['lower']:.4f} to {r['upper']:.4f})")
             lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+        lines += ["", "Targets against the peer as published (AUC at least the peer's, MCB "
+                  "under half the peer's, Brier skill above the peer's; AUC difference with "
+                  "its 90 % paired-bootstrap interval):", "",
+                  "| source | AUC (peer) | AUC difference | MCB / peer's | Brier skill (peer) "
+                  "| all three |", "|---|---|---|---|---|---|"]
+        yes = {True: "met", False: "missed"}
+        for t in self.targets().itertuples():
+            lines.append(
+                f"| {t.source} | {t.auc:.4f} ({t.auc_peer:.4f}): {yes[t.auc_met]} "
+                f"| {t.auc_difference:+.4f} ({t.auc_lower:+.4f} to {t.auc_upper:+.4f}) "
+                f"| {t.mcb_ratio:.3f}: {yes[t.mcb_met]} "
+                f"| {t.brier_skill:.4f} ({t.brier_skill_peer:.4f}): {yes[t.skill_met]} "
+                f"| {yes[t.all_met]} |")
         return "\n".join(lines)
 
 

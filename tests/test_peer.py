@@ -102,6 +102,18 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     back = PeerEvaluation.load(tmp_path / "eval")
     assert back.markdown() == res.markdown()
     assert back.sources == res.sources and back.n_cases == res.n_cases
+    # the three targets, against the peer as published, for every other source
+    t = res.targets().set_index("source")
+    assert list(t.index) == res.sources[:-1]
+    assert t["auc_peer"].tolist() == pytest.approx(
+        [roc_auc_score(foos["y"], foos["risk_prev"])] * len(t), abs=1e-12)
+    ours = res.sources[0]
+    ours_est = res.scores[res.scores.source == ours].set_index("metric")["estimate"]
+    assert t.loc[ours, "mcb_ratio"] == pytest.approx(ours_est["mcb_brier"]
+                                                     / peer["mcb_brier"], rel=1e-12)
+    assert t.loc[ours, "auc_met"] == (ours_est["auc"] >= peer["auc"])
+    assert t["all_met"].tolist() == (t.auc_met & t.mcb_met & t.skill_met).tolist()
+    assert "| all three |" in res.markdown()
 
 
 @needs_data
@@ -142,6 +154,8 @@ def test_warmup_origins_give_the_first_compared_origin_a_track_record(tmp_path) 
         z = logit(hist.p_mean.to_numpy())
         score = np.sum(hist.outcome - expit(z + a.iloc[0])) - a.iloc[0] / SHIFT_PRIOR_SD**2
         assert abs(score) < 1e-6
+    back = PeerEvaluation.load(tmp_path / "warm")  # the compared cases, not the warm-up's
+    assert (back.n_cases, back.n_events) == (res.n_cases, res.n_events)
     with pytest.raises(InputError, match="warmup"):
         evaluate_against_peer(SHARED, tmp_path / "bad", origins=origins, warmup=-1, **kw)
     assert not (tmp_path / "bad").exists()
