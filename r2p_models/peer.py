@@ -68,7 +68,7 @@ _CRIME = "crimes_against_humanity"  # the EWP adapter stores mass-killing onset 
 #: (1993) once failed the check on 1 divergent transition in 8000.
 EVAL_MODEL: dict[str, object] = {"draws": 1000, "target_accept": 0.95}
 HEADLINE = ["brier", "brier_skill_climatology", "log", "log_skill_climatology", "mcb_brier",
-            "dsc_brier", "unc_brier", "auc", "pr_auc", "capture_top30"]
+            "dsc_brier", "unc_brier", "auc", "auc_within", "pr_auc", "capture_top30"]
 
 
 def _read_result(path: Path) -> pd.DataFrame:
@@ -178,7 +178,10 @@ class PeerEvaluation:
             ``auc_difference`` with its 90 % interval (``auc_lower``, ``auc_upper``, from
             the paired bootstrap), ``mcb_brier``, ``mcb_ratio`` (ours over the peer's),
             ``brier_skill``, ``brier_skill_peer``, one boolean per target
-            (``auc_met``, ``mcb_met``, ``skill_met``) and ``all_met``.
+            (``auc_met``, ``mcb_met``, ``skill_met``) and ``all_met``; for context, not a
+            target, ``auc_within`` and ``auc_within_peer``: the AUC over pairs of the same
+            issue year (each year's watchlist), which a recalibration shift per year leaves
+            unchanged (NaN when the scores lack it).
         """
         est = self.scores.set_index(["source", "metric"])["estimate"]
         diff = self.differences[self.differences["metric"] == "auc"].set_index("a")
@@ -196,6 +199,8 @@ class PeerEvaluation:
                 "mcb_ratio": mine["mcb_brier"] / peer["mcb_brier"],
                 "brier_skill": mine["brier_skill_climatology"],
                 "brier_skill_peer": peer["brier_skill_climatology"],
+                "auc_within": mine.get("auc_within", np.nan),
+                "auc_within_peer": peer.get("auc_within", np.nan),
             }
             row["auc_met"] = bool(row["auc"] >= row["auc_peer"])
             row["mcb_met"] = bool(row["mcb_ratio"] < 0.5)
@@ -225,7 +230,8 @@ class PeerEvaluation:
                   "under half the peer's, Brier skill above the peer's; AUC difference with "
                   "its 90 % paired-bootstrap interval):", "",
                   "| source | AUC (peer) | AUC difference | MCB / peer's | Brier skill (peer) "
-                  "| all three |", "|---|---|---|---|---|---|"]
+                  "| all three | AUC within years (peer; context) |",
+                  "|---|---|---|---|---|---|---|"]
         yes = {True: "met", False: "missed"}
         for t in self.targets().itertuples():
             lines.append(
@@ -233,7 +239,7 @@ class PeerEvaluation:
                 f"| {t.auc_difference:+.4f} ({t.auc_lower:+.4f} to {t.auc_upper:+.4f}) "
                 f"| {t.mcb_ratio:.3f}: {yes[t.mcb_met]} "
                 f"| {t.brier_skill:.4f} ({t.brier_skill_peer:.4f}): {yes[t.skill_met]} "
-                f"| {yes[t.all_met]} |")
+                f"| {yes[t.all_met]} | {t.auc_within:.4f} ({t.auc_within_peer:.4f}) |")
         return "\n".join(lines)
 
 
@@ -368,7 +374,7 @@ def evaluate_against_peer(
 
 
 FOUR_CRIME_METRICS = ["brier", "brier_skill_climatology", "log", "mcb_brier", "dsc_brier",
-                      "auc", "pr_auc", "capture_top30"]
+                      "auc", "auc_within", "pr_auc", "capture_top30"]
 
 
 @dataclass

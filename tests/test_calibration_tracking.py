@@ -230,3 +230,59 @@ def test_case_bootstrap_and_horizon_breakdown():
     assert (tab["clusters"] == tab["n"]).all()  # each case its own resampling unit
     blocks = score_table(df, by=["horizon"], metrics=["brier"], n_boot=20)
     assert (blocks["clusters"] == 40).all()
+
+
+def _within_year_auc(p: np.ndarray, y: np.ndarray, years: np.ndarray) -> float:
+    """Brute force: every (event, non-event) pair of the same year, ties one half."""
+    num = den = 0.0
+    for t in np.unique(years):
+        pos, neg = p[(years == t) & (y == 1)], p[(years == t) & (y == 0)]
+        num += (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+        den += pos.size * neg.size
+    return num / den
+
+
+def test_auc_within_years_counts_same_year_pairs_only():
+    df = _cases(seed=5)
+    df["p"] = df["p"].round(2)  # ties within and across years
+    tab = score_table(df, by=["crime"], metrics=["auc", "auc_within"], n_boot=20)
+    for crime, part in df.groupby("crime"):
+        got = tab[tab["crime"] == crime].set_index("metric")["estimate"]
+        p, y, t = (part[c].to_numpy() for c in ("p", "outcome", "origin_year"))
+        assert got["auc_within"] == pytest.approx(_within_year_auc(p, y, t), abs=1e-12)
+        assert got["auc"] == pytest.approx(roc_auc(p, y), abs=1e-12)
+    # one ranking over all cases: the pooled AUC
+    one = score_table(df, metrics=["auc", "auc_within"], year_col=None, n_boot=20)
+    est = one.set_index("metric")["estimate"]
+    assert est["auc_within"] == pytest.approx(est["auc"], abs=1e-12)
+
+
+def test_auc_within_years_ignores_a_shift_per_year():
+    # a recalibration moves each year's forecasts by its own shift: same-year rankings,
+    # hence the within-year AUC, stay; the pooled AUC changes
+    df = _cases(seed=6)
+    shift = {t: 0.8 * ((t % 3) - 1) for t in df["origin_year"].unique()}
+    lo = np.log(df["p"] / (1 - df["p"])) + df["origin_year"].map(shift)
+    moved = df.assign(p=1 / (1 + np.exp(-lo)))
+    a = score_table(df, metrics=["auc", "auc_within"], n_boot=10).set_index("metric")
+    b = score_table(moved, metrics=["auc", "auc_within"], n_boot=10).set_index("metric")
+    assert b.loc["auc_within", "estimate"] == pytest.approx(a.loc["auc_within", "estimate"],
+                                                            abs=1e-12)
+    assert abs(b.loc["auc", "estimate"] - a.loc["auc", "estimate"]) > 1e-3
+
+
+def test_auc_within_years_bootstrap_weights_repeat_cases():
+    # a bootstrap replicate weights each case by its country's draw count; the kernel must
+    # give the brute-force value on the data with each case repeated that many times
+    from r2p_models.calibration._kernels import PreparedCases, auc_within_kernel
+
+    df = _cases(seed=7, countries=15)
+    df["p"] = df["p"].round(2)
+    p, y, t = (df[c].to_numpy() for c in ("p", "outcome", "origin_year"))
+    codes = pd.factorize(df["country"], sort=True)[0]
+    cases = PreparedCases(p, y.astype(float), clusters=codes, n_clusters=15, rank_groups=t)
+    counts = np.random.default_rng(0).multinomial(15, np.full(15, 1 / 15), size=4)
+    got = auc_within_kernel(cases, cases.weights(counts))
+    for b in range(4):
+        rep = np.repeat(np.arange(len(df)), counts[b, codes])
+        assert got[b] == pytest.approx(_within_year_auc(p[rep], y[rep], t[rep]), abs=1e-12)

@@ -81,6 +81,13 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     assert peer["brier"] == pytest.approx(brier_score_loss(foos["y"], foos["risk_prev"]),
                                           abs=1e-12)
     assert peer["auc"] == pytest.approx(roc_auc_score(foos["y"], foos["risk_prev"]), abs=1e-12)
+    # within-year AUC: the pairs of the same origin year only (brute force)
+    num = den = 0.0
+    for _, g in foos.groupby("prev_year"):
+        pos, neg = g.risk_prev[g.y == 1].to_numpy(), g.risk_prev[g.y == 0].to_numpy()
+        num += (pos[:, None] > neg).sum() + 0.5 * (pos[:, None] == neg).sum()
+        den += pos.size * neg.size
+    assert peer["auc_within"] == pytest.approx(num / den, abs=1e-12)
     # every source is also scored recalibrated on its own track record; origins 2000 and
     # 2001 have no resolved two-year window before them, so they are left as issued
     recal = f"{PEER_SOURCE} recalibrated"
@@ -92,6 +99,9 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     early = both.origin_year <= 2001
     np.testing.assert_allclose(both.p_mean_x[early], both.p_mean_y[early], rtol=1e-12)
     assert (both.p_mean_y[~early] < both.p_mean_x[~early]).all()  # the peer over-forecast
+    # a shift per origin leaves each year's ranking, hence the within-year AUC, unchanged
+    recal_est = res.scores[res.scores.source == recal].set_index("metric")["estimate"]
+    assert recal_est["auc_within"] == pytest.approx(peer["auc_within"], abs=1e-12)
     # the paired differences are computed against the peer, on the same cases
     assert set(res.differences["b"]) == {PEER_SOURCE}
     assert (res.differences["n"] == res.n_cases).all()
@@ -114,6 +124,7 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     assert t.loc[ours, "auc_met"] == (ours_est["auc"] >= peer["auc"])
     assert t["all_met"].tolist() == (t.auc_met & t.mcb_met & t.skill_met).tolist()
     assert "| all three |" in res.markdown()
+    assert t.loc[ours, "auc_within_peer"] == pytest.approx(peer["auc_within"], abs=1e-12)
 
 
 @needs_data

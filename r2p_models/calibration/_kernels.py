@@ -232,6 +232,31 @@ def auc_kernel(cases: PreparedCases, W: np.ndarray | Weighted) -> np.ndarray:
     return _ratio(num, pos.sum(axis=1) * neg.sum(axis=1))
 
 
+def auc_within_kernel(cases: PreparedCases, W: np.ndarray | Weighted) -> np.ndarray:
+    """AUC over the (event, non-event) pairs of the same rank group (issue year).
+
+    The stratified Mann-Whitney statistic: the share of same-year pairs in which the event
+    had the higher forecast (ties one half), pooled over years by their number of pairs.
+    It is what a yearly watchlist's ranking is worth, and it does not change when each
+    year's forecasts are moved by their own monotone map (a recalibration shift), which
+    can reorder cases of different years and so change the pooled AUC. With one rank
+    group it equals :func:`auc_kernel`. (Neither scikit-learn nor model-diagnostics
+    has a stratified AUC; computed here from the ranking sums the capture kernel uses.)
+    """
+    Wt, Et, _ = as_weighted(cases, W).rank()
+    Nt = Wt - Et  # non-event weight per block; blocks run by group, forecast descending
+    g0 = cases.rank_group_starts
+    cum = np.cumsum(Nt, axis=1)
+    group_neg = np.add.reduceat(Nt, g0, axis=1)
+    group_pos = np.add.reduceat(Et, g0, axis=1)
+    before = cum - Nt  # non-events ranked above the block, within its group
+    if g0.size > 1:
+        before -= before[:, g0][:, cases.rank_block_group]
+    below = group_neg[:, cases.rank_block_group] - before - Nt
+    num = np.einsum("bt,bt->b", Et, below + 0.5 * Nt)
+    return _ratio(num, np.einsum("bg,bg->b", group_pos, group_neg))
+
+
 def ap_kernel(cases: PreparedCases, W: np.ndarray | Weighted) -> np.ndarray:
     """Average precision: sum over thresholds of (recall step) x precision.
 

@@ -8,6 +8,7 @@ name                     meaning                                               b
 ``dsc_brier``, ...       CORP discrimination                                   higher
 ``unc_brier``, ...       CORP uncertainty (depends on outcomes only)           --
 ``auc``                  area under the ROC curve                              higher
+``auc_within``           AUC over pairs of the same issue year (stratified)    higher
 ``pr_auc``               average precision (compare with ``base_rate``)       higher
 ``base_rate``            share of events                                       --
 ``mean_forecast``        mean forecast (calibration in the large vs base rate) --
@@ -31,6 +32,7 @@ from r2p_models.calibration._kernels import (
     Weighted,
     ap_kernel,
     auc_kernel,
+    auc_within_kernel,
     capture_kernel,
     corp_kernel,
     score_kernel,
@@ -50,6 +52,7 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "dsc_log",
     "unc_log",
     "auc",
+    "auc_within",
     "pr_auc",
     "base_rate",
     "mean_forecast",
@@ -69,6 +72,7 @@ _LABELS = {
     "dsc_log": "Discrimination (log DSC)",
     "unc_log": "Uncertainty (log UNC)",
     "auc": "AUC (ROC)",
+    "auc_within": "AUC within issue years",
     "pr_auc": "Average precision (PR AUC)",
     "base_rate": "Base rate",
     "mean_forecast": "Mean forecast",
@@ -121,6 +125,8 @@ def parse_metric(name: str, references: Iterable[str] = ()) -> MetricSpec:
         return MetricSpec(name, "corp", better, needs_events=True, interval="basic", floor=0.0)
     if name == "auc":
         return MetricSpec(name, "auc", True, needs_events=True, needs_nonevents=True)
+    if name == "auc_within":
+        return MetricSpec(name, "auc_within", True, needs_events=True, needs_nonevents=True)
     if name == "pr_auc":
         return MetricSpec(name, "ap", True, needs_events=True)
     if m := _CAPTURE.match(name):
@@ -142,8 +148,8 @@ def parse_metric(name: str, references: Iterable[str] = ()) -> MetricSpec:
             )
         return MetricSpec(name, "score", True, reference=ref)
     raise CalibrationInputError(
-        f"unknown metric {name!r}; known: {', '.join(DEFAULT_METRICS)}, capture_top<k>, "
-        "recall_at_<x>pct, <brier|log>_skill_<reference>"
+        f"unknown metric {name!r}; known: {', '.join(DEFAULT_METRICS)}, auc_within, "
+        "capture_top<k>, recall_at_<x>pct, <brier|log>_skill_<reference>"
     )
 
 
@@ -179,6 +185,8 @@ def evaluate(cases: PreparedCases, W: np.ndarray, specs: Sequence[MetricSpec]) -
             out[s.name] = score_kernel(cases, W, s.name)
         elif s.family == "auc":
             out[s.name] = auc_kernel(cases, W)
+        elif s.family == "auc_within":
+            out[s.name] = auc_within_kernel(cases, W)
         elif s.family == "ap":
             out[s.name] = ap_kernel(cases, W)
         elif s.family == "capture":

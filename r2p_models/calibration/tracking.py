@@ -379,8 +379,8 @@ def compare_table(
     by : sequence of str
         Breakdown columns (taken from ``a``'s rows if not case columns).
     metrics : sequence of str, optional
-        Default: ``brier, log, mcb_brier, dsc_brier, mcb_log, dsc_log, auc, pr_auc,
-        capture_top10, capture_top20, capture_top30``.
+        Default: ``brier, log, mcb_brier, dsc_brier, mcb_log, dsc_log, auc, auc_within,
+        pr_auc, capture_top10, capture_top20, capture_top30``.
     case_cols : sequence of str, optional
         Columns identifying a case. Default: those of ``country, crime, origin_year,
         target_start, target_end, horizon`` present.
@@ -457,8 +457,8 @@ def compare_table(
             stacklevel=2,
         )
     names = list(metrics) if metrics is not None else [
-        "brier", "log", "mcb_brier", "dsc_brier", "mcb_log", "dsc_log", "auc", "pr_auc",
-        "capture_top10", "capture_top20", "capture_top30",
+        "brier", "log", "mcb_brier", "dsc_brier", "mcb_log", "dsc_log", "auc", "auc_within",
+        "pr_auc", "capture_top10", "capture_top20", "capture_top30",
     ]
     specs = parse_metrics(names, refs)
     rng = as_rng(rng)

@@ -337,8 +337,8 @@ def _issue_time_reference(rows: pd.DataFrame) -> pd.Series:
 
 
 def _headline(scored: pd.DataFrame, top_n: int, n_boot: int, seed: int) -> pd.DataFrame:
-    metrics = ["brier", "log", "mcb_brier", "dsc_brier", "unc_brier", "auc", "pr_auc",
-               "base_rate", "mean_forecast", f"capture_top{top_n}"]
+    metrics = ["brier", "log", "mcb_brier", "dsc_brier", "unc_brier", "auc", "auc_within",
+               "pr_auc", "base_rate", "mean_forecast", f"capture_top{top_n}"]
     by_crime = _scored_table(scored, by=["crime", "source", "kind"], metrics=metrics,
                              skill=True, n_boot=n_boot, seed=seed)
     pooled = _scored_table(scored, by=["source", "kind"], metrics=metrics, skill=True,
@@ -394,7 +394,7 @@ def _vintages(
                                    "target_end"]).size()
             if not (shared == 2).any():
                 continue
-            metrics = ["brier", "log", "mcb_brier", "dsc_brier", "auc", "pr_auc"]
+            metrics = ["brier", "log", "mcb_brier", "dsc_brier", "auc", "auc_within", "pr_auc"]
             for by in (["crime"], []):
                 try:
                     t, w = _quiet(compare_table, part, a=new, b=old, col="source", by=by,
@@ -447,7 +447,7 @@ def _side_by_side(
                 t, _ = _quiet(compare_table, part, a=analyst, b=model, col="track",
                               case_cols=keys,
                               metrics=["brier", "log", "mcb_brier", "dsc_brier", "auc",
-                                       "pr_auc"],
+                                       "auc_within", "pr_auc"],
                               p_col="p_mean", y_col="outcome", n_boot=n_boot, level=LEVEL,
                               rng=seed)
             except CalibrationInputError as exc:

@@ -424,6 +424,9 @@ _HEAD_COLS: tuple[tuple[str, str, str, str], ...] = (
     ("unc_brier", "UNC ×1000", "milli",
      "uncertainty of the outcomes (CORP), times 1000: the Brier score of the base rate"),
     ("auc", "AUC", "auc", "area under the ROC curve; 0.5 is no skill"),
+    ("auc_within", "AUC in year", "auc",
+     "AUC over pairs of cases of the same issue year: how well each year's watchlist is "
+     "ranked (a recalibration shift per year leaves it unchanged)"),
     ("pr_auc", "PR AUC", "auc", "average precision; no skill scores the base rate"),
 )
 
@@ -634,6 +637,7 @@ _COMPARE: tuple[tuple[str, str, str], ...] = (
     ("mcb_brier", "MCB ×1000", "milli"),
     ("dsc_brier", "DSC ×1000", "milli"),
     ("auc", "AUC", "auc"),
+    ("auc_within", "AUC in year", "auc"),
     ("pr_auc", "PR AUC", "auc"),
 )
 
