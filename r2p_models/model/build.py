@@ -16,8 +16,11 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
     per crime; the sum-to-zero constraint keeps ``alpha`` identified);
     ``a_country[c, :] ~ MvNormal(0, diag(sigma) Omega diag(sigma))``, ``Omega ~ LKJ(2)``,
     ``sigma[k] ~ Gamma(2, 2 / 0.6)`` and ``sigma_region ~ Gamma(2, 2 / 0.4)`` (zero-avoiding
-    scale priors, see :class:`Priors`), non-centred (``a_country = z @ chol.T``: few events
-    per country, so the data inform each country weakly);
+    scale priors, see :class:`Priors`), non-centred (``a_country = z @ (diag(sigma) L).T``
+    with ``L`` the Cholesky factor of ``Omega``: few events per country, so the data
+    inform each country weakly); ``L`` is built from independent partial correlations
+    (:func:`_lkj_cholesky`), so the sampler moves the scales and the correlations on
+    separate coordinates;
     ``beta[k, j] = rel[k, j] * mu[j] + s[k, j] * z[k, j]`` where ``rel`` is the UN Framework
     mapping (:func:`r2p_models.crimes.indicator_relevance`): for a crime an indicator is
     relevant to, the effect is the shared effect ``mu[j] ~ Normal(0, 0.75)`` plus a
@@ -222,6 +225,35 @@ def _region_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVa
     return pm.Deterministic("a_region", a, dims=("region", "crime"))
 
 
+def _lkj_cholesky(name: str, K: int, eta: float) -> pt.TensorVariable:
+    """Cholesky factor of a ``LKJ(eta)`` correlation matrix, from independent partial
+    correlations.
+
+    The canonical partial correlations of column ``i`` are ``2 u - 1`` with ``u ~ Beta(a_i,
+    a_i)``, ``a_i = eta + (K - 2 - i) / 2``, all independent: the generative form of the
+    LKJ distribution (Lewandowski, Kurowicka & Joe 2009, the C-vine; Stan's
+    ``lkj_corr_cholesky_rng`` and ``read_corr_L``). PyMC's ``LKJCholeskyCov`` samples the
+    packed Cholesky factor of the *covariance*, whose coordinates mix each scale with the
+    correlations (``L[1, 0] = sigma[1] * rho``), and its ``LKJCorr`` transforms each
+    correlation to (-1, 1) separately, which does not keep the matrix positive definite;
+    so the factor is built here. The scales are then separate coordinates
+    (``log sigma``), which NUTS explored more easily (benchmarks/README.md).
+    """
+    alphas = np.concatenate([np.full(K - 1 - i, eta + (K - 2 - i) / 2) for i in range(K - 1)])
+    cpc = 2.0 * pm.Beta(name, alphas, alphas, shape=len(alphas)) - 1.0
+    rows: list[list[pt.TensorVariable | float]] = [[0.0] * K for _ in range(K)]
+    left: list[pt.TensorVariable | float] = [1.0] * K  # 1 - squared norm of row j so far
+    pos = 0
+    for i in range(K - 1):
+        rows[i][i] = pt.sqrt(left[i]) if i else 1.0
+        for j in range(i + 1, K):
+            rows[j][i] = cpc[pos] * pt.sqrt(left[j])
+            left[j] = left[j] * (1.0 - cpc[pos] ** 2)
+            pos += 1
+    rows[K - 1][K - 1] = pt.sqrt(left[K - 1])
+    return pt.stack([pt.stack([pt.as_tensor_variable(v) for v in r]) for r in rows])
+
+
 def _country_effects(design: Design, variant: str, priors: Priors
                      ) -> tuple[pt.TensorVariable, pt.TensorVariable] | None:
     """The country effects and their variance per crime (``sigma_country**2``)."""
@@ -235,21 +267,11 @@ def _country_effects(design: Design, variant: str, priors: Priors
         a = z * sigma[None, :]
         var = sigma ** 2
     else:
-        chol, corr, sigma = pm.LKJCholeskyCov(
-            "chol_country", n=K, eta=priors.lkj_eta,
-            sd_dist=pm.Gamma.dist(2.0, 2.0 / priors.country_sd, shape=K),
-            compute_corr=True, store_in_trace=False,
-        )
-        pm.Deterministic("sigma_country", sigma, dims="crime")
-        pm.Deterministic("corr_country", corr, dims=("crime", "crime2"))
-        a = z @ chol.T
-        # The diagonal of the covariance as row sums of squares of the Cholesky factor, not
-        # as sigma**2: sigma is sqrt(diag(chol @ chol.T)), whose gradient goes through an
-        # AllocDiag OpFromGraph that PyTensor inlines late in its rewrites, after the merge
-        # pass; the fused log-likelihood (the most expensive node) was then evaluated twice
-        # per gradient (514 us a logp + gradient with both copies, 320 us with one, C
-        # backend: benchmarks/README.md).
-        var = pt.sum(chol ** 2, axis=1)
+        sigma = pm.Gamma("sigma_country", 2.0, 2.0 / priors.country_sd, dims="crime")
+        corr_chol = _lkj_cholesky("corr_country_cpc", K, priors.lkj_eta)
+        pm.Deterministic("corr_country", corr_chol @ corr_chol.T, dims=("crime", "crime2"))
+        a = z @ (sigma[:, None] * corr_chol).T
+        var = sigma ** 2
     return pm.Deterministic("a_country", a, dims=("country", "crime")), var
 
 
