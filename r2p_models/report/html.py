@@ -60,7 +60,7 @@ html { font-size: 15px; }
 body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
        font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
        "Liberation Sans", Arial, sans-serif; }
-header.top, main, footer { max-width: 1240px; margin: 0 auto; padding: 0 1.25rem; }
+header.top, main, footer { max-width: 1360px; margin: 0 auto; padding: 0 1.25rem; }
 header.top { padding-top: 1.5rem; border-bottom: 3px solid var(--accent); }
 h1 { font-size: 1.75rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.35rem; margin: 2.2rem 0 .6rem; padding-bottom: .2rem;
