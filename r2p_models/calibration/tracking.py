@@ -220,8 +220,8 @@ def score_table(
         Breakdown columns, e.g. ``["crime"]``, ``["region"]``, ``["source", "origin_year"]``.
     metrics : sequence of str, optional
         Metric names (see :mod:`r2p_models.calibration._metrics`). Default: scores, CORP
-        components, AUC, PR AUC, base rate, mean forecast, top-10/20/30 capture, and
-        Brier/log skill against each reference.
+        components, AUC, AUC within issue years, PR AUC, base rate, mean forecast,
+        top-10/20/30 capture, and Brier/log skill against each reference.
     p_col, y_col : str
         Forecast probability and 0/1 outcome columns (``p_mean`` / ``outcome`` for a
         ledger export).
