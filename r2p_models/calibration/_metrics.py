@@ -148,7 +148,7 @@ def parse_metric(name: str, references: Iterable[str] = ()) -> MetricSpec:
             )
         return MetricSpec(name, "score", True, reference=ref)
     raise CalibrationInputError(
-        f"unknown metric {name!r}; known: {', '.join(DEFAULT_METRICS)}, auc_within, "
+        f"unknown metric {name!r}; known: {', '.join(DEFAULT_METRICS)}, "
         "capture_top<k>, recall_at_<x>pct, <brier|log>_skill_<reference>"
     )
 
