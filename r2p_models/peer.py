@@ -71,6 +71,11 @@ HEADLINE = ["brier", "brier_skill_climatology", "log", "log_skill_climatology", 
             "dsc_brier", "unc_brier", "auc", "auc_within", "pr_auc", "capture_top30"]
 
 
+def _fmt(value: float) -> str:
+    """Four decimals, or "n/a" (results stored before a metric existed)."""
+    return f"{value:.4f}" if np.isfinite(value) else "n/a"
+
+
 def _read_result(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
@@ -239,7 +244,7 @@ class PeerEvaluation:
                 f"| {t.auc_difference:+.4f} ({t.auc_lower:+.4f} to {t.auc_upper:+.4f}) "
                 f"| {t.mcb_ratio:.3f}: {yes[t.mcb_met]} "
                 f"| {t.brier_skill:.4f} ({t.brier_skill_peer:.4f}): {yes[t.skill_met]} "
-                f"| {yes[t.all_met]} | {t.auc_within:.4f} ({t.auc_within_peer:.4f}) |")
+                f"| {yes[t.all_met]} | {_fmt(t.auc_within)} ({_fmt(t.auc_within_peer)}) |")
         return "\n".join(lines)
 
 

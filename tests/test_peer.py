@@ -125,6 +125,12 @@ def test_comparison_on_the_same_cases_matches_an_independent_computation(tmp_pat
     assert t["all_met"].tolist() == (t.auc_met & t.mcb_met & t.skill_met).tolist()
     assert "| all three |" in res.markdown()
     assert t.loc[ours, "auc_within_peer"] == pytest.approx(peer["auc_within"], abs=1e-12)
+    # results stored before auc_within existed still load and print (as n/a)
+    older = PeerEvaluation(ledger=res.ledger, sources=res.sources, n_cases=res.n_cases,
+                           n_events=res.n_events,
+                           scores=res.scores[res.scores.metric != "auc_within"],
+                           differences=res.differences)
+    assert "| n/a (n/a) |" in older.markdown()
 
 
 @needs_data
