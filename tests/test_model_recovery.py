@@ -58,8 +58,11 @@ def test_recovery_and_out_of_sample_brier_on_default_world():
     pm_, pt_, ys = [], [], []
     for t in range(through, int(years[-1])):
         ti = int(np.flatnonzero(years == t)[0])
-        p_model = fm.predict(panel, t).mean("draw").transpose("country", "crime").values
-        p_true = truth["p"].sel(year=t + 1).transpose("country", "crime").values
+        pred = fm.predict(panel, t).mean("draw").sel(country=panel.country, crime=panel.crime)
+        p_model = pred.transpose("country", "crime").values
+        # by label: the truth keeps the simulator's country order, the panel sorts by region
+        p_true = (truth["p"].sel(year=t + 1, country=pred.country, crime=pred.crime)
+                  .transpose("country", "crime").values)
         ok = at_risk[:, ti] & ~np.isnan(y[:, ti])
         pm_.append(p_model[ok])
         pt_.append(p_true[ok])
@@ -78,6 +81,9 @@ def test_recovery_and_out_of_sample_brier_on_default_world():
           f"true probabilities {e_true:.5f} (ratio {e_model / e_true:.3f})")
     assert fm.diagnostics.ok, fm.diagnostics.summary()
     assert rate >= 0.75
+    # "within a few percent of the truth's score", on the expected Brier (the realised one
+    # moves by several percent with 50-odd onsets)
+    assert e_model / e_true <= 1.10
     assert b_model <= 1.05 * b_true  # the issue's criterion (measured 0.855)
     # Measured 1.17: with 30 training years and 25-70 onsets per crime the country effects
     # are mostly shrunk to 0, and the fused indicators' effects are attenuated (their

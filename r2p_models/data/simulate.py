@@ -172,7 +172,9 @@ class World:
     reports : pandas.DataFrame
         ``reports.csv``: one row per (country, year, indicator, source) report.
     truth : xarray.Dataset
-        True parameters and probabilities (see the module docstring).
+        True parameters and probabilities (see the module docstring). Its countries are in
+        the order of ``panel.csv``, not of the loaded panel (which sorts them by region):
+        compare the two by label (``truth.p.sel(country=panel.country)``), never by position.
     config_text : str
         The run config (``run.toml``) that reads the two tables.
     seed : int
