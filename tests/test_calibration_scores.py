@@ -170,3 +170,17 @@ def test_issue_time_base_rate_bad_input():
     bad.loc[3, "outcome"] = 2
     with pytest.raises(CalibrationInputError, match=r"0/1 outcomes.*row 3"):
         issue_time_base_rate(bad)
+
+
+def test_issue_time_base_rate_with_duplicated_index_labels():
+    """Tables joined with pd.concat keep their row labels; the rates must not depend on them."""
+    df = _ledger()
+    expected = issue_time_base_rate(df)
+    halves = pd.concat([df.iloc[::2], df.iloc[1::2]])  # labels 0, 2, ... then 1, 3, ...
+    halves.index = np.r_[np.arange(len(df.iloc[::2])), np.arange(len(df.iloc[1::2]))]
+    assert halves.index.duplicated().any()
+    got = issue_time_base_rate(halves)
+    assert got.index.equals(halves.index)
+    np.testing.assert_array_equal(
+        got.to_numpy(), expected.to_numpy()[np.r_[np.arange(0, len(df), 2),
+                                                  np.arange(1, len(df), 2)]])

@@ -13,6 +13,7 @@ from scipy.stats import bernoulli
 from r2p_models.config import ModelConfig
 from r2p_models.model import build_design, build_model
 from r2p_models.model.compare import loo, pointwise_loglik
+from r2p_models.model.design import DesignError
 from r2p_models.model.fit import KEEP, ConvergenceReport, assemble
 from r2p_models.model.toy import toy_panel
 
@@ -54,3 +55,17 @@ def test_loo_runs_on_thinned_draws():
         warnings.simplefilter("ignore")
         res = loo(fm, max_draws=60)
     assert np.isfinite(res.elpd_loo) and res.n_samples == 60
+
+
+def test_pointwise_loglik_refuses_a_design_from_a_reordered_or_changed_panel():
+    fm, panel = _prior_fit("hierarchical")
+    n = panel.sizes["country"]
+    reordered = build_design(panel.isel(country=list(range(n))[::-1]), horizon=1)
+    # (regions are taken in first-seen order, so reversing the countries moves them too)
+    with pytest.raises(DesignError, match=r"(region|country) axis .*difference at position 0"):
+        pointwise_loglik(fm, reordered)
+    fewer = build_design(panel.isel(country=slice(1, None)), horizon=1)
+    with pytest.raises(DesignError, match="axis is not the fitted model's"):
+        pointwise_loglik(fm, fewer)
+    # the same panel rebuilt (as after load_model) is accepted
+    assert pointwise_loglik(fm, build_design(panel, horizon=1)).sizes["draw"] == 120

@@ -45,10 +45,11 @@ def test_recovery_and_out_of_sample_brier_on_default_world():
     rate = (int(cov_a.sum()) + int(cov_b.sum())) / (cov_a.size + cov_b.size)
     print(f"90% interval coverage: alpha {int(cov_a.sum())}/{cov_a.size}, beta "
           f"{int(cov_b.sum())}/{cov_b.size}, overall {rate:.2f}")
-    missed = cov_b.where(~cov_b, drop=True)
-    if missed.size:
+    ci, ii = np.nonzero(~cov_b.transpose("crime", "indicator").values)
+    if ci.size:
         print("beta intervals missing the truth:",
-              [(str(c), str(i)) for c, i in zip(*np.nonzero(~cov_b.values), strict=True)])
+              [(str(cov_b.crime.values[c]), str(cov_b.indicator.values[i]))
+               for c, i in zip(ci, ii, strict=True)])
 
     # out of sample: origins after `through`, scored on the simulated onsets of t + 1
     onset = panel["onset"].transpose("country", "year", "crime").values

@@ -31,7 +31,8 @@ def _world(beta_scale: float, seed: int = 0, n_countries: int = 150, n_years: in
     """
     panel, truth = toy_panel(seed, n_countries=n_countries, n_years=n_years, crimes=CRIME)
     rng = np.random.default_rng(seed + 100)
-    x = truth["x"].transpose("country", "year", "indicator").values
+    x = (truth["x"].sel(country=panel.country, year=panel.year, indicator=panel.indicator)
+         .transpose("country", "year", "indicator").values)
     beta = beta_scale * np.array([1.0, -1.0, 1.0, -1.0])
     p = np.empty(x.shape[:2])
     p[:, 0] = expit(-2.5)  # no predictors of the year before the first

@@ -292,6 +292,10 @@ def issue_time_base_rate(
     check_column(cases.loc[resolved], y_col, "y")
     origin = _as_year(cases[origin_col], origin_col)
     known = _as_year(cases[known_col], known_col)
+    # positions from here on (a duplicated index label would misalign label lookups)
+    index = cases.index
+    cases, y, resolved, origin, known = (
+        v.reset_index(drop=True) for v in (cases, y, resolved, origin, known))
 
     # Each resolved case once (several sources may have forecast it).
     res = cases.loc[resolved]
@@ -319,4 +323,5 @@ def issue_time_base_rate(
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = (cum_events[k] + w * prior) / (k + w)
         out.iloc[rows] = rate
+    out.index = index
     return out

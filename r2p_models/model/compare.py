@@ -49,6 +49,7 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
         raise DesignError("pointwise_loglik: not available for missing = 'bayes' (the latent "
                           "imputed values are not kept)")
     post = fm.idata.posterior
+    _check_labels(post, design)
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     step = max(1, int(np.ceil(n_draw / max_draws)))
     thinned = fm.idata.posterior.isel(draw=slice(None, None, step))
@@ -73,6 +74,31 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
     n_kept = thinned.sizes["draw"]
     return xr.DataArray(out.reshape(n_chain, n_kept, -1), dims=("chain", "draw", "obs"),
                         name="onset")
+
+
+def _check_labels(post: xr.Dataset, design: Design) -> None:
+    """The design's axes are the posterior's, label for label and in the same order.
+
+    The log-likelihood pairs draws with observations by position, so a design rebuilt from
+    a panel that has since gained, lost or reordered a country would pair them silently
+    wrong.
+    """
+    for dim, labels in (("crime", design.crimes), ("region", design.regions),
+                        ("country", design.countries), ("indicator", design.indicators),
+                        ("flag", design.flag_names)):
+        if dim not in post.coords:
+            continue
+        fitted = [str(v) for v in post[dim].values]
+        given = [str(v) for v in labels]
+        if fitted != given:
+            at = next((i for i, (a, b) in enumerate(zip(fitted, given, strict=False)) if a != b),
+                      min(len(fitted), len(given)))
+            raise DesignError(
+                f"pointwise_loglik: the design's {dim} axis is not the fitted model's "
+                f"({len(given)} vs {len(fitted)} labels; first difference at position {at}: "
+                f"{given[at] if at < len(given) else '(none)'!r} vs "
+                f"{fitted[at] if at < len(fitted) else '(none)'!r}); rebuild the design from "
+                "the panel and settings the model was fitted on")
 
 
 def loo(fm: FittedModel, design: Design | None = None, *, max_draws: int = 1000) -> Any:
