@@ -95,8 +95,15 @@ def _file_hashes(config: RunConfig) -> dict[str, str]:
 
 
 def resolve_ledger(ledger: Path, panel: xr.Dataset, config: RunConfig) -> int:
-    """Fill in outcomes of the ledger's pending rows from the panel; returns the count."""
-    with Ledger(ledger) as led:
+    """Fill in outcomes of the ledger's pending rows from the panel; returns the count.
+
+    Raises
+    ------
+    r2p_models.ledger.LedgerNotFoundError
+        If ``ledger`` does not exist (it is never created here: a mistyped path is an
+        error, not a new empty ledger).
+    """
+    with Ledger(ledger, create=False) as led:
         return led.resolve(
             panel,
             outcome_source=f"{Path(config.data.table).name} {panel.attrs['data_hash'][:12]}",
@@ -198,10 +205,16 @@ def _report_path(config: RunConfig, ledger: Path) -> Path:
 
 
 def score_table(ledger: Path) -> pd.DataFrame:
-    """Headline scores per source, kind and crime from resolved ledger rows."""
+    """Headline scores per source, kind and crime from resolved ledger rows.
+
+    Raises
+    ------
+    r2p_models.ledger.LedgerNotFoundError
+        If ``ledger`` does not exist (it is never created here).
+    """
     from r2p_models import calibration
 
-    with Ledger(ledger) as led:
+    with Ledger(ledger, create=False) as led:
         rows = led.rows(outcome_status="observed")
     if rows.empty:
         return pd.DataFrame()

@@ -226,3 +226,15 @@ def test_ledger_recalibrate_must_be_a_boolean(tmp_path) -> None:
                                              'path = "ledger.sqlite"\nrecalibrate = "yes"'))
     with pytest.raises(ConfigError, match=r"\[ledger\] recalibrate = 'yes'"):
         load_config(path)
+
+
+@pytest.mark.parametrize("command", ["score", "report", "resolve"])
+def test_read_only_commands_refuse_a_missing_ledger(tmp_path, capsys, command) -> None:
+    """A mistyped [ledger] path is an error (exit 2), never a new empty ledger."""
+    path = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
+    _with_tiny_model(path)
+    path.write_text(path.read_text().replace('path = "ledger.sqlite"', 'path = "ledgr.sqlite"'))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["--log-format", "text", command, "--config", str(path)]) == EXIT_BAD_INPUT
+    assert "ledgr.sqlite does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
