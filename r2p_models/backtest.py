@@ -57,7 +57,9 @@ class OriginForecast:
     origin : int
     draws : xarray.DataArray
         P(onset in the window) with dims ``(country, crime, draw)``; NaN where the
-        country is not at risk (an episode under way) or absent at the origin.
+        country is absent at the origin, and NaN or an ``at_risk`` coordinate that is
+        False where it is not at risk (an episode under way or beginning in the origin
+        year). Such cases get no forecast (:func:`forecast_rows`).
     converged : bool
         Whether the fit passed its convergence checks.
     diagnostics : dict
@@ -113,7 +115,13 @@ def forecast_rows(draws: xr.DataArray, origin: int, horizon: int) -> pd.DataFram
     Parameters
     ----------
     draws : xarray.DataArray
-        Dims ``(country, crime, draw)``; NaN marks cases without a forecast.
+        Dims ``(country, crime, draw)``; NaN marks cases without a forecast. Where the
+        draws carry an ``at_risk(country, crime)`` coordinate (as
+        :meth:`~r2p_models.model.fit.FittedModel.predict` gives them), cases where it is
+        False get no row either: a country with an episode under way or beginning in the
+        origin year is not at risk of onset, so no onset forecast is issued, scored or
+        put on a watchlist for it (the rule of :func:`r2p_models.forecast.summarise` and
+        :func:`base_rate_forecaster`).
     origin, horizon : int
         The window is ``origin + 1 .. origin + horizon``.
 
@@ -121,11 +129,13 @@ def forecast_rows(draws: xr.DataArray, origin: int, horizon: int) -> pd.DataFram
     -------
     pandas.DataFrame
         Columns ``origin_year, country, crime, target_start, target_end, p_mean, p_q05,
-        p_q50, p_q95``; one row per country and crime with a forecast.
+        p_q50, p_q95``; one row per country and crime at risk with a forecast.
     """
     missing = {"country", "crime", "draw"} - set(draws.dims)
     if missing:
         raise InputError(f"forecast draws lack dimension(s) {sorted(missing)}")
+    if "at_risk" in draws.coords:
+        draws = draws.where(draws["at_risk"].astype(bool))
     with warnings.catch_warnings():  # cases without a forecast are all-NaN slices
         warnings.simplefilter("ignore", RuntimeWarning)
         q = draws.quantile([0.05, 0.5, 0.95], dim="draw")

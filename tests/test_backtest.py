@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from r2p_models.backtest import (
     OriginForecast,
     base_rate_forecaster,
     forecast_rows,
+    model_forecaster,
     model_source,
     parse_origins,
     run_backtest,
@@ -54,6 +56,38 @@ def test_forecast_rows_summarise_draws() -> None:
     assert r.p_mean == pytest.approx(values[2, 1].mean())
     assert r.p_q05 == pytest.approx(np.quantile(values[2, 1], 0.05))
     assert r.p_q95 == pytest.approx(np.quantile(values[2, 1], 0.95))
+
+
+def test_forecast_rows_issue_nothing_where_not_at_risk() -> None:
+    draws = xr.DataArray(np.full((2, 2, 10), 0.1), dims=("country", "crime", "draw"),
+                         coords={"country": ["A", "B"], "crime": ["genocide", "war_crimes"],
+                                 "at_risk": (("country", "crime"),
+                                             [[True, False], [True, True]])})
+    rows = forecast_rows(draws, 2000, 1)
+    assert sorted(zip(rows.country, rows.crime, strict=True)) == [
+        ("A", "genocide"), ("B", "genocide"), ("B", "war_crimes")]
+
+
+def test_model_backtest_issues_no_onset_forecast_inside_an_episode(small, tmp_path) -> None:
+    """The model's forecasts follow the same at-risk rule as the base-rate forecaster:
+    no row for a country-crime with an episode under way or beginning at the origin."""
+    cfg, panel = small
+    origin = 1992
+    quick = replace(cfg, model=replace(cfg.model, sampler="advi", draws=50, seed=1))
+    run_backtest(quick, panel, [origin], ledger=tmp_path / "l.sqlite",
+                 forecaster=model_forecaster, require_convergence=False)
+    with Ledger(tmp_path / "l.sqlite") as led:
+        rows = led.rows()
+    issued = set(zip(rows.country, rows.crime, strict=True))
+    at = panel.sel(year=origin)
+    busy = (at["ongoing"] == 1) | (at["onset"] == 1)
+    expected = {(c, k) for c in panel.country.values for k in panel.crime.values
+                if bool(at["present"].sel(country=c)) and not bool(busy.sel(country=c, crime=k))}
+    assert busy.sum() > 0  # the world has such cases at this origin
+    assert issued == expected
+    reference = forecast_rows(base_rate_forecaster(panel, quick.model, origin).draws, origin,
+                              quick.model.horizon)
+    assert issued == set(zip(reference.country, reference.crime, strict=True))
 
 
 def test_parse_origins() -> None:
