@@ -53,6 +53,35 @@ def _interactive() -> bool:
     return sys.stderr.isatty()
 
 
+def _check_out_file(path: Path | None, option: str = "--out") -> None:
+    """Refuse an output file that cannot be written, before any work is done.
+
+    Every ``--out FILE`` of ``r2p`` creates missing parent folders when it writes (atomic
+    writes do), so the check is only that ``path`` is not a folder and that its nearest
+    existing ancestor is a writable folder (not a file): a long fit never fails at its save.
+
+    Raises
+    ------
+    InputError
+        Naming the option, the path and what is wrong with it.
+    """
+    import os
+
+    from r2p_models.errors import InputError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{option} {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder {ancestor} is not writable")
+
+
 def _cmd_adapt(args: argparse.Namespace) -> int:
     from r2p_models.data.adapters import write_adapted
 
@@ -69,8 +98,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     panel = load_panel(cfg)
+    _check_out_file(args.out)  # before the fit, which can take minutes
     fitted = fit(panel, cfg.model, through=args.through, progress=_interactive(),
                  config_hash_value=cfg.hash(), warn=False)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     fitted.save(args.out)
     diag = fitted.diagnostics
     print(diag.summary())
@@ -86,6 +117,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     panel = load_panel(cfg)
+    _check_out_file(args.out)
     fitted = load_model(args.model, expected_config_hash=cfg.hash())
     rows = forecast_rows(fitted.predict(panel, args.origin), args.origin, cfg.model.horizon)
     rows = rows.sort_values(["crime", "p_mean"], ascending=[True, False])
@@ -134,6 +166,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from r2p_models.rerun import ledger_path, score_table
 
     cfg = load_config(args.config)
+    _check_out_file(args.out)
     table = score_table(ledger_path(cfg))
     if table.empty:
         print("no resolved forecasts to score yet")
@@ -154,6 +187,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from r2p_models.rerun import ledger_path, write_report_for
 
     cfg = load_config(args.config)
+    _check_out_file(args.out)
     if args.out:
         cfg = cfg.with_outputs(report=args.out)
     path = write_report_for(cfg, load_panel(cfg), ledger_path(cfg))
@@ -217,6 +251,7 @@ def _eval_overrides(args: argparse.Namespace) -> dict[str, object] | None:
 def _cmd_ledger_export(args: argparse.Namespace) -> int:
     from r2p_models.ledger import export_ledger_csv
 
+    _check_out_file(args.out)
     path = export_ledger_csv(args.ledger, args.out)
     print(f"wrote {path}")
     return EXIT_OK
@@ -279,12 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("fit", _cmd_fit, "fit the model; save it to one netCDF file")
     p.add_argument("--through", type=int, default=None,
                    help="use only outcomes known by this year (default: all)")
-    p.add_argument("--out", required=True, type=Path, help="model file (.nc)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="model file (.nc); missing folders are created (checked before the "
+                        "fit)")
 
     p = cmd("forecast", _cmd_forecast, "forecast from a saved model for an origin year")
     p.add_argument("--model", required=True, type=Path, help="model file from r2p fit")
     p.add_argument("--origin", required=True, type=int, help="origin year")
-    p.add_argument("--out", type=Path, default=None, help="CSV file (default: print)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="CSV file (default: print); missing folders are created")
 
     p = cmd("backtest", _cmd_backtest, "rolling-origin backtest into the ledger (resumable)")
     p.add_argument("--origins", required=True, help="e.g. 1995-2006 or 1995,1998")
@@ -294,9 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd("resolve", _cmd_resolve, "fill in outcomes of forecasts whose window has passed")
     p = cmd("score", _cmd_score, "scores of resolved forecasts per source and crime")
-    p.add_argument("--out", type=Path, default=None, help="CSV file (default: print)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="CSV file (default: print); missing folders are created")
     p = cmd("report", _cmd_report, "write the calibration report (HTML) from the ledger")
-    p.add_argument("--out", type=Path, default=None, help="default: [report] path")
+    p.add_argument("--out", type=Path, default=None,
+                   help="HTML file (default: [report] path); missing folders are created")
 
     p = cmd("rerun", _cmd_rerun, "the scheduled job: validate, fit, forecast, resolve, "
             "score, report")
@@ -342,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     lsub = p.add_subparsers(dest="ledger_command", required=True)
     q = lsub.add_parser("export", help="export every ledger row to CSV")
     q.add_argument("--ledger", required=True, type=Path)
-    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--out", required=True, type=Path,
+                   help="CSV file; missing folders are created")
     q.set_defaults(func=_cmd_ledger_export)
     q = lsub.add_parser("import-analyst", help="import an analyst's assessments (CSV)")
     q.add_argument("--ledger", required=True, type=Path)

@@ -238,3 +238,31 @@ def test_read_only_commands_refuse_a_missing_ledger(tmp_path, capsys, command) -
     assert main(["--log-format", "text", command, "--config", str(path)]) == EXIT_BAD_INPUT
     assert "ledgr.sqlite does not exist" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_fit_out_in_a_missing_folder_creates_it(world_config, real_fit, monkeypatch,
+                                                 tmp_path) -> None:
+    fit_once, _ = real_fit
+    monkeypatch.setattr(model_pkg, "fit", fit_once)
+    out = tmp_path / "new" / "sub" / "m.nc"
+    rc = main(["--log-format", "text", "fit", "--config", str(world_config), "--out", str(out)])
+    assert rc in (EXIT_OK, EXIT_NOT_CONVERGED)  # the tiny fit need not converge
+    assert out.is_file()
+
+
+def test_fit_out_that_cannot_be_written_fails_before_fitting(world_config, monkeypatch,
+                                                             tmp_path, capsys) -> None:
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before the output path was checked")
+
+    monkeypatch.setattr(model_pkg, "fit", no_fit)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    out = blocker / "m.nc"
+    rc = main(["--log-format", "text", "fit", "--config", str(world_config), "--out", str(out)])
+    assert rc == EXIT_BAD_INPUT
+    assert f"{blocker} is a file, not a folder" in capsys.readouterr().err
+    rc = main(["--log-format", "text", "fit", "--config", str(world_config),
+               "--out", str(tmp_path)])
+    assert rc == EXIT_BAD_INPUT
+    assert "is a folder; give a file name" in capsys.readouterr().err
