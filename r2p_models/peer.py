@@ -323,6 +323,11 @@ def evaluate_against_peer(
     foos = data_dir / FOOS_FILE
     if not foos.exists():
         raise InputError(f"{foos}: the peer's out-of-sample forecasts are not there")
+    # every input is checked before the first file is written or the first model fitted
+    rows, n_blank = peer_forecast_rows(foos, horizon=2)
+    rows = rows[rows["origin_year"].isin(backtested)]
+    _variant_configs(None, variants, model_overrides)
+    _check_origins("ewp", data_dir, origins, warmup=warmup)
     out.mkdir(parents=True, exist_ok=True)
     config_path = write_adapted("ewp", data_dir, out / "ewp_panel")
     base = load_config(config_path)
@@ -335,8 +340,6 @@ def evaluate_against_peer(
                                  require_convergence=require_convergence,
                                  forecaster=forecaster)
 
-    rows, n_blank = peer_forecast_rows(foos, horizon=2)
-    rows = rows[rows["origin_year"].isin(backtested)]
     with Ledger(ledger) as led:
         led.issue(rows, source=PEER_SOURCE, kind="backtest", run_id="ewp-foos",
                   data_hash=hashlib.sha256(foos.read_bytes()).hexdigest(),
@@ -482,7 +485,13 @@ def evaluate_four_crimes(
 
     if len(variants) < 2:
         raise InputError(f"variants {list(variants)}: need two to compare")
+    origins = sorted({int(t) for t in origins})
+    if not origins:
+        raise InputError("no origins to evaluate")
     data_dir, out = Path(data_dir), Path(out).resolve()
+    # every input is checked before the first file is written or the first model fitted
+    _variant_configs(None, variants, model_overrides)
+    _check_origins("four_crime", data_dir, origins, warmup=0)
     out.mkdir(parents=True, exist_ok=True)
     config_path = write_adapted("four_crime", data_dir, out / "four_crime_panel")
     base = load_config(config_path)
@@ -524,17 +533,18 @@ def evaluate_four_crimes(
 def _backtest_variants(base, panel, origins: Sequence[int], variants: Sequence[str],
                        ledger: Path, *, workers: int, model_overrides: dict | None,
                        require_convergence: bool, forecaster) -> list[str]:
-    """Rolling-origin backtests of each variant into one ledger; the ledger sources."""
+    """Rolling-origin backtests of each variant into one ledger; the ledger sources.
+
+    Every variant's settings are checked (:func:`_variant_configs`) before the first fit.
+    """
     from dataclasses import replace
 
     from r2p_models.backtest import model_source, run_backtest
 
     sources = []
-    for variant in variants:
-        settings = {**base.model.to_dict(), **EVAL_MODEL, "horizon": 2, "variant": variant,
-                    **(model_overrides or {})}
-        cfg = replace(base, model=type(base.model)(**settings),
-                      raw={**base.raw, "model": settings})
+    configs = _variant_configs(base, variants, model_overrides)
+    for variant, model_cfg in zip(variants, configs, strict=True):
+        cfg = replace(base, model=model_cfg, raw={**base.raw, "model": model_cfg.to_dict()})
         log.info("backtesting %s on origins %s", variant, list(origins))
         summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers,
                                require_convergence=require_convergence,
@@ -544,6 +554,75 @@ def _backtest_variants(base, panel, origins: Sequence[int], variants: Sequence[s
                         "comparison", variant, summary.unconverged)
         sources.append(model_source(cfg))
     return sources
+
+
+def _variant_configs(base, variants: Sequence[str],
+                     model_overrides: dict | None) -> list:
+    """The ``[model]`` settings of each variant's backtest, every one checked.
+
+    Parameters
+    ----------
+    base : RunConfig or None
+        The adapted panel's config, whose ``[model]`` settings are the defaults; None
+        checks the variants and overrides against :class:`r2p_models.config.ModelConfig`'s
+        defaults (before the adapted panel is written).
+    variants : sequence of str
+    model_overrides : dict, optional
+
+    Returns
+    -------
+    list of ModelConfig
+        One per variant, in order.
+
+    Raises
+    ------
+    InputError
+        A variant or an override that is not a valid ``[model]`` setting.
+    """
+    from r2p_models.config import ConfigError, ModelConfig
+
+    defaults = (ModelConfig() if base is None else base.model).to_dict()
+    configs = []
+    for variant in variants:
+        settings = {**defaults, **EVAL_MODEL, "horizon": 2, "variant": variant,
+                    **(model_overrides or {})}
+        try:
+            configs.append(ModelConfig(**settings))
+        except ConfigError as err:
+            raise InputError(f"variants {list(variants)}: {err}") from None
+        except TypeError as err:  # an override that is not a [model] key
+            raise InputError(f"model settings {sorted(model_overrides or {})}: {err}") from None
+    return configs
+
+
+def _check_origins(kind: str, data_dir: Path, origins: Sequence[int], *, warmup: int,
+                   horizon: int = 2) -> None:
+    """Refuse compared origins the adapted panel cannot backtest, before anything is written.
+
+    An origin ``t`` needs a fit through ``t`` on windows that ended by ``t``, so it must lie
+    in ``first year + horizon`` to the panel's last year; with ``warmup`` origins backtested
+    before the first compared one, the first compared one must lie ``warmup`` years later.
+    The message names the user's origins only (not the warm-up ones).
+    """
+    import warnings
+
+    from r2p_models.data.adapters import ewp_table, four_crime_table
+
+    adapter = {"ewp": ewp_table, "four_crime": four_crime_table}[kind]
+    with warnings.catch_warnings():  # the adapter warns again when the panel is written
+        warnings.simplefilter("ignore")
+        table, _ = adapter(data_dir)
+    first, last = int(table["year"].min()), int(table["year"].max())
+    lo = first + horizon + warmup
+    bad = [t for t in origins if not lo <= t <= last]
+    if bad:
+        after = (f", and {warmup} warm-up origin(s) are backtested before the first "
+                 "compared one" if warmup else "")
+        raise InputError(
+            f"origins {bad}: each compared origin must lie in {lo}-{last} (the {kind} panel "
+            f"covers {first}-{last}; a fit through t needs outcomes of a {horizon}-year "
+            f"window that ended by t{after})"
+        )
 
 
 def _issue_time_rate(panel, origins: Sequence[int], horizon: int) -> pd.DataFrame:

@@ -223,3 +223,57 @@ def test_four_crime_evaluation_scores_each_crime_on_shared_cases(tmp_path) -> No
 def test_four_crime_evaluation_needs_two_variants(tmp_path) -> None:
     with pytest.raises(InputError, match="need two to compare"):
         evaluate_four_crimes(tmp_path, tmp_path / "out", variants=["hierarchical"])
+
+
+def _fake_data(tmp_path: Path, foos_rows: list[tuple], *, link_panel: bool) -> Path:
+    """A data folder with a peer file of our own and, optionally, the real EWP panel."""
+    data = tmp_path / "data"
+    (data / "ewp").mkdir(parents=True)
+    _foos(tmp_path, foos_rows).rename(data / "ewp" / "out_of_sample_forecasts_1994_2008.csv")
+    if link_panel:
+        name = "prepared_predictors_1960_2008.csv"
+        (data / "ewp" / name).symlink_to(SHARED / "ewp" / name)
+    return data
+
+
+def _no_fit(*args, **kwargs):
+    raise AssertionError("a model was fitted before the inputs were checked")
+
+
+def test_an_unknown_variant_is_refused_before_anything_is_written(tmp_path) -> None:
+    data = _fake_data(tmp_path, [(1994, 2, 1993, 0.02)], link_panel=False)
+    out = tmp_path / "eval"
+    with pytest.raises(InputError, match=r"variant = 'foo': expected one of"):
+        evaluate_against_peer(data, out, variants=["pooled", "foo"], forecaster=_no_fit)
+    with pytest.raises(InputError, match=r"variant = 'foo': expected one of"):
+        evaluate_four_crimes(data, out, variants=["hierarchical", "foo"], forecaster=_no_fit)
+    assert not out.exists()
+
+
+@needs_data
+def test_a_bad_peer_file_is_refused_before_the_first_fit(tmp_path) -> None:
+    data = _fake_data(tmp_path, [(2001, 2, 2000, 0.1), (2002, 2, 2000, 0.1)], link_panel=True)
+    out = tmp_path / "eval"
+    with pytest.raises(InputError, match=r"prev_year' is not year - 1 at rows \[2\]"):
+        evaluate_against_peer(data, out, origins=[2001, 2002], variants=["pooled"],
+                              forecaster=_no_fit, warmup=0)
+    assert not out.exists()
+
+
+@needs_data
+def test_origins_outside_the_panel_are_refused_in_the_users_terms(tmp_path, capsys) -> None:
+    from r2p_models.cli import EXIT_BAD_INPUT, main
+
+    out = tmp_path / "ev4"
+    assert main(["--log-format", "text", "evaluate-peer", "--data", str(SHARED),
+                 "--out", str(out), "--origins", "2030"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    # the EWP panel covers 1960-2008; two warm-up origins precede the first compared one
+    assert "origins [2030]: each compared origin must lie in 1964-2008" in err
+    assert "2028" not in err and "2029" not in err
+    assert not out.exists()
+    with pytest.raises(InputError, match=r"origins \[1963\]: .* 1964-2008"):
+        evaluate_against_peer(SHARED, out, origins=[1963, 1990], forecaster=_no_fit)
+    with pytest.raises(InputError, match=r"origins \[2009\]: .* 1962-2008"):
+        evaluate_four_crimes(SHARED, out, origins=[2000, 2009], forecaster=_no_fit)
+    assert not out.exists()
