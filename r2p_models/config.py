@@ -40,6 +40,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -62,6 +64,10 @@ __all__ = [
 
 class ConfigError(InputError):
     """A run config that cannot be used; the message names the file and the key."""
+
+
+#: Largest ``[model] seed``: every sampler takes seeds below 2**32, and a retry adds up to 3.
+MAX_SEED = 2**32 - 4
 
 
 @dataclass(frozen=True)
@@ -140,31 +146,35 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         allowed = {
-            "variant": {"hierarchical", "pooled", "no_country", "independent"},
-            "horizon": {1, 2},
-            "sampler": {"nutpie", "numpyro", "pymc", "advi", "pathfinder"},
-            "missing": {"carry_forward", "bayes"},
+            "variant": ("hierarchical", "pooled", "no_country", "independent"),
+            "sampler": ("nutpie", "numpyro", "pymc", "advi", "pathfinder"),
+            "missing": ("carry_forward", "bayes"),
         }
         for key, values in allowed.items():
-            if getattr(self, key) not in values:
-                raise ConfigError(
-                    f"[model] {key} = {getattr(self, key)!r}: expected one of {sorted(values)}"
-                )
+            value = getattr(self, key)
+            if not isinstance(value, str) or value not in values:
+                raise ConfigError(f"[model] {key} = {value!r}: expected one of {sorted(values)}")
+        if not _is_int(self.horizon) or self.horizon not in (1, 2):
+            raise ConfigError(f"[model] horizon = {self.horizon!r}: expected one of [1, 2]")
         for key in ("chains", "draws", "tune"):
             value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ConfigError(f"[model] {key} = {value!r}: expected a positive integer")
         r = self.retries
-        if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 3:
+        if not _is_int(r) or not 0 <= r <= 3:
             raise ConfigError(f"[model] retries = {r!r}: expected an integer from 0 to 3")
+        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"[model] seed = {self.seed!r}: expected an integer from 0 to "
+                              f"{MAX_SEED} (a retry adds 1 to 3 to it)")
         e = self.effect_scale
         if isinstance(e, bool) or not (
                 e in ("learned", "rolling_cv")
                 or (isinstance(e, int | float) and math.isfinite(e) and e > 0)):
             raise ConfigError(f"[model] effect_scale = {e!r}: expected \"learned\", "
                               "\"rolling_cv\" or a positive number")
-        if not 0.5 <= float(self.target_accept) < 1:
-            raise ConfigError(f"[model] target_accept = {self.target_accept!r}: expected [0.5, 1)")
+        ta = self.target_accept
+        if isinstance(ta, bool) or not isinstance(ta, numbers.Real) or not 0.5 <= ta < 1:
+            raise ConfigError(f"[model] target_accept = {ta!r}: expected a number in [0.5, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable) of the settings."""
@@ -192,6 +202,9 @@ class LedgerConfig:
     recalibrate: bool = False
 
     def __post_init__(self) -> None:
+        _check_path(self, "ledger")
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise ConfigError(f"[ledger] source = {self.source!r}: expected a non-empty string")
         if not isinstance(self.recalibrate, bool):
             raise ConfigError(
                 f"[ledger] recalibrate = {self.recalibrate!r}: expected true or false")
@@ -199,11 +212,43 @@ class LedgerConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Section ``[report]``: where the calibration report goes."""
+    """Section ``[report]``: where the calibration report goes.
+
+    Attributes
+    ----------
+    path : Path, optional
+        The HTML file (default: ``report.html`` beside the ledger).
+    title : str
+        Title of the report.
+    top_n : int
+        Countries on each crime's watchlist (a positive integer).
+    """
 
     path: Path | None = None
     title: str = "r2p-models calibration report"
     top_n: int = 30
+
+    def __post_init__(self) -> None:
+        _check_path(self, "report")
+        if not isinstance(self.title, str):
+            raise ConfigError(f"[report] title = {self.title!r}: expected a string")
+        if not _is_int(self.top_n) or self.top_n < 1:
+            raise ConfigError(f"[report] top_n = {self.top_n!r}: expected a positive integer")
+
+
+def _is_int(value: Any) -> bool:
+    """An integer, not a bool (TOML ``1.0`` and ``true`` are not integers)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_path(obj: Any, section: str) -> None:
+    """``obj.path`` is None or a path; a string becomes a :class:`~pathlib.Path`."""
+    path = obj.path
+    if path is None or isinstance(path, Path):
+        return
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigError(f"[{section}] path = {path!r}: expected a path (string)")
+    object.__setattr__(obj, "path", Path(path))  # frozen dataclass: set once, here
 
 
 @dataclass(frozen=True)
@@ -287,7 +332,7 @@ def _section_dataclass(path: Path, raw: dict[str, Any], name: str, cls: type) ->
     try:
         return cls(**values)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise ConfigError(f"{path} {err}") from None
     except TypeError as err:
         raise ConfigError(f"{where}: {err}") from None
 

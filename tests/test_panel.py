@@ -233,3 +233,53 @@ def test_config_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     cfg.write_text(textwrap.dedent(CONFIG).replace('"panel.csv"', '"deep/panel.csv"'))
     assert load_config(cfg).data.table == (sub / "panel.csv").resolve()
     assert load_panel(cfg).sizes["country"] == 3
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('[model]\ntarget_accept = "high"',
+         r"run\.toml \[model\] target_accept = 'high': expected a number in \[0\.5, 1\)"),
+        ("[model]\ntarget_accept = true", r"target_accept = True: expected a number"),
+        ('[model]\nseed = "abc"', r"run\.toml \[model\] seed = 'abc': expected an integer"),
+        ("[model]\nseed = -1", r"\[model\] seed = -1: expected an integer from 0"),
+        ("[model]\nseed = 1.5", r"\[model\] seed = 1\.5: expected an integer"),
+        ("[model]\nhorizon = 1.0", r"\[model\] horizon = 1\.0: expected one of \[1, 2\]"),
+        ("[model]\nhorizon = true", r"\[model\] horizon = True: expected one of \[1, 2\]"),
+        ("[model]\nsampler = 5", r"\[model\] sampler = 5: expected one of"),
+        ('[report]\ntop_n = "thirty"',
+         r"run\.toml \[report\] top_n = 'thirty': expected a positive integer"),
+        ("[report]\ntop_n = 0", r"\[report\] top_n = 0: expected a positive integer"),
+        ("[report]\ntitle = 5", r"run\.toml \[report\] title = 5: expected a string"),
+        ("[report]\npath = 5", r"run\.toml \[report\] path = 5: expected a path"),
+        ("[ledger]\nsource = 5",
+         r"run\.toml \[ledger\] source = 5: expected a non-empty string"),
+        ('[ledger]\nsource = ""', r"\[ledger\] source = '': expected a non-empty string"),
+    ],
+)
+def test_config_values_of_the_wrong_type_exit_2_naming_file_and_key(tmp_path, capsys, section,
+                                                                     message) -> None:
+    cfg = _write(tmp_path, _table(), CONFIG + "\n" + section + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(cfg)
+    assert main(["--log-format", "text", "validate", "--config", str(cfg)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "error:" in err
+
+
+def test_config_values_of_the_right_type_are_kept(tmp_path) -> None:
+    cfg = load_config(_write(tmp_path, _table(), CONFIG + """
+[model]
+seed = 7
+target_accept = 0.95
+horizon = 1
+[ledger]
+path = "out/ledger.sqlite"
+source = "mine"
+[report]
+title = "T"
+top_n = 5
+"""))
+    assert (cfg.model.seed, cfg.model.target_accept, cfg.model.horizon) == (7, 0.95, 1)
+    assert cfg.ledger.path == (tmp_path / "out" / "ledger.sqlite").resolve()
+    assert (cfg.ledger.source, cfg.report.title, cfg.report.top_n) == ("mine", "T", 5)
