@@ -410,11 +410,13 @@ def load_config(path: str | Path) -> RunConfig:
             rfs = parse_risk_factors(meta.get("risk_factors"), where=f"{where} risk_factors")
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        for key in ("description", "source", "transform"):
+            _expect(f"{where} {key}", meta.get(key, ""), str, "a string")
         indicators[name] = IndicatorMeta(
-            description=str(meta.get("description", "")),
+            description=meta.get("description", ""),
             risk_factors=rfs,
-            source=str(meta.get("source", "")),
-            transform=str(meta.get("transform", "")),
+            source=meta.get("source", ""),
+            transform=meta.get("transform", ""),
         )
 
     base = path.parent

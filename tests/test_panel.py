@@ -252,6 +252,8 @@ def test_config_paths_are_relative_to_the_config(tmp_path: Path) -> None:
         ("[report]\ntop_n = 0", r"\[report\] top_n = 0: expected a positive integer"),
         ("[report]\ntitle = 5", r"run\.toml \[report\] title = 5: expected a string"),
         ("[report]\npath = 5", r"run\.toml \[report\] path = 5: expected a path"),
+        ("[indicators.coup]\ndescription = 5",
+         r"run\.toml \[indicators\.coup\] description = 5: expected a string"),
         ("[ledger]\nsource = 5",
          r"run\.toml \[ledger\] source = 5: expected a non-empty string"),
         ('[ledger]\nsource = ""', r"\[ledger\] source = '': expected a non-empty string"),
