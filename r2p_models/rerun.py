@@ -38,6 +38,7 @@ import xarray as xr
 
 from r2p_models import __version__
 from r2p_models.atomic import atomic_write_text
+from r2p_models.backtest import _check_origins as check_origins
 from r2p_models.backtest import forecast_rows, model_source, run_backtest
 from r2p_models.config import RunConfig, load_config
 from r2p_models.data.panel import load_panel
@@ -269,13 +270,13 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     ledger = ledger_path(cfg)
-    ledger.parent.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    panel = load_panel(cfg)  # every input check before the first folder or lock file
+    timings["validate"] = round(time.perf_counter() - t0, 2)
+    origin = latest_origin(panel)
+    ledger.parent.mkdir(parents=True, exist_ok=True)
     with ledger_lock(ledger, wait=wait_for_lock):
-        panel = load_panel(cfg)
-        timings["validate"] = round(time.perf_counter() - t0, 2)
-        origin = latest_origin(panel)
         horizon = cfg.model.horizon
         source = model_source(cfg)
         data_hash = str(panel.attrs["data_hash"])
@@ -396,21 +397,39 @@ def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
     ----------
     config : RunConfig or path
     out : path, optional
-        Output folder; overrides ``[ledger] path`` (``out/ledger.sqlite``) and
+        Output folder, created once the config, the data and the origins have passed
+        their checks; overrides ``[ledger] path`` (``out/ledger.sqlite``) and
         ``[report] path`` (``out/report.html``).
     origins : list of int, optional
         Backtest origins; default :func:`default_origins`.
     workers : int
         Parallel backtest fits.
+    progress : bool
+        Show the sampler's progress bar of the current forecast's fit (interactive use
+        only; the backtest fits never show one).
+
+    Returns
+    -------
+    RunResult
+        The result of the final :func:`rerun`.
+
+    Raises
+    ------
+    InputError
+        Bad config, data or origins; nothing was written.
+    r2p_models.ledger.LedgerLockedError
+        Another run holds the ledger.
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     if out is not None:
         out = Path(out).resolve()
-        out.mkdir(parents=True, exist_ok=True)
         cfg = cfg.with_outputs(ledger=out / "ledger.sqlite", report=out / "report.html")
     ledger = ledger_path(cfg)
     panel = load_panel(cfg)
     origins = origins if origins is not None else default_origins(panel, cfg.model.horizon)
+    check_origins(panel, sorted(set(origins)), cfg.model.horizon)
+    latest_origin(panel)
+    ledger.parent.mkdir(parents=True, exist_ok=True)  # only once every input has passed
     log.info("backtest over origins %s", origins)
     summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers)
     if not summary.ok:

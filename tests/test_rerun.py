@@ -266,3 +266,39 @@ def test_fit_out_that_cannot_be_written_fails_before_fitting(world_config, monke
                "--out", str(tmp_path)])
     assert rc == EXIT_BAD_INPUT
     assert "is a folder; give a file name" in capsys.readouterr().err
+
+
+def _bad_world(tmp_path: Path) -> Path:
+    """A world whose panel fails a check (an outcome of 7)."""
+    path = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
+    _with_tiny_model(path)
+    table = tmp_path / "panel.csv"
+    df = pd.read_csv(table)
+    df.loc[4, "genocide_onset"] = 7
+    df.to_csv(table, index=False)
+    return path
+
+
+def test_rerun_on_bad_data_creates_no_folder_and_no_lock(tmp_path, capsys) -> None:
+    path = _bad_world(tmp_path)
+    path.write_text(path.read_text().replace('path = "ledger.sqlite"',
+                                             'path = "newfolder/sub/ledger.sqlite"'))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["--log-format", "text", "rerun", "--config", str(path)]) == EXIT_BAD_INPUT
+    assert "must be 1, 0 or blank" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_pipeline_on_bad_input_leaves_no_output_folder(tmp_path, capsys) -> None:
+    path = _bad_world(tmp_path)
+    out = tmp_path / "X"
+    assert main(["--log-format", "text", "pipeline", "--config", str(path),
+                 "--out", str(out)]) == EXIT_BAD_INPUT
+    assert "must be 1, 0 or blank" in capsys.readouterr().err
+    assert not out.exists()
+    good = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path / "good")
+    _with_tiny_model(good)
+    assert main(["--log-format", "text", "pipeline", "--config", str(good), "--out", str(out),
+                 "--origins", "2090"]) == EXIT_BAD_INPUT
+    assert "origins [2090]" in capsys.readouterr().err
+    assert not out.exists()
