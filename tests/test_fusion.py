@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import optimize, stats
 
 from r2p_models.data.fusion import FusionResult, FusionWarning, fuse_reports
@@ -386,31 +387,46 @@ def _with(col: str, values: list) -> pd.DataFrame:
         (_good().assign(note="x"), r"unexpected column\(s\) \['note'\]"),
         (_good().iloc[:0], r"reports is empty"),
         (pd.concat([_good(), _good().iloc[[2]]], ignore_index=True),
-         r"duplicate \(country, year, indicator, source\) rows; .*positions \[2, 4\] "
+         r"duplicate \(country, year, indicator, source\) rows; .*rows \[3, 5\] counted from 1 "
          r"\(first: country='SDN', year=2001"),
         (_with("value", [1.0, "high", 3.0, 4.0]),
-         r"column 'value' has non-numeric entries; 1 row\(s\) at 0-based positions \[1\]"),
-        (_with("value", [1.0, 2.0, "3.0", 4.0]), r"column 'value' has non-numeric .*\[2\]"),
+         r"column 'value' has non-numeric entries; 1 row\(s\), rows \[2\] counted from 1"),
+        (_with("value", [1.0, 2.0, "three", 4.0]), r"column 'value' has non-numeric .*\[3\]"),
+        (_with("value", [1.0, 2.0, True, 4.0]), r"column 'value' has non-numeric .*\[3\]"),
         (_good().assign(value=[True, False, True, True]), r"column 'value' must be numeric"),
         (_good().assign(value=[1.0, np.nan, 3.0, np.nan]),
-         r"column 'value' has missing \(NaN\) values; .*positions \[1, 3\]"),
-        (_with("value", [1.0, None, 3.0, 4.0]), r"column 'value' has missing \(NaN\) .*\[1\]"),
+         r"column 'value' has missing \(NaN\) values; .*rows \[2, 4\]"),
+        (_with("value", [1.0, None, 3.0, 4.0]), r"column 'value' has missing \(NaN\) .*\[2\]"),
         (_good().assign(value=[1.0, 2.0, -np.inf, 4.0]),
-         r"column 'value' has infinite values; .*positions \[2\]"),
+         r"column 'value' has infinite values; .*rows \[3\]"),
         (_good().assign(year=[2001.0, 2001.5, 2001.0, 2002.0]),
-         r"column 'year' must hold integer years; .*positions \[1\]"),
-        (_good().assign(year=[2001, 2001, np.nan, 2002]), r"column 'year' .*positions \[2\]"),
-        (_with("year", [2001, "2001", 2001, 2002]), r"column 'year' .*positions \[1\]"),
+         r"column 'year' must hold integer years; .*rows \[2\]"),
+        (_good().assign(year=[2001, 2001, np.nan, 2002]), r"column 'year' .*rows \[3\]"),
+        (_with("year", [2001, "2001x", 2001, 2002]), r"column 'year' .*rows \[2\]"),
+        (_with("year", [2001, "2001.5", 2001, 2002]), r"column 'year' .*rows \[2\]"),
         (_with("country", ["AFG", None, "SDN", "SDN"]),
-         r"column 'country' must hold non-empty strings; .*positions \[1\]"),
-        (_with("country", ["AFG", "AFG", 700, "SDN"]), r"column 'country' .*positions \[2\]"),
-        (_with("source", ["un", "", "un", "un"]), r"column 'source' .*positions \[1\]"),
-        (_with("indicator", ["x", "x", "x", np.nan]), r"column 'indicator' .*positions \[3\]"),
+         r"column 'country' must hold non-empty strings; .*rows \[2\]"),
+        (_with("country", ["AFG", "AFG", 700, "SDN"]), r"column 'country' .*rows \[3\]"),
+        (_with("source", ["un", "", "un", "un"]), r"column 'source' .*rows \[2\]"),
+        (_with("indicator", ["x", "x", "x", np.nan]), r"column 'indicator' .*rows \[4\]"),
     ],
 )
 def test_bad_reports_raise(reports, pattern):
     with pytest.raises(ValueError, match=pattern):
         fuse_reports(reports, error_variance=None)
+
+
+def test_numbers_written_as_text_are_read_as_numbers():
+    """A CSV column with one text cell holds every cell as text: only that cell is bad."""
+    as_text = _good().astype({"year": str, "value": str})
+    assert as_text["value"].map(type).eq(str).all()
+    got = fuse_reports(as_text, error_variance=GOOD_VARIANCES)
+    want = fuse_reports(_good(), error_variance=GOOD_VARIANCES)
+    xr.testing.assert_identical(got.estimate, want.estimate)
+    as_text.loc[2, "value"] = "high"
+    with pytest.raises(ValueError, match=r"non-numeric entries; 1 row\(s\), rows \[3\] "
+                                         r"counted from 1 \(first: .*value='high'"):
+        fuse_reports(as_text, error_variance=GOOD_VARIANCES)
 
 
 @pytest.mark.parametrize(

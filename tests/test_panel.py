@@ -285,3 +285,74 @@ top_n = 5
     assert (cfg.model.seed, cfg.model.target_accept, cfg.model.horizon) == (7, 0.95, 1)
     assert cfg.ledger.path == (tmp_path / "out" / "ledger.sqlite").resolve()
     assert (cfg.ledger.source, cfg.report.title, cfg.report.top_n) == ("mine", "T", 5)
+
+
+@pytest.fixture()
+def world(tmp_path) -> Path:
+    from r2p_models.data.simulate import simulate_world, write_world
+
+    return write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
+
+
+def _edit_reports(config: Path, edit) -> pd.DataFrame:
+    path = config.parent / "reports.csv"
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"value": object})
+    df = edit(df)
+    df.to_csv(path, index=False)
+    return df
+
+
+def test_one_bad_report_value_names_only_its_file_row(world, capsys) -> None:
+    def edit(df):
+        df.loc[6, "value"] = "high"  # data row 7 of the file (header excluded)
+        return df
+
+    _edit_reports(world, edit)
+    assert main(["--log-format", "text", "validate", "--config", str(world)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "reports.csv: reports: column 'value' has non-numeric entries; 1 row(s), " \
+           "rows [7] counted from 1" in err
+    assert "value='high'" in err
+
+
+def test_bad_report_rows_are_named_as_rows_of_the_file(world) -> None:
+    def edit(df):
+        df["year"] = df["year"].astype(object)
+        df.loc[9, "year"] = "1981.5"  # data row 10
+        return df
+
+    _edit_reports(world, edit)
+    with pytest.raises(PanelError, match=r"column 'year' must hold integer years; 1 row\(s\), "
+                                         r"rows \[10\] counted from 1"):
+        load_panel(world)
+
+
+def test_a_report_of_an_unknown_indicator_is_an_error_naming_its_rows(world) -> None:
+    def edit(df):
+        df.loc[[2, 5], "indicator"] = "hate_speeech"  # data rows 3 and 6
+        return df
+
+    _edit_reports(world, edit)
+    with pytest.raises(PanelError, match=r"reports\.csv: indicator\(s\) \['hate_speeech'\] at "
+                                         r"rows 3, 6 are not predictors fused from the reports"):
+        load_panel(world)
+
+
+def test_reports_of_years_outside_the_table_are_logged_by_row(world, caplog) -> None:
+    base = load_panel(world)
+    first = int(base.year.min())
+
+    def edit(df):
+        extra = df.iloc[[0, 1]].copy()
+        extra["year"] = first - 1  # a year the table does not cover
+        return pd.concat([df, extra], ignore_index=True)
+
+    df = _edit_reports(world, edit)
+    n = len(df)
+    with caplog.at_level("WARNING", logger="r2p_models.data.panel"):
+        panel = load_panel(world)
+    msgs = [r.getMessage() for r in caplog.records if r.name == "r2p_models.data.panel"]
+    assert len(msgs) == 1
+    assert f"2 report(s) at rows {n - 1}, {n} are of country-years without a row" in msgs[0]
+    assert f"years [{first - 1}]" in msgs[0]
+    assert list(panel.year.values) == list(base.year.values)

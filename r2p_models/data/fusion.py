@@ -171,14 +171,40 @@ def _coord_values(values: object) -> np.ndarray:
 
 
 def _where(df: pd.DataFrame, bad: np.ndarray) -> str:
-    """Describe the offending rows of ``df`` (0-based positions) in a short phrase."""
+    """Describe the offending rows of ``df`` in a short phrase.
+
+    Rows are counted from 1 in the order of ``df`` (for a table read from a file: its
+    data rows, header excluded).
+    """
     pos = np.flatnonzero(bad)
-    shown = ", ".join(str(p) for p in pos[:5]) + (", ..." if pos.size > 5 else "")
+    shown = ", ".join(str(p + 1) for p in pos[:5]) + (", ..." if pos.size > 5 else "")
     first = df.iloc[pos[0]]
     detail = ", ".join(
         f"{c}={(v.item() if isinstance(v, np.generic) else v)!r}" for c, v in first.items()
     )
-    return f"{pos.size} row(s) at 0-based positions [{shown}] (first: {detail})"
+    return f"{pos.size} row(s), rows [{shown}] counted from 1 (first: {detail})"
+
+
+def _as_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of an object column as floats, and where a present cell is not a number.
+
+    Numbers are taken as they are and strings parsed (``pd.to_numeric``), as a CSV column
+    with one text cell holds every cell as a string; booleans and other objects are not
+    numbers. Missing cells (None, NaN, ``pd.NA``) are NaN and not flagged.
+    """
+    obj = s.astype(object)
+    is_bool = obj.map(lambda x: isinstance(x, bool | np.bool_)).to_numpy(dtype=bool)
+    is_str = obj.map(lambda x: isinstance(x, str)).to_numpy(dtype=bool)
+    is_num = obj.map(lambda x: isinstance(x, numbers.Real | np.number)).to_numpy(dtype=bool)
+    is_num = is_num & ~is_bool
+    missing = obj.isna().to_numpy() & ~is_str
+    v = np.full(len(obj), np.nan)
+    v[is_num] = obj[is_num].astype(float).to_numpy()
+    if is_str.any():
+        v[is_str] = pd.to_numeric(obj[is_str].str.strip(), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+    bad = ~missing & ((~is_num & ~is_str) | (is_str & np.isnan(v)))
+    return v, bad
 
 
 def _check_label_column(df: pd.DataFrame, col: str) -> pd.Series:
@@ -205,15 +231,12 @@ def _check_year(df: pd.DataFrame) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(v) | (v != np.round(v))
     else:
-        bad = ~s.map(
-            lambda v: (
-                isinstance(v, numbers.Integral | np.integer) and not isinstance(v, bool | np.bool_)
-            )
-            or (isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer())
-        ).to_numpy(dtype=bool)
+        v, bad = _as_float(s)
+        with np.errstate(invalid="ignore"):
+            bad |= ~np.isfinite(v) | (v != np.round(v))
     if bad.any():
         raise ValueError(f"reports: column 'year' must hold integer years; {_where(df, bad)}")
-    return s.to_numpy(dtype=float).astype(np.int64)
+    return v.astype(np.int64)
 
 
 def _check_value(df: pd.DataFrame) -> np.ndarray:
@@ -226,18 +249,12 @@ def _check_value(df: pd.DataFrame) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(s.dtype):
         v = s.to_numpy(dtype=float, na_value=np.nan)
     else:
-        numeric = s.map(
-            lambda x: isinstance(x, numbers.Real | np.number)
-            and not isinstance(x, bool | np.bool_)
-        ).to_numpy(dtype=bool)
         # None / pd.NA / NaN are reported as missing values below, not as non-numeric
-        missing = s.isna().to_numpy()
-        bad = ~numeric & ~missing
+        v, bad = _as_float(s)
         if bad.any():
             raise ValueError(
                 f"reports: column 'value' has non-numeric entries; {_where(df, bad)}"
             )
-        v = np.array([np.nan if m else float(x) for x, m in zip(s, missing, strict=True)])
     nan = np.isnan(v)
     if nan.any():
         raise ValueError(

@@ -9,6 +9,7 @@ order of the file), and nothing is built from a table that fails a check.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 _MAX_ROWS_SHOWN = 5
+
+log = logging.getLogger(__name__)
 
 
 class PanelError(InputError):
@@ -149,6 +152,7 @@ def build_panel(
     where: str = "<table>",
     reports: pd.DataFrame | None = None,
     data_hash: str | None = None,
+    reports_where: str = "<reports>",
 ) -> xr.Dataset:
     """Validate a tidy country-year table and turn it into a panel Dataset.
 
@@ -166,6 +170,8 @@ def build_panel(
         (see :func:`r2p_models.data.fusion.fuse_reports`).
     data_hash : str, optional
         Hash of the input bytes; computed from the frames when omitted.
+    reports_where : str
+        Name of the reports input (the file path) used in error messages.
 
     Returns
     -------
@@ -178,7 +184,14 @@ def build_panel(
         Missing column, blank or duplicate country-year, non-integer year, outcome not in
         {0, 1, blank}, non-numeric or infinite indicator, undeclared gap in a country's
         years, country without a region (where regions are used), or a predictor found
-        neither in the table nor in the reports.
+        neither in the table nor in the reports; a report of an indicator that is not a
+        fused predictor, or of a country not in the table.
+
+    Warns
+    -----
+    A logged warning (logger ``r2p_models.data.panel``) names reports of years outside the
+    table's span or of country-years without a table row: they inform the sources' biases
+    and error variances but give no panel value.
     """
     table = table.reset_index(drop=True)
     report_indicators: set[str] = set()
@@ -280,21 +293,33 @@ def build_panel(
             X[ci, yi, j] = xvals[p]
             X_var[ci, yi, j] = np.where(np.isnan(xvals[p]), np.nan, 0.0)
     fused = [p for p in indicators if p not in xvals]
-    if fused:
+    if reports is not None:
         from r2p_models.data.fusion import REPORT_COLUMNS, fuse_reports
 
-        assert reports is not None  # fused predictors come only from the reports table
-        keep = reports["indicator"].astype(str).isin(fused)
-        rep = reports.loc[keep, list(REPORT_COLUMNS)].copy()
+        # every row is used: rows of other indicators or countries are errors, not dropped,
+        # and positions stay those of the file (fusion names bad rows counted from 1)
+        rep = reports.loc[:, list(REPORT_COLUMNS)].reset_index(drop=True)
+        given = rep["indicator"].notna() & rep["country"].notna()
+        other = given & ~rep["indicator"].astype(str).isin(fused)
+        if other.any():
+            names = sorted(set(rep.loc[other, "indicator"].astype(str)))
+            raise PanelError(
+                f"{reports_where}: indicator(s) {names[:5]} at {_rows(other)} are not "
+                f"predictors fused from the reports ({fused}); list them in [data] "
+                "predictors or remove the rows"
+            )
         rep["country"] = _ids(rep["country"])
+        stranger = given & ~rep["country"].isin(countries)
+        if stranger.any():
+            names = sorted(set(rep.loc[stranger, "country"]))
+            raise PanelError(
+                f"{reports_where}: countries {names[:5]} at {_rows(stranger)} are not in the "
+                f"table {where} (column {data.country!r})"
+            )
         result = fuse_reports(rep)
+        _warn_unused_reports(rep, countries, all_years, present, reports_where)
         est = result.estimate.reindex(country=countries, year=all_years)
         var = result.variance.reindex(country=countries, year=all_years)
-        unknown = sorted(set(map(str, result.estimate["country"].values)) - set(countries))
-        if unknown:
-            raise PanelError(
-                f"{where}: reports name countries that are not in the table: {unknown[:5]}"
-            )
         for p in fused:
             j = indicators.index(p)
             X[:, :, j] = np.where(present, est.sel(indicator=p).values, np.nan)
@@ -376,6 +401,24 @@ def build_panel(
     return ds
 
 
+def _warn_unused_reports(rep: pd.DataFrame, countries: list[str], years: np.ndarray,
+                         present: np.ndarray, where: str) -> None:
+    """Log the reports (rows counted from 1) whose country-year has no row in the table."""
+    year = pd.to_numeric(rep["year"]).to_numpy(dtype=float).astype(np.int64)
+    ci = pd.Index(countries).get_indexer(rep["country"])
+    inside = (year >= years[0]) & (year <= years[-1])
+    has_row = np.zeros(len(rep), dtype=bool)
+    has_row[inside] = present[ci[inside], year[inside] - years[0]]
+    if not has_row.all():
+        log.warning(
+            "%s: %d report(s) at %s are of country-years without a row in the table "
+            "(years %s; the table covers %d-%d): used to estimate the sources' biases and "
+            "error variances, but they give no panel value",
+            where, int((~has_row).sum()), _rows(~has_row),
+            sorted(set(year[~has_row].tolist()))[:5], years[0], years[-1],
+        )
+
+
 def _file_hash(paths: Sequence[Path], data: DataConfig) -> str:
     h = hashlib.sha256()
     for p in paths:
@@ -416,6 +459,7 @@ def load_panel(config: RunConfig | str | Path) -> xr.Dataset:
             where=str(data.table),
             reports=reports,
             data_hash=_file_hash(files, data),
+            reports_where=str(data.reports),
         )
     except ValueError as err:
         if isinstance(err, PanelError):
