@@ -13,6 +13,9 @@ ignored, so a typo never changes a run without notice::
     reports = "reports.csv"      # optional: long table of multi-source reports to fuse
     allow_gaps = false           # optional: allow missing years inside a country's span
 
+    [data.error_variance]        # optional: known error variances of reporting sources
+    "hate_speech/un_field" = 0.04  # "indicator/source" = variance (0: exact)
+
     [outcomes]                   # crime name = column of yearly onsets: 1, 0 or blank
     crimes_against_humanity = "mk_onset"
 
@@ -96,6 +99,7 @@ class DataConfig:
     ongoing: dict[str, str] = field(default_factory=dict)
     proxies: dict[str, str] = field(default_factory=dict)
     indicators: dict[str, IndicatorMeta] = field(default_factory=dict)
+    error_variance: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,8 @@ class RunConfig:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-_DATA_KEYS = {"table", "country", "year", "name", "region", "predictors", "reports", "allow_gaps"}
+_DATA_KEYS = {"table", "country", "year", "name", "region", "predictors", "reports", "allow_gaps",
+              "error_variance"}
 _INDICATOR_KEYS = {"description", "risk_factors", "source", "transform"}
 _SECTIONS = {"data", "outcomes", "ongoing", "proxies", "indicators", "model", "ledger", "report"}
 
@@ -335,6 +340,29 @@ def _section_dataclass(path: Path, raw: dict[str, Any], name: str, cls: type) ->
         raise ConfigError(f"{path} {err}") from None
     except TypeError as err:
         raise ConfigError(f"{where}: {err}") from None
+
+
+def _error_variances(path: Path, data: dict[str, Any],
+                     predictors: list[str]) -> dict[tuple[str, str], float]:
+    """``[data.error_variance]``: ``"indicator/source" = variance`` for the fusion."""
+    where = f"{path} [data.error_variance]"
+    table = _expect(where, data.get("error_variance", {}), dict,
+                    'a table of "indicator/source" = variance')
+    if table and "reports" not in data:
+        raise ConfigError(f"{where}: error variances need [data] reports (the table to fuse)")
+    out: dict[tuple[str, str], float] = {}
+    for key, value in table.items():
+        indicator, _, source = key.partition("/")
+        if not indicator or not source:
+            raise ConfigError(f'{where} "{key}": expected a key "indicator/source"')
+        if indicator not in predictors:
+            raise ConfigError(f'{where} "{key}": {indicator!r} is not one of [data] predictors')
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or value < 0):
+            raise ConfigError(f'{where} "{key}" = {value!r}: expected a number >= 0 '
+                              "(0: an exact source)")
+        out[(indicator, source)] = float(value)
+    return out
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -387,6 +415,8 @@ def load_config(path: str | Path) -> RunConfig:
         f"{path} [data] allow_gaps", data.get("allow_gaps", False), bool, "true or false"
     )
 
+    error_variance = _error_variances(path, data, predictors)
+
     outcomes = _crime_map(path, raw, "outcomes")
     if not outcomes:
         raise ConfigError(f"{path} [outcomes]: name at least one crime = column")
@@ -433,6 +463,7 @@ def load_config(path: str | Path) -> RunConfig:
         ongoing=ongoing,
         proxies=proxies,
         indicators=indicators,
+        error_variance=error_variance,
     )
     return RunConfig(
         path=path.resolve(),

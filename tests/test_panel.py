@@ -356,3 +356,68 @@ def test_reports_of_years_outside_the_table_are_logged_by_row(world, caplog) -> 
     assert f"2 report(s) at rows {n - 1}, {n} are of country-years without a row" in msgs[0]
     assert f"years [{first - 1}]" in msgs[0]
     assert list(panel.year.values) == list(base.year.values)
+
+
+def _with_reports(tmp_path: Path, extra_config: str = "") -> Path:
+    """The small table plus a fused indicator 'events': un and ngo report 14 country-years
+    together, solo alone reports the fifteenth (2004 of country 500)."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for c in (2, 20, 500):
+        for y in range(2000, 2005):
+            truth = rng.normal()
+            if (c, y) == (500, 2004):
+                rows.append((c, y, "events", "solo", 3.25))
+                continue
+            rows.append((c, y, "events", "un", truth + rng.normal(0, 0.3)))
+            rows.append((c, y, "events", "ngo", truth + 0.5 + rng.normal(0, 0.6)))
+    pd.DataFrame(rows, columns=["country", "year", "indicator", "source", "value"]).to_csv(
+        tmp_path / "reports.csv", index=False)
+    config = CONFIG.replace('predictors = ["discrimpop", "coup"]',
+                            'predictors = ["discrimpop", "coup", "events"]\n'
+                            'reports = "reports.csv"')
+    return _write(tmp_path, _table(), config + extra_config)
+
+
+def test_an_unidentified_error_variance_says_how_to_give_it_in_the_run_config(tmp_path) -> None:
+    cfg = _with_reports(tmp_path)
+    with pytest.raises(PanelError, match=r"source 'solo' of indicator 'events' never reports.*"
+                                         r"run config as \[data\.error_variance\] "
+                                         r"\"events/solo\" = v"):
+        load_panel(cfg)
+
+
+def test_error_variances_from_the_run_config_reach_the_fusion(tmp_path) -> None:
+    cfg = _with_reports(tmp_path, '\n[data.error_variance]\n"events/solo" = 0\n')
+    assert load_config(cfg).data.error_variance == {("events", "solo"): 0.0}
+    panel = load_panel(cfg)
+    # an exact source seen alone: its value passes through (bias 0: it is linked to no
+    # other source), with variance 0
+    one = panel.sel(country="500", year=2004, indicator="events")
+    assert float(one["X"]) == 3.25 and float(one["X_var"]) == 0.0
+    other = panel.sel(country="2", year=2000, indicator="events")
+    assert float(other["X_var"]) > 0  # un and ngo: estimated, not exact
+    assert "solo" in str(panel["fused_from"].sel(indicator="events").item())
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('"events" = 1.0', r'\[data\.error_variance\] "events": expected a key '
+                           r'"indicator/source"'),
+        ('"events/solo" = -1', r'\[data\.error_variance\] "events/solo" = -1: expected a '
+                               r"number >= 0"),
+        ('"events/solo" = "low"', r'"events/solo" = \'low\': expected a number >= 0'),
+        ('"gdp/solo" = 1', r"'gdp' is not one of \[data\] predictors"),
+    ],
+)
+def test_bad_error_variances_are_refused(tmp_path, table, message) -> None:
+    cfg = _with_reports(tmp_path, f"\n[data.error_variance]\n{table}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(cfg)
+
+
+def test_error_variances_need_a_reports_table(tmp_path) -> None:
+    cfg = _write(tmp_path, _table(), CONFIG + '\n[data.error_variance]\n"coup/solo" = 1\n')
+    with pytest.raises(ConfigError, match=r"error variances need \[data\] reports"):
+        load_config(cfg)

@@ -732,8 +732,9 @@ def fuse_reports(
         more = int(lonely.sum()) - 1
         raise ValueError(
             f"source {s_name!r} of indicator {k_name!r} never reports a country-year together "
-            "with another source, so its error variance cannot be estimated; give it in "
-            f"error_variance[({k_name!r}, {s_name!r})] (0 if exact)"
+            "with another source, so its error variance cannot be estimated; give it (0 if "
+            f"exact) in the run config as [data.error_variance] \"{k_name}/{s_name}\" = v, "
+            f"or in Python as fuse_reports(error_variance={{({k_name!r}, {s_name!r}): v}})"
             + (f"; {more} more source(s) have the same problem" if more else "")
         )
     few = (n_overlap_g < MIN_OVERLAP_WARN) & ~fixed

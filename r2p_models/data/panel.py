@@ -316,7 +316,7 @@ def build_panel(
                 f"{reports_where}: countries {names[:5]} at {_rows(stranger)} are not in the "
                 f"table {where} (column {data.country!r})"
             )
-        result = fuse_reports(rep)
+        result = fuse_reports(rep, error_variance=data.error_variance or None)
         _warn_unused_reports(rep, countries, all_years, present, reports_where)
         est = result.estimate.reindex(country=countries, year=all_years)
         var = result.variance.reindex(country=countries, year=all_years)
@@ -332,7 +332,7 @@ def build_panel(
         h = hashlib.sha256(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
         if reports is not None:
             h.update(pd.util.hash_pandas_object(reports, index=False).to_numpy().tobytes())
-        h.update(repr(sorted(vars(data).items())).encode())
+        h.update(repr(sorted(_roles(data, drop=()).items())).encode())
         data_hash = h.hexdigest()
 
     ds = xr.Dataset(
@@ -419,11 +419,18 @@ def _warn_unused_reports(rep: pd.DataFrame, countries: list[str], years: np.ndar
         )
 
 
+def _roles(data: DataConfig, drop: Sequence[str]) -> dict[str, object]:
+    """The config's data roles that enter the data hash (an unset error_variance does not,
+    so hashes of configs without one are those of earlier versions)."""
+    return {k: v for k, v in vars(data).items()
+            if k not in drop and not (k == "error_variance" and not v)}
+
+
 def _file_hash(paths: Sequence[Path], data: DataConfig) -> str:
     h = hashlib.sha256()
     for p in paths:
         h.update(p.read_bytes())
-    roles = {k: v for k, v in vars(data).items() if k not in {"table", "reports"}}
+    roles = _roles(data, drop=("table", "reports"))
     h.update(repr(sorted(roles.items())).encode())
     return h.hexdigest()
 
