@@ -422,6 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # JSON lines: Python warnings (e.g. PyTensor's multi-line BLAS notice) become log
+    # records, one JSON object each, instead of free text in the same stream
+    logging.captureWarnings(fmt == "json")
     root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     for noisy in ("pymc", "pytensor", "arviz", "distributed", "numba", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -421,3 +421,38 @@ def test_error_variances_need_a_reports_table(tmp_path) -> None:
     cfg = _write(tmp_path, _table(), CONFIG + '\n[data.error_variance]\n"coup/solo" = 1\n')
     with pytest.raises(ConfigError, match=r"error variances need \[data\] reports"):
         load_config(cfg)
+
+
+def test_json_logs_turn_a_warning_into_one_json_line(tmp_path, capsys) -> None:
+    """A scheduled run's stderr is JSON lines only, even when a library warns."""
+    import json
+    import logging
+    import warnings
+
+    # un and ngo report only 5 country-years together: the fusion warns (too few overlaps)
+    rows = []
+    for c in (2, 20, 500):
+        for y in range(2000, 2005):
+            rows.append((c, y, "events", "un", 0.1 * c + y - 2000))
+            if c == 2:
+                rows.append((c, y, "events", "ngo", 0.1 * c + y - 2000 + 0.3 * (-1) ** y))
+    pd.DataFrame(rows, columns=["country", "year", "indicator", "source", "value"]).to_csv(
+        tmp_path / "reports.csv", index=False)
+    config = CONFIG.replace('predictors = ["discrimpop", "coup"]',
+                            'predictors = ["discrimpop", "coup", "events"]\n'
+                            'reports = "reports.csv"')
+    cfg = _write(tmp_path, _table(), config)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            assert main(["--log-format", "json", "validate", "--config", str(cfg)]) == 0
+    finally:
+        logging.captureWarnings(False)
+    lines = capsys.readouterr().err.splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    warned = [r for r in records if "FusionWarning" in r["message"]]
+    assert warned and all(r["level"] == "WARNING" and r["logger"] == "py.warnings"
+                          for r in warned)
+    assert "only 5 overlapping" in warned[0]["message"]
+    # the warning's text spans lines (message, then the source line): one record all the same
+    assert "\n" in warned[0]["message"]
