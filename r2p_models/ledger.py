@@ -781,7 +781,9 @@ class Ledger:
         Raises
         ------
         LedgerValidationError
-            Naming the file, the column and the first bad rows (data row number and file line).
+            Naming the file, the column and the first bad rows (data row number and file
+            line): among others, quantiles out of order (``p_q05 <= p_q50 <= p_q95``) or
+            outside ``p`` (``p_q05 <= p <= p_q95``, where given).
         LedgerConflictError
             If the analyst already issued a case with a different value.
         """
@@ -813,6 +815,14 @@ class Ledger:
         table = table.rename(columns={"p": "p_mean"})
         checker = _Rows(str(path), labels, {"p_mean": "p"})
         frame = _validate(table, checker, text=True)
+        # an analyst's own interval must contain the point forecast (a model's posterior
+        # mean can lie outside its 5-95 % interval when the draws are skewed: not checked)
+        for lo, hi in (("p_q05", "p_mean"), ("p_mean", "p_q95")):
+            if lo in table and hi in table:
+                shown = table[lo].astype(str) + " > " + table[hi].astype(str)
+                with np.errstate(invalid="ignore"):
+                    checker.fail_col(lo, f"must not exceed {checker.col(hi)!r}",
+                                     frame[lo].to_numpy() > frame[hi].to_numpy(), shown)
         return self._issue_frame(frame, source=analyst_id, kind="analyst", run_id=run_id,
                                  data_hash=f"sha256:{digest}", config_hash=None, stamp=stamp)
 

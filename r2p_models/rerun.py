@@ -98,6 +98,9 @@ def _file_hashes(config: RunConfig) -> dict[str, str]:
 def resolve_ledger(ledger: Path, panel: xr.Dataset, config: RunConfig) -> int:
     """Fill in outcomes of the ledger's pending rows from the panel; returns the count.
 
+    Pending rows of countries the panel does not have (e.g. an analyst's typo) can never
+    be resolved from it: a warning names them per source.
+
     Raises
     ------
     r2p_models.ledger.LedgerNotFoundError
@@ -105,11 +108,20 @@ def resolve_ledger(ledger: Path, panel: xr.Dataset, config: RunConfig) -> int:
         error, not a new empty ledger).
     """
     with Ledger(ledger, create=False) as led:
-        return led.resolve(
+        n = led.resolve(
             panel,
             outcome_source=f"{Path(config.data.table).name} {panel.attrs['data_hash'][:12]}",
             observed_through=_observed_through(panel),
         )
+        pending = led.rows(outcome_status="pending")
+    stray = pending[~pending["country"].astype(str).isin(set(map(str, panel.country.values)))]
+    for source, grp in stray.groupby("source"):
+        countries = sorted(set(grp["country"].astype(str)))
+        log.warning("%s: %d pending forecast(s) of source %r name countries that are not in "
+                    "the panel %s: %s%s; they stay pending until a panel has them",
+                    ledger, len(grp), source, config.data.table, countries[:10],
+                    " ..." if len(countries) > 10 else "")
+    return n
 
 
 def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,

@@ -302,3 +302,42 @@ def test_pipeline_on_bad_input_leaves_no_output_folder(tmp_path, capsys) -> None
                  "--origins", "2090"]) == EXIT_BAD_INPUT
     assert "origins [2090]" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_analyst_quantiles_must_bracket_p_and_unknown_countries_are_named(tmp_path,
+                                                                           capsys) -> None:
+    path = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
+    _with_tiny_model(path)
+    ledger = tmp_path / "ledger.sqlite"
+    country = pd.read_csv(tmp_path / "panel.csv")["country"].iloc[0]
+    head = "origin_year,country,crime,target_start,target_end,p,p_q05,p_q50,p_q95\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(head + f"1982,{country},genocide,1983,1984,0.1,0.05,0.1,0.2\n"
+                          f"1982,{country},war_crimes,1983,1984,0.1,0.2,0.3,0.4\n"
+                          f"1983,{country},genocide,1984,1985,0.5,0.1,0.2,0.3\n")
+    args = ["--log-format", "text", "ledger", "import-analyst", "--ledger", str(ledger),
+            "--analyst", "jdoe"]
+    assert main([*args, "--csv", str(bad)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "column 'p_q05' must not exceed 'p'; bad rows: row 2 (line 3) ('0.2 > 0.1')" in err
+    assert len(err.strip().splitlines()) == 1
+    with Ledger(ledger) as led:
+        assert len(led) == 0
+    bad.write_text(head + f"1983,{country},genocide,1984,1985,0.5,0.1,0.2,0.3\n")
+    assert main([*args, "--csv", str(bad)]) == EXIT_BAD_INPUT
+    assert "column 'p' must not exceed 'p_q95'; bad rows: row 1 (line 2) ('0.5 > 0.3')" in \
+        capsys.readouterr().err
+
+    good = tmp_path / "good.csv"
+    good.write_text(head + f"1982,{country},genocide,1983,1984,0.1,0.05,0.1,0.2\n"
+                           "1982,XX99,genocide,1983,1984,0.1,,,\n")
+    assert main([*args, "--csv", str(good)]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["--log-format", "text", "resolve", "--config", str(path)]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "1 pending forecast(s) of source 'jdoe' name countries that are not in the " \
+           "panel" in err and "['XX99']" in err
+    with Ledger(ledger) as led:
+        rows = led.rows().set_index("country")
+    assert rows.loc[str(country), "outcome_status"] in ("observed", "not_at_risk")
+    assert rows.loc["XX99", "outcome_status"] == "pending"
