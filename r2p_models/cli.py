@@ -343,8 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, default=0.0,
                    help="seconds to wait for another run holding the ledger lock")
 
-    p = sub.add_parser("pipeline", help="the main job: backtest, current forecast, scores, "
-                       "report (default: the embedded world)")
+    what = ("the main job: backtest, current forecast, scores, report (default: the "
+            "embedded world)")
+    p = sub.add_parser("pipeline", help=what, description=what)
     p.add_argument("--config", type=Path, default=DEFAULT_WORLD, help="run config (TOML)")
     p.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder")
     p.add_argument("--origins", default=None,
@@ -378,20 +379,24 @@ def build_parser() -> argparse.ArgumentParser:
                            help="origins backtested before the first compared one, for the "
                                 "recalibration's track record only (default 2, the horizon)")
 
-    p = sub.add_parser("ledger", help="ledger utilities")
+    p = sub.add_parser("ledger", help="ledger utilities",
+                       description="ledger utilities: export, import-analyst, recalibrate")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
-    q = lsub.add_parser("export", help="export every ledger row to CSV")
+    what = "export every ledger row to CSV"
+    q = lsub.add_parser("export", help=what, description=what)
     q.add_argument("--ledger", required=True, type=Path)
     q.add_argument("--out", required=True, type=Path,
                    help="CSV file; missing folders are created")
     q.set_defaults(func=_cmd_ledger_export)
-    q = lsub.add_parser("import-analyst", help="import an analyst's assessments (CSV)")
+    what = "import an analyst's assessments (CSV)"
+    q = lsub.add_parser("import-analyst", help=what, description=what)
     q.add_argument("--ledger", required=True, type=Path)
     q.add_argument("--csv", required=True, type=Path)
     q.add_argument("--analyst", required=True, help="analyst id (the ledger source)")
     q.set_defaults(func=_cmd_ledger_import)
-    q = lsub.add_parser("recalibrate", help="record a source's forecasts recalibrated on its "
-                        "own resolved track record, as the source '<source> recalibrated'")
+    what = ("record a source's forecasts recalibrated on its own resolved track record, as "
+            "the source '<source> recalibrated'")
+    q = lsub.add_parser("recalibrate", help=what, description=what)
     q.add_argument("--ledger", required=True, type=Path)
     q.add_argument("--source", required=True, action="append",
                    help="ledger source to recalibrate (repeat for several)")

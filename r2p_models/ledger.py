@@ -10,8 +10,9 @@ A row of table ``forecasts`` is one issued probability that an episode of ``crim
 begins in ``country`` at least once in the target window ``[target_start, target_end]``
 (inclusive calendar years), issued with data up to ``origin_year``:
 
-- ``source``: who issued it, a model name and version (``"r2p-hierarchical 0.3.1"``) or
-  an analyst id. A new model version is a new source.
+- ``source``: who issued it, a model name, version and variant (``"r2p-models 0.1.0
+  hierarchical"``, see :func:`r2p_models.backtest.model_source`) or an analyst id. A new
+  model version is a new source.
 - ``kind``: ``'forecast'`` (a model's real-time forecast), ``'backtest'`` (a postdiction
   made after the fact by a rolling-origin evaluation; never to be mixed with real-time
   skill) or ``'analyst'`` (a human assessment, imported with
@@ -465,7 +466,7 @@ class Ledger:
     Examples
     --------
     >>> with Ledger("ledger.sqlite") as led:  # doctest: +SKIP
-    ...     led.issue(frame, source="r2p-hierarchical 0.1.0", kind="forecast",
+    ...     led.issue(frame, source="r2p-models 0.1.0 hierarchical", kind="forecast",
     ...               run_id="2026-05-01", data_hash=h, config_hash=c)
     """
 

@@ -208,6 +208,13 @@ def default_origins(panel: xr.Dataset, horizon: int, n: int = 4) -> list[int]:
 
 
 def ledger_path(config: RunConfig) -> Path:
+    """The ledger file a config names (``[ledger] path``, resolved from the config's folder).
+
+    Raises
+    ------
+    InputError
+        If the config has no ``[ledger] path``.
+    """
     if config.ledger.path is None:
         raise InputError(f"{config.path} [ledger]: set path = \"ledger.sqlite\" for this command")
     return config.ledger.path

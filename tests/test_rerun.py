@@ -341,3 +341,22 @@ def test_analyst_quantiles_must_bracket_p_and_unknown_countries_are_named(tmp_pa
         rows = led.rows().set_index("country")
     assert rows.loc[str(country), "outcome_status"] in ("observed", "not_at_risk")
     assert rows.loc["XX99", "outcome_status"] == "pending"
+
+
+def test_every_command_help_has_a_description() -> None:
+    import argparse
+
+    from r2p_models.cli import build_parser
+
+    def commands(parser: argparse.ArgumentParser, prefix: str = ""):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield f"{prefix}{name}", sub
+                    yield from commands(sub, f"{prefix}{name} ")
+
+    found = dict(commands(build_parser()))
+    assert {"pipeline", "fit", "ledger export", "ledger import-analyst"} <= set(found)
+    missing = [name for name, sub in found.items() if not sub.description]
+    assert missing == []
+    assert "the main job" in found["pipeline"].format_help()
