@@ -286,3 +286,26 @@ def test_auc_within_years_bootstrap_weights_repeat_cases():
     for b in range(4):
         rep = np.repeat(np.arange(len(df)), counts[b, codes])
         assert got[b] == pytest.approx(_within_year_auc(p[rep], y[rep], t[rep]), abs=1e-12)
+
+
+def test_the_readme_snippet_on_ledger_rows_with_a_pending_row() -> None:
+    """README "Calibration": score resolved ledger rows per source; pending rows are named."""
+    from r2p_models.calibration import CalibrationInputError, score_table
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for source, shift in (("model", 0.0), ("jdoe", 0.05)):
+        for i in range(60):
+            p = 0.1 + 0.6 * (i % 10) / 10 + shift
+            rows.append({"source": source, "origin_year": 2000 + i % 5, "country": f"C{i}",
+                         "crime": "genocide", "p_mean": p, "outcome": float(rng.random() < p),
+                         "outcome_status": "observed"})
+    rows.append({**rows[0], "country": "C99", "outcome": np.nan, "outcome_status": "pending"})
+    ledger_rows = pd.DataFrame(rows)
+    with pytest.raises(CalibrationInputError, match="outcome_status == 'observed'"):
+        score_table(ledger_rows, p_col="p_mean", by=["source", "crime"])
+    observed = ledger_rows[ledger_rows["outcome_status"] == "observed"]
+    table = score_table(observed, p_col="p_mean", by=["source", "crime"], n_boot=20, rng=0)
+    brier = table[table["metric"] == "brier"].set_index("source")["estimate"]
+    for source, grp in observed.groupby("source"):  # one row per source, never pooled
+        assert brier[source] == pytest.approx(np.mean((grp.p_mean - grp.outcome) ** 2))

@@ -130,7 +130,9 @@ def check_outcomes(y: np.ndarray, name: str, layout: CaseLayout) -> None:
         first = int(np.flatnonzero(nan.ravel())[0])
         raise CalibrationInputError(
             f"{name} has {int(nan.sum())} NaN value(s) (first at {layout.where(first)}); "
-            "unresolved cases cannot be scored, drop them first"
+            "unresolved cases cannot be scored, drop them first (ledger rows: keep "
+            "outcome_status == 'observed', which also drops not_at_risk rows; "
+            "score_table and compare_table: unresolved='drop')"
         )
     bad = (y != 0) & (y != 1)
     if bad.any():
