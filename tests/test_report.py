@@ -261,6 +261,12 @@ def test_regions_vintages_analysts_and_watchlist(world, report) -> None:
         assert [c["country"] for c in cells] == top.country.tolist()
         assert [float(c["lower"]) for c in cells] == pytest.approx(top.p_q05.tolist())
         assert [float(c["upper"]) for c in cells] == pytest.approx(top.p_q95.tolist())
+        # no country in an episode of the crime at the origin is on its list, and the
+        # reader is told why
+        at = panel.sel(year=2019, crime=crime)
+        busy = set(panel.country.values[((at["ongoing"] == 1) | (at["onset"] == 1)).values])
+        assert busy and not busy & {c["country"] for c in cells}
+    assert "is not at risk of its onset and gets no forecast of it" in html
     assert "Leading risk factors: not available" in html
 
 

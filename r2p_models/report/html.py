@@ -868,7 +868,10 @@ def _watchlist(c: ReportContent) -> str:
             f"year, {info['origin']} (onset in {window}), from {esc(info['source'])}, with "
             "their 90% posterior intervals (5th to 95th percentile)."
             + (f" Other sources forecasting this origin: {esc(', '.join(others))}."
-               if others else "") + "</p>")
+               if others else "")
+            + " A country where an episode of a crime was under way, or began, in "
+            f"{info['origin']} is not at risk of its onset and gets no forecast of it, so it "
+            "is not on that crime's list.</p>")
     if not c.explanations_given and not info.get("given"):
         parts.append("<p>Leading risk factors: not available (no explanations were given to "
                      "the report).</p>")
