@@ -118,7 +118,8 @@ def to_table(summary: xr.Dataset) -> pd.DataFrame:
 
 def forecast_table(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
                    top_n: int = 20) -> pd.DataFrame:
-    """Forecasts of every country and crime at an origin year, as one table (for the CLI).
+    """Forecasts of every country and crime at an origin year, as one table (for notebooks;
+    the ledger rows of the CLI come from :func:`r2p_models.backtest.forecast_rows`).
 
     Columns: ``country``, ``name`` (when the panel has names), ``crime``, ``region``,
     ``at_risk``, ``mean``, ``q05``, ``q50``, ``q95``, ``rank``, ``p_top_n``, ``origin_year``,
