@@ -38,6 +38,7 @@ __all__ = [
     "Forecaster",
     "OriginForecast",
     "base_rate_forecaster",
+    "check_origins",
     "forecast_rows",
     "model_forecaster",
     "model_source",
@@ -200,7 +201,14 @@ class BacktestSummary:
         return not self.unconverged
 
 
-def _check_origins(panel: xr.Dataset, origins: Sequence[int], horizon: int) -> None:
+def check_origins(panel: xr.Dataset, origins: Sequence[int], horizon: int) -> None:
+    """Refuse origins for which a backtest has no training window or no panel year.
+
+    Raises
+    ------
+    InputError
+        Naming the bad origins and the span they must lie in.
+    """
     first, last = int(panel.year.min()), int(panel.year.max())
     bad = [t for t in origins if not first + horizon <= t <= last]
     if bad:
@@ -289,7 +297,7 @@ def run_backtest(
     forecaster = forecaster or model_forecaster
     horizon = config.model.horizon
     origins = sorted(set(origins))
-    _check_origins(panel, origins, horizon)
+    check_origins(panel, origins, horizon)
     source = model_source(config)
     config_hash = config.hash()
     data_hash = str(panel.attrs.get("data_hash", ""))

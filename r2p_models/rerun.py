@@ -38,8 +38,7 @@ import xarray as xr
 
 from r2p_models import __version__
 from r2p_models.atomic import atomic_write_text
-from r2p_models.backtest import _check_origins as check_origins
-from r2p_models.backtest import forecast_rows, model_source, run_backtest
+from r2p_models.backtest import check_origins, forecast_rows, model_source, run_backtest
 from r2p_models.config import RunConfig, load_config
 from r2p_models.data.panel import load_panel
 from r2p_models.errors import InputError
