@@ -86,6 +86,21 @@ def test_inner_origins_are_the_latest_closed_ones_and_nothing_later_is_used():
     assert select_effect_scale(changed, replace(CV, horizon=2), through=through) == sel
 
 
+def test_inner_origins_are_scored_on_the_cases_a_forecast_would_have():
+    """A country with an onset in an inner origin year gets no forecast then, so the CV
+    does not score it there either (the cases and events are counted from the panel)."""
+    panel = _world(0.5, seed=3)
+    sel = select_effect_scale(panel, CV)
+    onset = panel["onset"].sel(crime=CRIME[0])
+    cases = events = 0
+    for s in sel.origins:  # horizon 1: the window is s + 1; no episodes in this world
+        risk = onset.sel(year=s) != 1
+        cases += int(risk.sum())
+        events += int(((onset.sel(year=s + 1) == 1) & risk).sum())
+    assert int((onset.sel(year=list(sel.origins)) == 1).sum()) > 0  # some are left out
+    assert (sel.cases, sel.events) == (cases, events)
+
+
 def test_effect_priors_fix_every_effect_at_the_scale():
     panel = _world(0.5, seed=2, n_countries=30, n_years=10)
     design = build_design(panel, horizon=1)

@@ -156,7 +156,9 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
         for k in range(len(outer.crimes)):
             wk = inner.w[:, :, k] > 0
             yk = inner.y[:, :, k][wk]
-            at_risk = outer.w[rows, si, k] > 0
+            # scored like a forecast: resolved (outer.w) and at risk at the origin (no
+            # episode under way or beginning in s: such cases get no forecast)
+            at_risk = (outer.w[rows, si, k] > 0) & od.at_risk[:, k]
             if yk.size == 0 or yk.min() == yk.max() or not at_risk.any():
                 continue  # nothing to learn (no onset yet) or nothing to forecast
             X = np.concatenate([inner.x, inner.flags], axis=2)[wk]
