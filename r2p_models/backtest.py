@@ -346,29 +346,28 @@ def run_backtest(
 def base_rate_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int) -> OriginForecast:
     """A reference forecaster: each crime's onset rate known at ``origin``, for every country.
 
-    Uses only windows that ended by ``origin`` (the same rule as the model), so it is
-    the climatology a skill score compares against. It has a single "draw".
+    Uses only windows that ended by ``origin``, and of those the ones a forecast would
+    have been issued for and scored: at risk at their own origin year (present, no episode
+    under way and none beginning that year) with a known outcome. So it is the climatology
+    of the cases a skill score compares, known at issue time. It has a single "draw".
     """
     h = config.horizon
     years = panel.year.values
     onset = panel["onset"]
-    at_risk = (panel["ongoing"] == 0) & panel["present"]
+    # at risk at an origin year: present, no episode under way and none beginning that year
+    at_risk = (panel["ongoing"] == 0) & panel["present"] & (onset != 1)
     rates = {}
     for crime in panel.crime.values:
         hits = total = 0
         for s in years[(years + h) <= origin]:
             window = onset.sel(crime=crime, year=slice(s + 1, s + h))
-            risk = at_risk.sel(crime=crime, year=s + 1) if s + 1 in years else None
-            if risk is None:
-                continue
             event = (window == 1).any("year")
             known = window.notnull().all("year") | event
-            use = risk & known
+            use = at_risk.sel(crime=crime, year=s) & known
             hits += int((event & use).sum())
             total += int(use.sum())
         rates[crime] = hits / total if total else np.nan
-    # at risk at the origin: present, no episode under way and none beginning that year
-    cur = at_risk.sel(year=origin) & (onset.sel(year=origin) != 1)
+    cur = at_risk.sel(year=origin)
     p = xr.DataArray([rates[c] for c in panel.crime.values], dims="crime",
                      coords={"crime": panel.crime.values})
     draws = p.where(cur).expand_dims(draw=[0]).transpose("country", "crime", "draw")

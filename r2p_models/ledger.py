@@ -26,8 +26,9 @@ begins in ``country`` at least once in the target window ``[target_start, target
 - ``p_mean`` (required) and the posterior quantiles ``p_q05 <= p_q50 <= p_q95`` (NULL when
   not given, e.g. for an analyst giving only ``p``), all in ``[0, 1]``.
 - ``outcome_status``: ``'pending'`` until resolved, then ``'observed'`` with ``outcome`` 1
-  or 0, or ``'not_at_risk'`` (outcome NULL) when the country was in an ongoing episode in
-  every year of the window; ``resolved_at`` and ``outcome_source`` say when and from what.
+  or 0, or ``'not_at_risk'`` (outcome NULL) when the country was not at risk at the origin
+  (an onset in the origin year or an episode under way) or in an ongoing episode in every
+  year of the window; ``resolved_at`` and ``outcome_source`` say when and from what.
 
 Immutability
 ------------
@@ -47,11 +48,13 @@ Resolution
 and optionally ``ongoing`` and, for each row whose ``target_end <= observed_through``,
 classifies each year of the window: *event* (onset 1), *not at risk* (ongoing 1 without
 onset), *no event* (onset 0) or *unknown* (onset NaN, or the country, year or crime absent
-from the panel, or ``present`` false). The window is then: ``observed``/1 if any year is an
-event; left pending if any year is unknown (it is re-tried at the next resolution); else
-``observed``/0 if the country was at risk in at least one year; else ``not_at_risk``
-(never scored as a zero). Windows ending after ``observed_through`` are never touched, even
-when an onset has already been seen. A resolved row never changes: if a newer panel
+from the panel, or ``present`` false). A row whose origin year is an event or not at risk
+(the country was not at risk of onset when the forecast was made) is ``not_at_risk``.
+Otherwise the window is: ``observed``/1 if any year is an event; left pending if any year
+is unknown (it is re-tried at the next resolution); else ``observed``/0 if the country was
+at risk in at least one year; else ``not_at_risk`` (never scored as a zero). Windows
+ending after ``observed_through`` are never touched, even when an onset has already been
+seen. A resolved row never changes: if a newer panel
 disagrees with a stored resolution, :meth:`Ledger.resolve` raises
 :class:`LedgerConflictError` and writes nothing (default), or with ``on_conflict="warn"``
 keeps the stored outcomes, resolves the rest and emits a :class:`LedgerResolutionWarning`.
@@ -1132,6 +1135,18 @@ def _window_outcomes(cand: pd.DataFrame, status: pd.Series) -> tuple[pd.Series, 
                            np.where(any_of["no_event"], "observed", "not_at_risk")))
     outcome = np.where(any_of["event"], 1.0,
                        np.where(~any_of["unknown"] & any_of["no_event"], 0.0, np.nan))
+    # Not at risk at the origin (an onset in the origin year or an episode under way): no
+    # onset forecast applies, whatever the window holds (the rule of the model's forecasts,
+    # r2p_models.backtest.forecast_rows; it keeps other sources' rows, e.g. a peer's or an
+    # analyst's, off the scored cases and out of their track records too).
+    origin_keys = pd.MultiIndex.from_arrays(
+        [cand.country.to_numpy(), cand.origin_year.to_numpy("int64"), cand.crime.to_numpy()],
+        names=["country", "year", "crime"],
+    )
+    at_origin = status.reindex(origin_keys).fillna("unknown").to_numpy()
+    busy = (at_origin == "event") | (at_origin == "not_at_risk")
+    st = np.where(busy, "not_at_risk", st)
+    outcome = np.where(busy, np.nan, outcome)
     return pd.Series(st, index=cand.index), pd.Series(outcome, index=cand.index)
 
 

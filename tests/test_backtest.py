@@ -166,14 +166,15 @@ def test_base_rate_forecaster_uses_only_windows_known_at_origin(small) -> None:
     spoiled["onset"] = spoiled["onset"].where(~later, 1.0)
     spoiled["X"] = spoiled["X"].where(~later, 99.0)
     xr.testing.assert_identical(clean, base_rate_forecaster(spoiled, cfg.model, origin).draws)
-    # and the rate is the one computed by hand from windows ending by the origin
+    # and the rate is the one computed by hand from windows ending by the origin, of
+    # cases at risk at their own origin (the cases a forecast is issued for and scored)
     h = cfg.model.horizon
     onset, at_risk = panel["onset"].sel(crime="war_crimes"), (
         (panel["ongoing"].sel(crime="war_crimes") == 0) & panel["present"])
     hits = total = 0
     for s in range(int(panel.year.min()), origin - h + 1):
         for c in panel.country.values:
-            if not at_risk.sel(country=c, year=s + 1):
+            if not at_risk.sel(country=c, year=s) or onset.sel(country=c, year=s) == 1:
                 continue
             w = onset.sel(country=c, year=slice(s + 1, s + h)).values
             if (w == 1).any():

@@ -507,6 +507,25 @@ def test_resolution_rules(path: Path) -> None:
         assert rows.outcome_status.tolist()[6] == "pending"  # D never observed
 
 
+def test_a_country_not_at_risk_at_the_origin_is_not_scored(path: Path) -> None:
+    """An onset in the origin year, or an episode under way then, means no onset forecast
+    applied: the row resolves not at risk even if the window holds a (new) onset."""
+    onset, ongoing = panel(), panel(fill=0.0)
+    g = CRIMES[0]
+    onset.loc["A", 2019, g] = 1       # onset at the origin, episode through 2020,
+    ongoing.loc["A", 2020, g] = 1     # a new onset in 2021
+    onset.loc["A", 2021, g] = 1
+    ongoing.loc["B", 2019, g] = 1     # episode under way at the origin, ends; no onset
+    onset.loc["C", 2021, g] = 1       # at risk at the origin: scored as usual
+    with Ledger(path) as led:
+        issue(led, pd.DataFrame([case(c, g, 2020, 2021, origin=2019) for c in "ABC"]))
+        assert led.resolve(xr.Dataset({"onset": onset, "ongoing": ongoing}),
+                           outcome_source="p", observed_through=2022) == 3
+        rows = led.rows()
+    assert rows.outcome_status.tolist() == ["not_at_risk", "not_at_risk", "observed"]
+    assert rows.outcome.isna().tolist() == [True, True, False] and rows.outcome.iloc[2] == 1
+
+
 def test_present_false_years_are_unknown(path: Path) -> None:
     onset = panel()
     present = xr.DataArray(np.ones((3, len(YEARS)), bool), dims=("country", "year"),
@@ -521,10 +540,13 @@ def test_present_false_years_are_unknown(path: Path) -> None:
         assert led.rows().outcome_status.tolist() == ["pending", "observed"]
 
 
-def reference_outcome(onset: xr.DataArray, r, observed_through: int) -> float | None:
-    """Plain-loop reference of the resolution rule without `ongoing`."""
+def reference_outcome(onset: xr.DataArray, r, observed_through: int) -> float | str | None:
+    """Plain-loop reference of the resolution rule without `ongoing` (None: pending)."""
     if r.target_end > observed_through or r.country not in onset.country.values:
         return None
+    if r.origin_year in onset.year.values and \
+            float(onset.sel(country=r.country, crime=r.crime, year=r.origin_year)) == 1:
+        return "not_at_risk"  # an onset in the origin year: not at risk when forecast
     vals = []
     for y in range(r.target_start, r.target_end + 1):
         vals.append(float(onset.sel(country=r.country, crime=r.crime, year=y))
@@ -556,9 +578,10 @@ def test_resolution_matches_reference_on_random_panels(path: Path) -> None:
         n_resolved = led.resolve(onset, outcome_source="random", observed_through=2022)
         rows = led.rows()
     ref = [reference_outcome(onset, r, 2022) for r in rows.itertuples()]
-    got = [None if s == "pending" else o for o, s in zip(rows.outcome, rows.outcome_status,
-                                                          strict=True)]
+    got = [None if s == "pending" else s if s == "not_at_risk" else o
+           for o, s in zip(rows.outcome, rows.outcome_status, strict=True)]
     assert got == ref
+    assert ref.count("not_at_risk") > 5
     assert n_resolved == sum(r is not None for r in ref) > 50
     assert (rows.loc[rows.target_end > 2022, "outcome_status"] == "pending").all()
 

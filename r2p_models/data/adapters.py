@@ -399,7 +399,8 @@ def ewp_table(
     config : str
         The run config (``run.toml`` text, reading ``panel.csv``): one outcome,
         ``crimes_against_humanity = "mk_onset"``, labelled as a proxy; no ``[ongoing]``
-        (every country-year is at risk, as in the EWP's model).
+        (no episode is recorded as under way, as in the EWP's model; our forecasts still
+        leave out a country with an onset in the origin year, which is not at risk then).
 
     Raises
     ------

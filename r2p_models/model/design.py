@@ -359,9 +359,11 @@ def horizon_outcome(
 def at_risk_mask(panel: xr.Dataset, origin_year: int) -> xr.DataArray:
     """At-risk flag known at an origin year: no episode under way and no onset in that year.
 
-    Such a country is certainly at risk in the first target year. A country inside an
-    episode in the origin year may or may not be at risk next year (the episode may end);
-    its forecast is the probability of an onset *if* it is at risk.
+    Such a country is certainly at risk in the first target year. A country that is not at
+    risk gets no onset forecast (:func:`r2p_models.backtest.forecast_rows`), and a ledger
+    row of it resolves ``not_at_risk`` (:mod:`r2p_models.ledger`). The model is trained on
+    a wider set, every cell at risk in the first target year (:func:`horizon_outcome`),
+    which also holds countries whose episode ended by then.
     """
     og = panel["ongoing"].sel(year=origin_year)
     on = panel["onset"].sel(year=origin_year)

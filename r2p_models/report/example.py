@@ -44,12 +44,12 @@ def _climatology(panel: xr.Dataset, horizon: int) -> xr.DataArray:
     """Each crime's onset rate known at each origin, ``rate(year, crime)``.
 
     The rule of :func:`r2p_models.backtest.base_rate_forecaster` (windows that ended by the
-    origin, countries at risk at the window's start, windows with an unknown year left out
-    unless an onset was seen), computed once for all origins with cumulative sums instead of
-    once per origin.
+    origin, countries at risk at the window's origin year, windows with an unknown year left
+    out unless an onset was seen), computed once for all origins with cumulative sums
+    instead of once per origin.
     """
     onset = panel["onset"].transpose("country", "year", "crime").values
-    at_risk = ((panel["ongoing"] == 0) & panel["present"]).transpose(
+    at_risk = ((panel["ongoing"] == 0) & panel["present"] & (panel["onset"] != 1)).transpose(
         "country", "year", "crime").values
     years = panel.year.values
     T = years.size
@@ -59,7 +59,7 @@ def _climatology(panel: xr.Dataset, horizon: int) -> xr.DataArray:
         window = onset[:, i + 1:i + 1 + horizon]
         event = (window == 1).any(axis=1)
         known = ~np.isnan(window).any(axis=1) | event
-        use = at_risk[:, i + 1] & known
+        use = at_risk[:, i] & known
         hits[i + horizon] += (event & use).sum(axis=0)  # usable from origin s + h on
         total[i + horizon] += use.sum(axis=0)
     with np.errstate(invalid="ignore"):
