@@ -121,12 +121,7 @@ def test_second_concurrent_run_is_refused_with_exit_4(world_config, capsys) -> N
 
 
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
-    path = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path)
-    _with_tiny_model(path)
-    table = tmp_path / "panel.csv"
-    df = pd.read_csv(table)
-    df.loc[4, "genocide_onset"] = 7
-    df.to_csv(table, index=False)
+    path = _bad_world(tmp_path)
     assert main(["rerun", "--config", str(path)]) == EXIT_BAD_INPUT
     assert "must be 1, 0 or blank" in capsys.readouterr().err
     assert not (tmp_path / "ledger.sqlite").exists()
