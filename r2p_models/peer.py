@@ -327,7 +327,7 @@ def evaluate_against_peer(
     rows, n_blank = peer_forecast_rows(foos, horizon=2)
     rows = rows[rows["origin_year"].isin(backtested)]
     _variant_configs(None, variants, model_overrides)
-    _check_origins("ewp", data_dir, origins, warmup=warmup)
+    _check_compared_origins("ewp", data_dir, origins, warmup=warmup)
     out.mkdir(parents=True, exist_ok=True)
     config_path = write_adapted("ewp", data_dir, out / "ewp_panel")
     base = load_config(config_path)
@@ -491,7 +491,7 @@ def evaluate_four_crimes(
     data_dir, out = Path(data_dir), Path(out).resolve()
     # every input is checked before the first file is written or the first model fitted
     _variant_configs(None, variants, model_overrides)
-    _check_origins("four_crime", data_dir, origins, warmup=0)
+    _check_compared_origins("four_crime", data_dir, origins, warmup=0)
     out.mkdir(parents=True, exist_ok=True)
     config_path = write_adapted("four_crime", data_dir, out / "four_crime_panel")
     base = load_config(config_path)
@@ -595,8 +595,8 @@ def _variant_configs(base, variants: Sequence[str],
     return configs
 
 
-def _check_origins(kind: str, data_dir: Path, origins: Sequence[int], *, warmup: int,
-                   horizon: int = 2) -> None:
+def _check_compared_origins(kind: str, data_dir: Path, origins: Sequence[int], *,
+                            warmup: int, horizon: int = 2) -> None:
     """Refuse compared origins the adapted panel cannot backtest, before anything is written.
 
     An origin ``t`` needs a fit through ``t`` on windows that ended by ``t``, so it must lie
