@@ -30,6 +30,7 @@ import xarray as xr
 
 from r2p_models import __version__
 from r2p_models.config import ModelConfig, RunConfig
+from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
 
@@ -202,12 +203,15 @@ class BacktestSummary:
 
 
 def check_origins(panel: xr.Dataset, origins: Sequence[int], horizon: int) -> None:
-    """Refuse origins for which a backtest has no training window or no panel year.
+    """Refuse origins for which a backtest has no training window or no panel year, or
+    whose reports cannot be fused as they stood then (checked before any fit).
 
     Raises
     ------
     InputError
         Naming the bad origins and the span they must lie in.
+    PanelError
+        The reports up to an origin cannot be fused (:func:`r2p_models.data.panel.panel_as_of`).
     """
     first, last = int(panel.year.min()), int(panel.year.max())
     bad = [t for t in origins if not first + horizon <= t <= last]
@@ -217,6 +221,11 @@ def check_origins(panel: xr.Dataset, origins: Sequence[int], horizon: int) -> No
             f"(the panel covers {first}-{last}; a fit through t needs outcomes of a "
             f"{horizon}-year window that ended by t)"
         )
+    if "report_value" in panel:
+        with warnings.catch_warnings():  # the fits warn again, where it matters
+            warnings.simplefilter("ignore")
+            for t in origins:
+                panel_as_of(panel, t)
 
 
 def _submit_local(

@@ -199,3 +199,38 @@ def test_regression_calibration_at_forecast_time_and_in_saved_parameters():
     bad["X_var"] = -bad["X_var"]
     with pytest.raises(DesignError, match="X_var"):
         build_design(bad, horizon=1)
+
+
+def test_fits_and_forecasts_through_a_year_do_not_see_later_reports(tmp_path) -> None:
+    """Changing only reports of years after t changes the loaded panel before t (the fusion
+    re-estimates the sources), but not the design of a fit through t nor the predictors
+    of a forecast from origin t: what a backtest at t sees."""
+    import pandas as pd
+
+    from r2p_models.data.panel import load_panel
+    from r2p_models.data.simulate import simulate_world, write_world
+
+    cfg = write_world(simulate_world(3, n_years=10, scale=0.1), tmp_path)
+    before = load_panel(cfg)
+    t = int(before.year.values[5])
+    path = cfg.parent / "reports.csv"
+    rep = pd.read_csv(path, dtype={"country": str})
+    late = rep.year > t
+    assert late.any()
+    rep.loc[late & (rep.source == "media"), "value"] += 3.0  # a source turned biased later
+    rep.to_csv(path, index=False)
+    after = load_panel(cfg)
+    fused = [str(p) for p, f in zip(after.indicator.values, after.fused_from.values,
+                                    strict=True) if f]
+    early = dict(indicator=fused, year=slice(None, t))
+    assert not np.allclose(before.X.sel(**early).values, after.X.sel(**early).values,
+                           equal_nan=True)
+
+    d0 = build_design(before, horizon=1, through=t)
+    d1 = build_design(after, horizon=1, through=t)
+    np.testing.assert_array_equal(d0.x, d1.x)
+    np.testing.assert_array_equal(d0.flags, d1.flags)
+    np.testing.assert_array_equal(d0.standardisation.true_var, d1.standardisation.true_var)
+    o0 = origin_design(before, t, d0.standardisation, d0.crimes)
+    o1 = origin_design(after, t, d0.standardisation, d0.crimes)
+    np.testing.assert_array_equal(o0.x, o1.x)

@@ -456,3 +456,85 @@ def test_json_logs_turn_a_warning_into_one_json_line(tmp_path, capsys) -> None:
     assert "only 5 overlapping" in warned[0]["message"]
     # the warning's text spans lines (message, then the source line): one record all the same
     assert "\n" in warned[0]["message"]
+
+
+# --- the panel as its fused indicators stood at a year (backtests without look-ahead) -------
+
+
+def test_panel_as_of_fuses_only_the_reports_known_then(world) -> None:
+    """Fused values at year t are the fusion of the reports of years <= t alone (an
+    independent call of fuse_reports on the filtered file), later years are unknown, and
+    table columns are untouched."""
+    from r2p_models.data.fusion import fuse_reports
+    from r2p_models.data.panel import panel_as_of
+
+    panel = load_panel(world)
+    reports = pd.read_csv(world.parent / "reports.csv", dtype={"country": str})
+    years = panel.year.values
+    t = int(years[3])
+    fused = [str(p) for p, f in zip(panel.indicator.values, panel.fused_from.values,
+                                    strict=True) if f]
+    table_cols = [str(p) for p in panel.indicator.values if str(p) not in fused]
+    assert fused and table_cols
+    # the fusion of all years differs at t from the fusion of the reports known at t
+    expected = fuse_reports(reports[reports.year <= t]).estimate
+    exp_var = fuse_reports(reports[reports.year <= t]).variance
+    old = panel.X.sel(indicator=fused, year=slice(None, t))
+    assert not np.allclose(old.values, expected.sel(indicator=fused, year=old.year,
+                                                    country=old.country).values, equal_nan=True)
+
+    now = panel_as_of(panel, t)
+    got = now.X.sel(indicator=fused, year=slice(None, t))
+    want = expected.sel(indicator=fused, year=got.year, country=got.country)
+    np.testing.assert_allclose(got.transpose(*want.dims).values, want.values, rtol=1e-12)
+    got_v = now.X_var.sel(indicator=fused, year=slice(None, t))
+    want_v = exp_var.sel(indicator=fused, year=got.year, country=got.country)
+    np.testing.assert_allclose(got_v.transpose(*want_v.dims).values, want_v.values, rtol=1e-12)
+    assert now.X.sel(indicator=fused, year=slice(t + 1, None)).isnull().all()
+    assert now.X_var.sel(indicator=fused, year=slice(t + 1, None)).isnull().all()
+    np.testing.assert_array_equal(now.X.sel(indicator=table_cols).values,
+                                  panel.X.sel(indicator=table_cols).values)
+    assert now.sizes["report"] == int((reports.year <= t).sum())
+    assert now.attrs["fused_as_of"] == t and now.attrs["data_hash"] == panel.attrs["data_hash"]
+    # what was not known at t cannot be brought back by asking for a later year
+    later = panel_as_of(now, t + 2)
+    np.testing.assert_array_equal(later.X.sel(year=slice(None, t)).values,
+                                  now.X.sel(year=slice(None, t)).values)
+    # at the last year every report is known: the loaded panel itself
+    last = panel_as_of(panel, int(years[-1]))
+    np.testing.assert_array_equal(last.X.values, panel.X.values)
+    np.testing.assert_array_equal(last.X_var.values, panel.X_var.values)
+
+
+def test_a_panel_without_reports_is_its_own_panel_as_of_any_year(tmp_path) -> None:
+    from r2p_models.data.panel import panel_as_of
+
+    panel = load_panel(_write(tmp_path, _table()))
+    assert "report" not in panel.dims
+    assert panel_as_of(panel, 2001) is panel
+
+
+def test_reports_that_cannot_yet_be_fused_are_an_error_naming_the_year(tmp_path) -> None:
+    """'solo' reports 500/2001 alone and first shares a country-year with another source in
+    2003: its error variance is identified from the whole file, not from the reports up to
+    2002."""
+    from r2p_models.backtest import check_origins
+    from r2p_models.data.fusion import FusionWarning
+    from r2p_models.data.panel import panel_as_of
+
+    cfg = _with_reports(tmp_path)
+    rep = pd.read_csv(tmp_path / "reports.csv")
+    rep = rep[(rep.source != "solo") & ~((rep.country == 500) & (rep.year == 2001))]
+    extra = pd.DataFrame([(500, 2001, "events", "solo", 1.5), (2, 2003, "events", "solo", 0.2),
+                          (20, 2004, "events", "solo", 0.1)], columns=rep.columns)
+    pd.concat([rep, extra]).to_csv(tmp_path / "reports.csv", index=False)
+    with pytest.warns(FusionWarning, match="only 2 overlapping"):
+        panel = load_panel(cfg)
+    with pytest.raises(PanelError, match=r"reports up to 2002 cannot be fused: source 'solo' "
+                                         r"of indicator 'events' never reports"):
+        panel_as_of(panel, 2002)
+    with pytest.raises(PanelError, match="up to 2002"):
+        check_origins(panel, [2002, 2003], 1)
+    with pytest.warns(FusionWarning, match=r"reports up to 2003: error variance of source "
+                                           r"'solo' .* only 1 overlapping"):
+        panel_as_of(panel, 2003)

@@ -131,7 +131,9 @@ def test_sources_have_their_stated_reliability(world) -> None:
 
 def test_panel_loads_through_the_ordinary_loader(world) -> None:
     panel = load_panel(EMBEDDED / "run.toml")
-    assert dict(panel.sizes) == {"country": 170, "year": 40, "indicator": 12, "crime": 4}
+    n_reports = sum(1 for _ in open(EMBEDDED / "reports.csv")) - 1  # every report is kept
+    assert dict(panel.sizes) == {"country": 170, "year": 40, "indicator": 12, "crime": 4,
+                                 "report": n_reports}
     assert list(panel.crime.values) == list(CRIMES)
     fused = [i for i in panel.indicator.values if panel["fused_from"].sel(indicator=i).item()]
     assert sorted(fused) == ["civilian_attacks", "hate_speech", "ihl_violations"]

@@ -19,7 +19,13 @@ and variables
 - ``onset(country, year, crime)``: 1.0 if an episode began that year, 0.0 if not, NaN if unknown;
 - ``ongoing(country, year, crime)``: 1.0 if an episode was under way (not at risk of onset),
   else 0.0;
-- ``present(country, year)``: bool, the country-year exists in the input table.
+- ``present(country, year)``: bool, the country-year exists in the input table;
+- with a reports file, the reports themselves over a dimension ``report``:
+  ``report_country``, ``report_year``, ``report_indicator``, ``report_source``,
+  ``report_value`` (every row of the file, so that
+  :func:`r2p_models.data.panel.panel_as_of` can fuse them as they stood at a year).
 
-Attributes: ``source_file``, ``data_hash`` (sha256 of the input bytes and roles).
+Attributes: ``source_file``, ``data_hash`` (sha256 of the input bytes and roles), with
+reports ``error_variance`` (the run config's known error variances, JSON) and, on a panel
+from :func:`~r2p_models.data.panel.panel_as_of`, ``fused_as_of`` (the year).
 """

@@ -9,8 +9,10 @@ order of the file), and nothing is built from a table that fails a check.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ __all__ = [
     "PanelError",
     "build_panel",
     "load_panel",
+    "panel_as_of",
     "panel_summary",
     "read_table",
 ]
@@ -294,7 +297,7 @@ def build_panel(
             X_var[ci, yi, j] = np.where(np.isnan(xvals[p]), np.nan, 0.0)
     fused = [p for p in indicators if p not in xvals]
     if reports is not None:
-        from r2p_models.data.fusion import REPORT_COLUMNS, fuse_reports
+        from r2p_models.data.fusion import REPORT_COLUMNS
 
         # every row is used: rows of other indicators or countries are errors, not dropped,
         # and positions stay those of the file (fusion names bad rows counted from 1)
@@ -316,14 +319,13 @@ def build_panel(
                 f"{reports_where}: countries {names[:5]} at {_rows(stranger)} are not in the "
                 f"table {where} (column {data.country!r})"
             )
-        result = fuse_reports(rep, error_variance=data.error_variance or None)
+        est, var = _fused_values(rep, fused, countries, all_years, present,
+                                 data.error_variance)
         _warn_unused_reports(rep, countries, all_years, present, reports_where)
-        est = result.estimate.reindex(country=countries, year=all_years)
-        var = result.variance.reindex(country=countries, year=all_years)
-        for p in fused:
+        for i, p in enumerate(fused):
             j = indicators.index(p)
-            X[:, :, j] = np.where(present, est.sel(indicator=p).values, np.nan)
-            X_var[:, :, j] = np.where(present, var.sel(indicator=p).values, np.nan)
+            X[:, :, j] = est[:, :, i]
+            X_var[:, :, j] = var[:, :, i]
             sources = sorted(set(rep.loc[rep["indicator"].astype(str) == p, "source"].astype(str)))
             fused_from[p] = ",".join(sources)
 
@@ -395,10 +397,127 @@ def build_panel(
             "uses_regions": int(bool(data.region)),
         },
     )
+    if reports is not None:
+        # the reports themselves, so that a backtest can fuse them as they stood at each
+        # origin (panel_as_of); fusion accepted them, so the conversions cannot fail
+        ds = ds.assign({
+            "report_country": ("report", rep["country"].astype(str).to_numpy(dtype=object)),
+            "report_year": ("report", pd.to_numeric(rep["year"]).to_numpy().astype(np.int64)),
+            "report_indicator": ("report", rep["indicator"].astype(str).to_numpy(dtype=object)),
+            "report_source": ("report", rep["source"].astype(str).to_numpy(dtype=object)),
+            "report_value": ("report", pd.to_numeric(rep["value"]).to_numpy(dtype=float)),
+        })
+        ds.attrs["error_variance"] = json.dumps(
+            sorted([k[0], k[1], float(v)] for k, v in data.error_variance.items()))
     ds["X"].attrs["description"] = "precursor indicators, NaN where unknown"
     ds["onset"].attrs["description"] = "1 if an episode began that year, 0 if not, NaN if unknown"
     ds["ongoing"].attrs["description"] = "1 while an episode that began earlier is under way"
     return ds
+
+
+def _fused_values(rep: pd.DataFrame, fused: Sequence[str], countries: Sequence[str],
+                  years: np.ndarray, present: np.ndarray,
+                  error_variance: Mapping[tuple[str, str], float] | None,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse ``rep`` and lay the estimates and variances of ``fused`` on the panel grid.
+
+    Returns two arrays ``(country, year, len(fused))``, NaN where no source reported or the
+    country-year has no row.
+    """
+    from r2p_models.data.fusion import fuse_reports
+
+    result = fuse_reports(rep, error_variance=error_variance or None)
+    est = result.estimate.reindex(country=list(countries), year=years,
+                                  indicator=list(fused))
+    var = result.variance.reindex(country=list(countries), year=years,
+                                  indicator=list(fused))
+    keep = present[:, :, None]
+    return (np.where(keep, est.transpose("country", "year", "indicator").values, np.nan),
+            np.where(keep, var.transpose("country", "year", "indicator").values, np.nan))
+
+
+def panel_as_of(panel: xr.Dataset, year: int) -> xr.Dataset:
+    """The panel as its fused indicators stood at the end of ``year``.
+
+    A backtest forecast from origin ``year`` must not use what was reported later. For
+    the indicators fused from several sources (:mod:`r2p_models.data.fusion`) that means
+    more than dropping later years: the sources' biases and error variances, and so every
+    fused value, are estimated from the reports. This re-fuses the reports of years up to
+    ``year`` (with the run config's known error variances) and returns a panel whose fused
+    ``X`` and ``X_var`` are those values, NaN for later years, and whose reports are those
+    up to ``year`` only (so a panel as of ``year`` cannot be brought forward again).
+    ``attrs["fused_as_of"]`` records the year.
+
+    Model fits through a year and forecasts from an origin call this
+    (:func:`r2p_models.model.design.build_design`, :func:`~r2p_models.model.design.origin_design`).
+    Columns of the table are taken as they are: a table has no revision history.
+    Outcomes after ``year`` are excluded by the fit's ``through``.
+
+    Parameters
+    ----------
+    panel : xarray.Dataset
+        A panel from :func:`build_panel`; without reports it is returned unchanged.
+    year : int
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    PanelError
+        The reports up to ``year`` cannot be fused (e.g. a source that had not yet shared a
+        country-year with another one, whose error variance is therefore not identified).
+
+    Warns
+    -----
+    FusionWarning
+        As :func:`r2p_models.data.fusion.fuse_reports`, the message prefixed with the year.
+    """
+    if "report_value" not in panel:
+        return panel
+    from r2p_models.data.fusion import REPORT_COLUMNS, FusionWarning
+
+    year = int(year)
+    known = panel["report_year"].values <= year
+    rep = pd.DataFrame({c: panel[f"report_{c}"].values[known] for c in REPORT_COLUMNS})
+    indicators = [str(i) for i in panel["indicator"].values]
+    fused = [p for p, f in zip(indicators, panel["fused_from"].values, strict=True) if f]
+    years = panel["year"].values.astype(int)
+    shape = (panel.sizes["country"], years.size, len(fused))
+    est = var = np.full(shape, np.nan)
+    if len(rep):
+        pairs = set(zip(rep["indicator"], rep["source"], strict=True))
+        given = {(k, s): v for k, s, v in json.loads(panel.attrs.get("error_variance", "[]"))
+                 if (k, s) in pairs}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                est, var = _fused_values(rep, fused, list(map(str, panel["country"].values)),
+                                         years, panel["present"].values.astype(bool), given)
+            except ValueError as err:
+                raise PanelError(f"{panel.attrs.get('source_file', '<panel>')}: the reports "
+                                 f"up to {year} cannot be fused: {err}") from None
+        for w in caught:
+            if issubclass(w.category, FusionWarning):
+                warnings.warn(f"reports up to {year}: {w.message}", FusionWarning, stacklevel=2)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    later = years > year
+    est = np.where(later[None, :, None], np.nan, est)
+    var = np.where(later[None, :, None], np.nan, var)
+    X = panel["X"].transpose("country", "year", "indicator").values.copy()
+    X_var = panel["X_var"].transpose("country", "year", "indicator").values.copy()
+    for i, p in enumerate(fused):
+        j = indicators.index(p)
+        X[:, :, j] = est[:, :, i]
+        X_var[:, :, j] = var[:, :, i]
+    out = panel.isel(report=np.flatnonzero(known))
+    dims = ("country", "year", "indicator")
+    out["X"] = xr.DataArray(X, dims=dims, attrs=panel["X"].attrs)
+    out["X_var"] = xr.DataArray(X_var, dims=dims, attrs=panel["X_var"].attrs)
+    out.attrs["fused_as_of"] = year
+    return out
 
 
 def _warn_unused_reports(rep: pd.DataFrame, countries: list[str], years: np.ndarray,

@@ -72,6 +72,7 @@ import numpy as np
 import xarray as xr
 
 from r2p_models.crimes import CRIMES, indicator_relevance, parse_risk_factors
+from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 
 __all__ = [
@@ -443,7 +444,9 @@ def build_design(
         Onset within this many years after the origin year.
     through : int, optional
         Use only what was known by the end of this year: observations with
-        ``t + horizon <= through`` and indicator values of years ``<= through``.
+        ``t + horizon <= through`` and indicator values of years ``<= through``, fused
+        indicators fused from the reports of those years only
+        (:func:`r2p_models.data.panel.panel_as_of`).
     missing : {"carry_forward", "bayes"}
         Missing-indicator handling (see the module docstring).
 
@@ -470,6 +473,8 @@ def build_design(
                 f"through = {through}: no outcome is known by then (panel starts {years[0]}, "
                 f"horizon {horizon})"
             )
+        # fused indicators as the reports up to `through` gave them (no later report)
+        panel = panel_as_of(panel, int(through))
     crimes = tuple(str(c) for c in panel["crime"].values)
     indicators = tuple(str(i) for i in panel["indicator"].values)
     panel = panel.transpose("country", "year", ...)
@@ -606,7 +611,8 @@ class OriginDesign:
 
 def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standardisation,
                   crimes: tuple[str, ...]) -> OriginDesign:
-    """Standardised predictors at ``origin_year`` using only panel years up to it.
+    """Standardised predictors at ``origin_year`` using only panel years up to it
+    (fused indicators from the reports up to it: :func:`r2p_models.data.panel.panel_as_of`).
 
     Raises
     ------
@@ -627,6 +633,7 @@ def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standard
     lacking_c = [c for c in crimes if c not in [str(v) for v in panel["crime"].values]]
     if lacking_c:
         raise DesignError(f"panel: crime(s) {lacking_c} the model was fitted with are missing")
+    panel = panel_as_of(panel, int(origin_year))  # fused from the reports known by then
     past = panel.sel(year=slice(None, int(origin_year)),
                      indicator=list(standardisation.indicators))
     x_raw = past["X"].transpose("country", "year", "indicator").values.astype(float)
