@@ -245,6 +245,8 @@ def _eval_overrides(args: argparse.Namespace) -> dict[str, object] | None:
         except ValueError:
             overrides["effect_scale"] = scale
         ModelConfig(effect_scale=overrides["effect_scale"])  # a bad value fails here, first
+    if getattr(args, "train_at_risk", None) is not None:
+        overrides["train_at_risk"] = args.train_at_risk
     return overrides or None
 
 
@@ -378,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
         p.add_argument("--draws", type=int, default=None,
                        help="draws a chain (default: r2p_models.peer.EVAL_MODEL)")
+        p.add_argument("--train-at-risk", choices=("target_year", "origin"), default=None,
+                       help="[model] train_at_risk of every variant: target_year (default) "
+                            "or origin (train only on cases at risk at their origin)")
         if name == "evaluate-peer":
             p.add_argument("--effect-scale", default=None,
                            help="[model] effect_scale of every variant: learned (default), "

@@ -134,6 +134,12 @@ class ModelConfig:
         and any variant on a one-outcome panel): learned from the data (default), chosen
         by rolling-origin cross-validation on the training data, or fixed at a positive
         number (see :mod:`r2p_models.model.scale`).
+    train_at_risk : {"target_year", "origin"}
+        Which observations the model is trained on: every one at risk in its first target
+        year (``"target_year"``, default), which also holds countries whose episode was
+        under way at the origin but ended by then; or only those at risk at the origin
+        (``"origin"``: no episode under way and no onset in the origin year), the cases a
+        forecast is ever issued for (see :mod:`r2p_models.model.design`).
     """
 
     variant: str = "hierarchical"
@@ -147,12 +153,14 @@ class ModelConfig:
     missing: str = "carry_forward"
     retries: int = 1
     effect_scale: str | float = "learned"
+    train_at_risk: str = "target_year"
 
     def __post_init__(self) -> None:
         allowed = {
             "variant": ("hierarchical", "pooled", "no_country", "independent"),
             "sampler": ("nutpie", "numpyro", "pymc", "advi", "pathfinder"),
             "missing": ("carry_forward", "bayes"),
+            "train_at_risk": ("target_year", "origin"),
         }
         for key, values in allowed.items():
             value = getattr(self, key)

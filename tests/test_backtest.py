@@ -19,7 +19,7 @@ from r2p_models.backtest import (
     parse_origins,
     run_backtest,
 )
-from r2p_models.config import ModelConfig, load_config
+from r2p_models.config import ConfigError, ModelConfig, load_config
 from r2p_models.data.simulate import simulate_world, write_world
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
@@ -206,3 +206,14 @@ def test_origins_without_training_windows_are_refused(small, tmp_path: Path) -> 
         run_backtest(cfg, panel, [1981, 1990], ledger=tmp_path / "l.sqlite",
                      forecaster=base_rate_forecaster)
     assert not (tmp_path / "l.sqlite").exists()
+
+
+def test_models_trained_on_other_cases_are_other_sources(small) -> None:
+    """A ledger keeps the forecasts of the two training rules apart (and a backtest of one
+    never resumes from the other's rows)."""
+    cfg, _ = small
+    default = model_source(cfg)
+    origin = model_source(replace(cfg, model=replace(cfg.model, train_at_risk="origin")))
+    assert origin == default + " (trained at risk at origin)"
+    with pytest.raises(ConfigError, match=r"\[model\] train_at_risk = 'first'"):
+        ModelConfig(train_at_risk="first")

@@ -132,6 +132,24 @@ def test_origin_design_matches_training_columns_and_at_risk():
     np.testing.assert_array_equal(od.at_risk, (og == 0) & (on != 1))
 
 
+def test_training_on_the_origin_at_risk_set_is_what_forecasts_are_issued_for():
+    """train_at_risk="origin" keeps exactly the target-year set's cells that at_risk_mask
+    (the forecast rule) flags at their origin; the default keeps the wider set."""
+    from r2p_models.model.design import at_risk_mask
+
+    panel, _ = toy_panel(6, n_countries=40, n_years=14)
+    wide = build_design(panel, horizon=2)
+    narrow = build_design(panel, horizon=2, train_at_risk="origin")
+    origin_rule = np.stack([at_risk_mask(panel, int(t)).values for t in wide.years], axis=1)
+    np.testing.assert_array_equal(narrow.w > 0, (wide.w > 0) & origin_rule)
+    dropped = (wide.w > 0) & ~origin_rule
+    assert dropped.sum() > 0  # the toy world has episodes that end
+    assert narrow.counts.used == wide.counts.used - int(dropped.sum())
+    assert narrow.counts.not_at_risk == wide.counts.not_at_risk + int(dropped.sum())
+    with pytest.raises(DesignError, match="train_at_risk = 'start'"):
+        build_design(panel, horizon=2, train_at_risk="start")
+
+
 def test_bad_inputs_raise_clear_errors():
     panel, _ = toy_panel(7)
     with pytest.raises(DesignError, match="horizon"):

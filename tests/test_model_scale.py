@@ -137,10 +137,11 @@ def test_bad_effect_scale_setting(value):
 def test_config_hash_of_the_default_is_unchanged():
     """Files and ledgers written before the setting existed keep their config hash."""
     cfg = ModelConfig()
-    old = {k: v for k, v in cfg.to_dict().items() if k != "effect_scale"}
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("effect_scale", "train_at_risk")}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert config_hash(cfg) == expected
     assert config_hash(replace(cfg, effect_scale="rolling_cv")) != expected
+    assert config_hash(replace(cfg, train_at_risk="origin")) != expected
 
 
 def test_fit_records_the_chosen_scale_and_it_survives_save_and_load(tmp_path):

@@ -142,7 +142,7 @@ def compare_variants(
         Variant name -> FittedModel.
     """
     design = build_design(panel, horizon=config.horizon, through=through,
-                          missing=config.missing)
+                          missing=config.missing, train_at_risk=config.train_at_risk)
     fits: dict[str, FittedModel] = {}
     loos: dict[str, Any] = {}
     for v in variants:

@@ -189,13 +189,15 @@ def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds
 def config_hash(config: ModelConfig) -> str:
     """sha256 of a model config's settings.
 
-    ``effect_scale`` enters only when it is not the default ``"learned"``, so the hashes of
-    configs (and the files and ledger entries that carry them) from before the setting
-    existed stay valid.
+    ``effect_scale`` and ``train_at_risk`` enter only when they are not their defaults
+    (``"learned"``, ``"target_year"``), so the hashes of configs (and the files and ledger
+    entries that carry them) from before the settings existed stay valid.
     """
     settings = config.to_dict()
     if settings.get("effect_scale") == "learned":
         del settings["effect_scale"]
+    if settings.get("train_at_risk") == "target_year":
+        del settings["train_at_risk"]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -539,7 +541,7 @@ def fit(
 
     config = config or ModelConfig()
     design = build_design(panel, horizon=config.horizon, through=through,
-                          missing=config.missing)
+                          missing=config.missing, train_at_risk=config.train_at_risk)
     priors, selection = effect_priors(panel, config, priors, through=through)
     if selection is not None:
         log.info("effect scale %.3g chosen by rolling-origin CV (origins %d-%d, %d cases, "

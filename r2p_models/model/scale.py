@@ -130,7 +130,8 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
     if not grid or any(not np.isfinite(s) or s <= 0 for s in grid):
         raise DesignError(f"effect-scale grid {list(grid)}: expected positive numbers")
     h = config.horizon
-    outer = build_design(panel, horizon=h, through=through)
+    outer = build_design(panel, horizon=h, through=through,
+                         train_at_risk=config.train_at_risk)
     if not _uses_one_scale(config, len(outer.crimes)):
         raise DesignError(
             f"[model] effect_scale = {config.effect_scale!r} needs a model with one effect "
@@ -148,7 +149,7 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             break
         if not any(t <= s - h for t in closed):
             break  # nothing was known yet to train on
-        inner = build_design(panel, horizon=h, through=s)
+        inner = build_design(panel, horizon=h, through=s, train_at_risk=config.train_at_risk)
         od = origin_design(panel, s, inner.standardisation, inner.crimes)
         rows = np.array([pos[c] for c in od.countries])
         si = years.index(s)
