@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=1981)
     ap.add_argument("--last", type=int, default=1990)
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--train-at-risk", choices=("target_year", "origin"), default="target_year",
+                    help="[model] train_at_risk of every variant")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -56,7 +58,8 @@ def main() -> None:
     panel = load_panel(base)
     origins = list(range(args.first, args.last + 1))
     sources = _backtest_variants(base, panel, origins, ["no_country", "pooled", "hierarchical"],
-                                 ledger, workers=1, model_overrides={"effect_scale": "rolling_cv"},
+                                 ledger, workers=1, model_overrides={"effect_scale": "rolling_cv",
+                                                  "train_at_risk": args.train_at_risk},
                                  require_convergence=True, forecaster=None)
     resolve_ledger(ledger, panel, base)
     with Ledger(ledger) as led:
