@@ -373,10 +373,16 @@ def at_risk_mask(panel: xr.Dataset, origin_year: int) -> xr.DataArray:
     """
     og = panel["ongoing"].sel(year=origin_year)
     on = panel["onset"].sel(year=origin_year)
-    flag = (og == 0) & (on != 1)
-    if "present" in panel:
-        flag = flag & panel["present"].sel(year=origin_year)
-    return flag.rename("at_risk").transpose("country", "crime")
+    present = panel["present"].sel(year=origin_year) if "present" in panel else True
+    return _at_risk_at_origin(on, og, present).rename("at_risk").transpose("country", "crime")
+
+
+_Grid = np.ndarray | xr.DataArray
+
+
+def _at_risk_at_origin(onset: _Grid, ongoing: _Grid, present: _Grid | bool) -> _Grid:
+    """The rule of :func:`at_risk_mask` on arrays or DataArrays of any shape."""
+    return (ongoing == 0) & (onset != 1) & present
 
 
 def relevance_matrix(panel: xr.Dataset, crimes: tuple[str, ...]) -> tuple[
@@ -506,10 +512,9 @@ def build_design(
     C, T, _ = x_raw.shape
     K = len(crimes)
     y, at_risk, in_panel = horizon_outcome(onset, ongoing, horizon)
-    if train_at_risk == "origin":  # at_risk_mask's rule, on every origin year at once
-        at_risk &= (ongoing == 0) & (onset != 1)
-        if "present" in panel:
-            at_risk &= present[:, :, None]
+    if train_at_risk == "origin":  # the forecast rule (at_risk_mask) on every origin year
+        at_risk &= _at_risk_at_origin(onset, ongoing,
+                                      present[:, :, None] if "present" in panel else True)
     usable_t = in_panel.copy()
     if through is not None:
         usable_t &= years + horizon <= through
