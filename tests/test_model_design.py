@@ -133,14 +133,16 @@ def test_origin_design_matches_training_columns_and_at_risk():
 
 
 def test_training_on_the_origin_at_risk_set_is_what_forecasts_are_issued_for():
-    """train_at_risk="origin" keeps exactly the target-year set's cells that at_risk_mask
-    (the forecast rule) flags at their origin; the default keeps the wider set."""
-    from r2p_models.model.design import at_risk_mask
-
+    """train_at_risk="origin" keeps exactly the target-year set's cells whose country was at
+    risk at the origin (no episode under way, no onset that year: the rule forecasts are
+    issued by, written out here from the panel); the default keeps the wider set."""
     panel, _ = toy_panel(6, n_countries=40, n_years=14)
     wide = build_design(panel, horizon=2)
     narrow = build_design(panel, horizon=2, train_at_risk="origin")
-    origin_rule = np.stack([at_risk_mask(panel, int(t)).values for t in wide.years], axis=1)
+    dims = ("country", "year", "crime")
+    og = panel["ongoing"].transpose(*dims).values
+    on = panel["onset"].transpose(*dims).values
+    origin_rule = (og == 0) & (on != 1)
     np.testing.assert_array_equal(narrow.w > 0, (wide.w > 0) & origin_rule)
     dropped = (wide.w > 0) & ~origin_rule
     assert dropped.sum() > 0  # the toy world has episodes that end
