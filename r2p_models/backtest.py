@@ -15,6 +15,7 @@ same worker function. Only the parent process writes to the ledger.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import warnings
@@ -33,6 +34,7 @@ from r2p_models.config import ModelConfig, RunConfig
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
+from r2p_models.progress import FitProgress, rounded_diagnostics
 
 __all__ = [
     "BacktestSummary",
@@ -85,17 +87,26 @@ class Forecaster(Protocol):
         ...
 
 
-def model_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int) -> OriginForecast:
-    """The default forecaster: fit the configured model through ``origin`` and predict."""
+def model_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int, *,
+                     progress: bool = False) -> OriginForecast:
+    """The default forecaster: fit the configured model through ``origin`` and predict.
+
+    Fits in one process share compiled samplers
+    (:data:`r2p_models.model.fit.SHARED_SAMPLERS`); ``progress`` shows the sampler's bar.
+    """
     from r2p_models.model import fit
+    from r2p_models.model.fit import SHARED_SAMPLERS
 
     start = time.perf_counter()
-    fitted = fit(panel, config, through=origin, progress=False, warn=False)
+    fitted = fit(panel, config, through=origin, progress=progress, warn=False,
+                 samplers=SHARED_SAMPLERS)
     draws = fitted.predict(panel, origin)
     report = fitted.diagnostics
-    diag = {"max_rhat": report.max_rhat, "min_ess_bulk": report.min_ess_bulk,
-            "min_ess_tail": report.min_ess_tail, "divergences": report.divergences,
-            "seconds": round(time.perf_counter() - start, 1)}
+    diag = rounded_diagnostics({
+        "max_rhat": report.max_rhat, "min_ess_bulk": report.min_ess_bulk,
+        "min_ess_tail": report.min_ess_tail, "divergences": report.divergences,
+        "chains": int(fitted.meta.get("chains_used", config.chains)),
+        "seconds": time.perf_counter() - start})
     return OriginForecast(origin, draws, converged=bool(report.ok), diagnostics=diag)
 
 
@@ -234,23 +245,25 @@ def check_origins(panel: xr.Dataset, origins: Sequence[int], horizon: int) -> No
 
 def _submit_local(
     forecaster: Forecaster, panel: xr.Dataset, config: ModelConfig, origins: Sequence[int],
-    workers: int,
+    workers: int, tracker: FitProgress,
 ) -> Iterator[OriginForecast]:
     if workers <= 1:
         for t in origins:
+            tracker.started(f"origin {t}", origin=t)
             yield forecaster(panel, config, t)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures: list[Future[OriginForecast]] = [
-            pool.submit(forecaster, panel, config, t) for t in origins
-        ]
+        futures: list[Future[OriginForecast]] = []
+        for t in origins:
+            tracker.started(f"origin {t}", origin=t)
+            futures.append(pool.submit(forecaster, panel, config, t))
         for fut in as_completed(futures):
             yield fut.result()
 
 
 def _submit_dask(
     forecaster: Forecaster, panel: xr.Dataset, config: ModelConfig, origins: Sequence[int],
-    scheduler: str,
+    scheduler: str, tracker: FitProgress,
 ) -> Iterator[OriginForecast]:
     try:
         from dask.distributed import Client
@@ -262,7 +275,10 @@ def _submit_dask(
         ) from None
     with Client(scheduler) as client:
         panel_f = client.scatter(panel, broadcast=True)
-        futures = [client.submit(forecaster, panel_f, config, t, pure=False) for t in origins]
+        futures = []
+        for t in origins:
+            tracker.started(f"origin {t}", origin=t)
+            futures.append(client.submit(forecaster, panel_f, config, t, pure=False))
         for fut in dask_completed(futures):
             yield fut.result()
 
@@ -278,6 +294,8 @@ def run_backtest(
     forecaster: Forecaster | None = None,
     require_convergence: bool = True,
     on_origin: Callable[[OriginForecast], None] | None = None,
+    progress: bool = False,
+    tracker: FitProgress | None = None,
 ) -> BacktestSummary:
     """Run a rolling-origin backtest into a ledger, resuming where a previous run stopped.
 
@@ -301,13 +319,22 @@ def run_backtest(
         If true (default), an origin whose fit failed its convergence checks is not
         recorded (listed in ``unconverged``; rerunning retries it).
     on_origin : callable, optional
-        Called with each finished origin (progress reporting).
+        Called with each finished origin.
+    progress : bool
+        Interactive progress: a bar over the origins' fits and the sampler's own bar in
+        each (the default forecaster). Without it the fits are still logged as events
+        (:mod:`r2p_models.progress`).
+    tracker : FitProgress, optional
+        Progress tracker to report to (the pipeline's, which also counts its last fit);
+        by default one for these origins.
 
     Returns
     -------
     BacktestSummary
     """
-    forecaster = forecaster or model_forecaster
+    if forecaster is None:
+        forecaster = functools.partial(model_forecaster, progress=progress) if progress \
+            else model_forecaster
     horizon = config.model.horizon
     origins = sorted(set(origins))
     check_origins(panel, origins, horizon)
@@ -323,14 +350,38 @@ def run_backtest(
     if summary.skipped:
         log.info("backtest: %d origin(s) already in the ledger, skipped: %s",
                  len(summary.skipped), summary.skipped)
+    own = tracker is None
+    tracker = tracker or FitProgress(len(todo), show_bar=progress)
+    for t in summary.skipped:
+        if not own:
+            tracker.skipped(f"origin {t}", "already in the ledger", origin=t)
     if not todo:
+        if own:
+            tracker.close()
         return summary
 
+    try:
+        _record(summary, config, panel, todo, ledger, workers, scheduler, forecaster,
+                require_convergence, on_origin, tracker, source, config_hash, data_hash)
+    finally:
+        if own:
+            tracker.close()
+    return summary
+
+
+def _record(summary: BacktestSummary, config: RunConfig, panel: xr.Dataset, todo: list[int],
+            ledger: str | Path, workers: int, scheduler: str | None, forecaster: Forecaster,
+            require_convergence: bool, on_origin: Callable[[OriginForecast], None] | None,
+            tracker: FitProgress, source: str, config_hash: str, data_hash: str) -> None:
+    """Fit the origins left to do and record each as it finishes (see run_backtest)."""
+    horizon = config.model.horizon
     if scheduler:
-        results = _submit_dask(forecaster, panel, config.model, todo, scheduler)
+        results = _submit_dask(forecaster, panel, config.model, todo, scheduler, tracker)
     else:
-        results = _submit_local(forecaster, panel, config.model, todo, workers)
+        results = _submit_local(forecaster, panel, config.model, todo, workers, tracker)
     for res in results:
+        tracker.done(f"origin {res.origin}", seconds=res.diagnostics.get("seconds"),
+                     diagnostics=res.diagnostics, origin=res.origin)
         summary.diagnostics[res.origin] = res.diagnostics
         if on_origin is not None:
             on_origin(res)
@@ -353,7 +404,6 @@ def run_backtest(
                  res.diagnostics)
     summary.done.sort()
     summary.unconverged.sort()
-    return summary
 
 
 def base_rate_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int) -> OriginForecast:

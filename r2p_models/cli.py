@@ -208,10 +208,14 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     from r2p_models.backtest import parse_origins
     from r2p_models.rerun import pipeline
 
-    origins = parse_origins(args.origins) if args.origins else None
+    origins = parse_origins(args.origins) if getattr(args, "origins", None) else None
     result = pipeline(args.config, out=args.out, origins=origins, workers=args.workers,
                       progress=_interactive())
     print(f"pipeline: {result.status}; report {result.report}")
+    print(f"run config: {result.run_config}; for example\n"
+          f"  r2p report --config {result.run_config}\n"
+          f"  r2p score --config {result.run_config}\n"
+          f"  r2p rerun --config {result.run_config}")
     return EXIT_NOT_CONVERGED if result.status == "not_converged" else EXIT_OK
 
 
@@ -354,11 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     what = ("the main job: backtest, current forecast, scores, report (default: the "
             "embedded world)")
-    p = sub.add_parser("pipeline", help=what, description=what)
+    p = sub.add_parser("pipeline", help=what, description=what,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", type=Path, default=DEFAULT_WORLD, help="run config (TOML)")
-    p.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder")
-    p.add_argument("--origins", default=None,
-                   help="backtest origins (default: the last 4 fully observed)")
+    p.add_argument("--out", type=Path, default=Path("runs/default"),
+                   help="output folder (ledger, report, run.toml, runs/)")
+    p.add_argument("--origins", default=argparse.SUPPRESS,
+                   help="backtest origins, e.g. 2014-2017 (default: the last 4 fully observed)")
     p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
     p.set_defaults(func=_cmd_pipeline)
 
@@ -424,9 +430,14 @@ class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         import json
 
-        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-                           "level": record.levelname, "logger": record.name,
-                           "message": record.getMessage()})
+        out = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+               "level": record.levelname, "logger": record.name,
+               "message": record.getMessage()}
+        event = getattr(record, "event", None)  # structured progress (r2p_models.progress)
+        if event is not None:
+            out["event"] = event
+            out.update(getattr(record, "fields", {}))
+        return json.dumps(out, default=str)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,12 +34,16 @@ ignored, so a typo never changes a run without notice::
     [model]                      # see ModelConfig
     [ledger]                     # see LedgerConfig
     [report]                     # see ReportConfig
+    [run]                        # optional, written by write_run_config
+    inputs = "/srv/r2p/data"     # folder the relative [data] paths are taken from
 
-Paths are resolved relative to the config file's folder.
+Paths are resolved relative to the config file's folder ([data] paths relative to
+``[run] inputs`` when given).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -62,6 +66,7 @@ __all__ = [
     "ReportConfig",
     "RunConfig",
     "load_config",
+    "write_run_config",
 ]
 
 
@@ -129,6 +134,12 @@ class ModelConfig:
         NUTS fits that fail the convergence check are run again, up to this many times,
         each time with twice the draws and a new seed (default 1): a scheduled rerun has
         nobody to do it by hand. The draws actually used are recorded with the fit.
+    extend : int
+        A NUTS fit whose only shortfall is its effective sample size (no divergence,
+        r_hat below 1.05) is extended before it is retried: another ``chains`` chains
+        with a new seed are sampled and pooled with the first ones, up to this many times
+        (default 1; 0 to 3). The draws already made are kept, so a short fit costs one
+        more set of chains rather than a restart with twice the draws.
     effect_scale : {"learned", "rolling_cv"} or float
         Prior scale of the indicator effects of models with one effect scale (``pooled``,
         and any variant on a one-outcome panel): learned from the data (default), chosen
@@ -152,6 +163,7 @@ class ModelConfig:
     seed: int = 20051
     missing: str = "carry_forward"
     retries: int = 1
+    extend: int = 1
     effect_scale: str | float = "learned"
     train_at_risk: str = "target_year"
 
@@ -175,6 +187,9 @@ class ModelConfig:
         r = self.retries
         if not _is_int(r) or not 0 <= r <= 3:
             raise ConfigError(f"[model] retries = {r!r}: expected an integer from 0 to 3")
+        x = self.extend
+        if not _is_int(x) or not 0 <= x <= 3:
+            raise ConfigError(f"[model] extend = {x!r}: expected an integer from 0 to 3")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"[model] seed = {self.seed!r}: expected an integer from 0 to "
                               f"{MAX_SEED} (a retry adds 1 to 3 to it)")
@@ -291,10 +306,11 @@ class RunConfig:
     def hash(self) -> str:
         """sha256 of what decides the forecasts: data roles and model settings.
 
-        The ``[ledger]`` and ``[report]`` sections (where outputs go) are left out, so
-        moving a ledger or a report does not make the same model a different one.
+        The ``[ledger]`` and ``[report]`` sections (where outputs go) and ``[run]`` (where
+        the inputs are) are left out, so moving a ledger, a report or the config itself
+        (:func:`write_run_config`) does not make the same model a different one.
         """
-        decisive = {k: v for k, v in self.raw.items() if k not in {"ledger", "report"}}
+        decisive = {k: v for k, v in self.raw.items() if k not in {"ledger", "report", "run"}}
         text = json.dumps(decisive, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -302,7 +318,8 @@ class RunConfig:
 _DATA_KEYS = {"table", "country", "year", "name", "region", "predictors", "reports", "allow_gaps",
               "error_variance"}
 _INDICATOR_KEYS = {"description", "risk_factors", "source", "transform"}
-_SECTIONS = {"data", "outcomes", "ongoing", "proxies", "indicators", "model", "ledger", "report"}
+_SECTIONS = {"data", "outcomes", "ongoing", "proxies", "indicators", "model", "ledger", "report",
+             "run"}
 
 
 def _check_keys(where: str, got: dict[str, Any], allowed: set[str]) -> None:
@@ -371,6 +388,52 @@ def _error_variances(path: Path, data: dict[str, Any],
                               "(0: an exact source)")
         out[(indicator, source)] = float(value)
     return out
+
+
+def _inputs_folder(path: Path, raw: dict[str, Any]) -> Path:
+    """The folder relative ``[data]`` paths are taken from: ``[run] inputs`` (written by
+    :func:`write_run_config`) or the config file's own folder."""
+    run = raw.get("run", {})
+    _expect(f"{path} [run]", run, dict, "a table")
+    _check_keys(f"{path} [run]", run, {"inputs"})
+    if "inputs" not in run:
+        return path.parent
+    inputs = Path(_expect(f"{path} [run] inputs", run["inputs"], str, "a folder (string)"))
+    inputs = inputs if inputs.is_absolute() else path.parent / inputs
+    if not inputs.is_dir():
+        raise ConfigError(f"{path} [run] inputs = {run['inputs']!r}: no such folder")
+    return inputs
+
+
+def write_run_config(config: RunConfig, path: str | Path) -> Path:
+    """Write ``config`` as a TOML run config at ``path`` (atomically), with its outputs.
+
+    The data paths stay as written, taken from the original config's input folder
+    (``[run] inputs``); ``[ledger] path`` and ``[report] path`` are written relative to
+    the new file when they lie below its folder. So ``load_config(path)`` gives the same
+    config, with the same :meth:`RunConfig.hash`, and ``r2p report``, ``score``,
+    ``resolve`` and ``rerun --config path`` work on the run's outputs.
+    """
+    import tomli_w
+
+    from r2p_models.atomic import atomic_write_text
+
+    path = Path(path).resolve()
+    raw = copy.deepcopy(config.raw)
+    raw["run"] = {"inputs": str(_inputs_folder(config.path, config.raw).resolve())}
+
+    def rel(p: Path) -> str:
+        p = Path(p).resolve()
+        return str(p.relative_to(path.parent)) if p.is_relative_to(path.parent) else str(p)
+
+    if config.ledger.path is not None:
+        raw.setdefault("ledger", {})["path"] = rel(config.ledger.path)
+    if config.report.path is not None:
+        raw.setdefault("report", {})["path"] = rel(config.report.path)
+    text = (f"# The run config of the outputs in this folder, written by r2p-models from "
+            f"{config.path}\n" + tomli_w.dumps(raw))
+    atomic_write_text(path, text)
+    return path
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -457,7 +520,7 @@ def load_config(path: str | Path) -> RunConfig:
             transform=meta.get("transform", ""),
         )
 
-    base = path.parent
+    base = _inputs_folder(path, raw)
     data_cfg = DataConfig(
         table=(base / data["table"]).resolve(),
         country=data["country"],

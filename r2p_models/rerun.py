@@ -39,10 +39,11 @@ import xarray as xr
 from r2p_models import __version__
 from r2p_models.atomic import atomic_write_text
 from r2p_models.backtest import check_origins, forecast_rows, model_source, run_backtest
-from r2p_models.config import RunConfig, load_config
+from r2p_models.config import RunConfig, load_config, write_run_config
 from r2p_models.data.panel import load_panel
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger, ledger_lock
+from r2p_models.progress import FitProgress
 
 __all__ = [
     "RunResult",
@@ -74,6 +75,7 @@ class RunResult:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     scores: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    run_config: str | None = None
 
 
 def _versions() -> dict[str, str]:
@@ -263,7 +265,8 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
 
 
 def rerun(config: RunConfig | str | Path, *, progress: bool = False,
-          wait_for_lock: bool | float = False) -> RunResult:
+          wait_for_lock: bool | float = False, tracker: FitProgress | None = None,
+          ) -> RunResult:
     """Run the scheduled job once (see the module docstring).
 
     Parameters
@@ -274,6 +277,9 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
         Show the sampler's progress bar (interactive use only).
     wait_for_lock : bool or float
         Wait for a run holding the ledger lock (seconds, or True: indefinitely).
+    tracker : FitProgress, optional
+        Progress tracker the fit reports to (the pipeline's); the fit is logged as
+        ``fit_started`` / ``fit_done`` events either way (:mod:`r2p_models.progress`).
 
     Returns
     -------
@@ -306,7 +312,10 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
         with Ledger(ledger) as led:
             already = led.rows(source=source, kind="forecast", origin_year=origin)
         explanations = None
+        own = tracker is None
+        tracker = tracker or FitProgress(0 if len(already) else 1, show_bar=False)
         if len(already):
+            tracker.skipped(f"origin {origin}", "forecasts already issued", origin=origin)
             result.status = "unchanged"
             first_run = str(already["run_id"].iloc[0])
             log.info("forecasts of %s for origin %d are already in the ledger (run %s); "
@@ -316,13 +325,17 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
                 explanations = pd.read_csv(saved, dtype={"country": str})
         else:
             from r2p_models.model import fit
+            from r2p_models.model.fit import SHARED_SAMPLERS
 
             t = time.perf_counter()
+            tracker.started(f"origin {origin} (current forecast)", origin=origin)
             fitted = fit(panel, cfg.model, through=origin, progress=progress,
-                         config_hash_value=cfg.hash(), warn=False)
+                         config_hash_value=cfg.hash(), warn=False, samplers=SHARED_SAMPLERS)
             timings["fit"] = round(time.perf_counter() - t, 2)
             diag = fitted.diagnostics
             result.diagnostics = json.loads(diag.to_json())
+            tracker.done(f"origin {origin} (current forecast)", seconds=timings["fit"],
+                         diagnostics=result.diagnostics, origin=origin)
             run_dir.mkdir(parents=True, exist_ok=True)
             fitted.save(run_dir / "model.nc")
             if not diag.ok:
@@ -378,6 +391,8 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
             result.manifest = str(path)
         log.info("rerun %s: %s", run_id, json.dumps(
             {k: v for k, v in asdict(result).items() if k != "scores"}, default=str))
+        if own:
+            tracker.close()
         return result
 
 
@@ -423,13 +438,17 @@ def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
     workers : int
         Parallel backtest fits.
     progress : bool
-        Show the sampler's progress bar of the current forecast's fit (interactive use
-        only; the backtest fits never show one).
+        Interactive progress: a bar over the fits (``fit 3 of 5, origin 2016, 1:12
+        elapsed, ETA 2:30``) and the sampler's own bar in each. The fits are logged as
+        ``fit_started`` / ``fit_done`` events either way (:mod:`r2p_models.progress`).
 
     Returns
     -------
     RunResult
-        The result of the final :func:`rerun`.
+        The result of the final :func:`rerun`; ``run_config`` is the run config written
+        beside the ledger (``run.toml``: this config with the ledger and report paths of
+        this run), which ``r2p report``, ``score``, ``resolve`` and ``rerun --config``
+        take as it is.
 
     Raises
     ------
@@ -448,8 +467,17 @@ def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
     check_origins(panel, sorted(set(origins)), cfg.model.horizon)
     latest_origin(panel)
     ledger.parent.mkdir(parents=True, exist_ok=True)  # only once every input has passed
-    log.info("backtest over origins %s", origins)
-    summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers)
-    if not summary.ok:
-        log.warning("backtest origins %s failed their convergence checks", summary.unconverged)
-    return rerun(cfg, progress=progress)
+    run_config = write_run_config(cfg, ledger.parent / "run.toml")
+    log.info("backtest over origins %s; run config %s", origins, run_config)
+    tracker = FitProgress(len(set(origins)) + 1, show_bar=progress)
+    try:
+        summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers,
+                               progress=progress, tracker=tracker)
+        if not summary.ok:
+            log.warning("backtest origins %s failed their convergence checks",
+                        summary.unconverged)
+        result = rerun(cfg, progress=progress, tracker=tracker)
+    finally:
+        tracker.close()
+    result.run_config = str(run_config)
+    return result

@@ -68,7 +68,7 @@ from scipy.special import logit
 from r2p_models.model.design import Design
 from r2p_models.model.loglik import bernoulli_logit_loglik
 
-__all__ = ["VARIANTS", "Priors", "build_model", "usable_span"]
+__all__ = ["VARIANTS", "Priors", "build_model", "model_data", "usable_span"]
 
 VARIANTS = ("hierarchical", "pooled", "no_country", "independent")
 
@@ -276,9 +276,39 @@ def _country_effects(design: Design, variant: str, priors: Priors
 
 
 def usable_span(design: Design) -> slice:
-    """The contiguous range of origin years that hold a usable observation."""
+    """The contiguous range of origin years the likelihood grid covers.
+
+    From the first origin year with a usable observation to the last whose outcome window
+    lies inside the panel, whatever ``design.through`` is: the years a fit through an
+    earlier year cannot use are in the grid with weight 0 (and zero predictors). So the
+    fits of one panel at every origin have the same shapes and share one compiled sampler
+    (:class:`r2p_models.model.fit.SamplerCache`).
+    """
     used_t = np.flatnonzero(design.w.any(axis=(0, 2)))
-    return slice(int(used_t[0]), int(used_t[-1]) + 1)
+    last = int(np.flatnonzero(design.years + design.horizon <= design.years[-1])[-1])
+    return slice(int(used_t[0]), max(last, int(used_t[-1])) + 1)
+
+
+def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.ndarray]:
+    """The data containers of the model of a design, by name.
+
+    ``Z`` (predictors and missingness flags, one row per country and origin year of
+    :func:`usable_span`), ``y`` and ``w`` (outcomes and weights on that grid) and
+    ``alpha_center`` (the prior means of the intercepts). Country-years without a usable
+    cell (e.g. after ``design.through``) carry zeros: their weight is 0 anyway.
+    """
+    priors = priors or Priors()
+    span = usable_span(design)
+    x, flags = design.x[:, span], design.flags[:, span]
+    y, w = design.y[:, span], design.w[:, span]
+    C, Ts, _ = x.shape
+    blank = (w.max(axis=2) == 0)[:, :, None]
+    Z = np.concatenate([np.where(blank, 0.0, x), np.where(blank, 0.0, flags)], axis=2)
+    K = len(design.crimes)
+    center = (logit(design.base_rate) if priors.alpha_center is None
+              else np.full(K, priors.alpha_center))
+    return {"Z": Z.reshape(C * Ts, -1), "y": y, "w": w,
+            "alpha_center": np.asarray(center, dtype=float)}
 
 
 def build_model(design: Design, variant: str = "hierarchical",
@@ -311,16 +341,16 @@ def build_model(design: Design, variant: str = "hierarchical",
     priors = priors or Priors()
     C, _, K = design.y.shape
     J = len(design.indicators)
-    F = len(design.flag_names)
     coords = _coords(design)
     coords["term"] = [*design.indicators, *(f"missing:{f}" for f in design.flag_names)]
     with pm.Model(coords=coords) as model:
-        center = (logit(design.base_rate) if priors.alpha_center is None
-                  else np.full(K, priors.alpha_center))
+        data = model_data(design, priors)
         # The prior is on the *marginal* intercept alpha_m ~ log-odds of an average-risk
         # country-year averaged over country and region effects; for rare events
         # E[p] ~ exp(alpha + var/2), so alpha = alpha_m - var/2. This removes the curved
         # ridge between alpha and the effect scales that slows NUTS down.
+        # the centre is data, not a constant: fits through other years share the sampler
+        center = pm.Data("alpha_center", data["alpha_center"])
         alpha_m = pm.Normal("alpha_m", center, priors.alpha_sd, dims="crime")
         b, _, _ = _coefficients(design, variant, priors)
         a_region = _region_effects(design, variant, priors)
@@ -333,14 +363,13 @@ def build_model(design: Design, variant: str = "hierarchical",
             var = var + country[1]
         alpha = pm.Deterministic("alpha", alpha_m - 0.5 * var, dims="crime")
 
-        # restrict to the span of origin years with a usable cell (contiguous slice, no gather)
         span = usable_span(design)
-        x, flags = design.x[:, span], design.flags[:, span]
-        y, w = design.y[:, span], design.w[:, span]
-        Ts = x.shape[1]
+        w = design.w[:, span]
+        Ts = w.shape[1]
         # Data containers rather than constants: Numba does not have to freeze ~1 MB of
-        # arrays into the compiled code (much faster compilation for nutpie).
-        Z0 = np.concatenate([x, flags], axis=2).reshape(C * Ts, J + F)
+        # arrays into the compiled code (much faster compilation for nutpie), and fits of
+        # the same panel through other years swap their data in without recompiling.
+        Z0 = data["Z"]
         if design.missing_mode == "bayes":
             miss = design.missing[:, span] & (w.max(axis=2) > 0)[:, :, None]
             cells = np.flatnonzero(miss)
@@ -361,8 +390,8 @@ def build_model(design: Design, variant: str = "hierarchical",
         eta = eta + base[:, None, :]
         # Bernoulli-logit log-likelihood of the usable cells: y*eta - log(1 + exp(eta))
         # (a fused Op: see r2p_models.model.loglik for why)
-        y_var = pm.Data("y", y)
-        w_var = pm.Data("w", w)
+        y_var = pm.Data("y", data["y"])
+        w_var = pm.Data("w", data["w"])
         pm.Potential("loglik", bernoulli_logit_loglik(eta.reshape((-1,)), y_var.reshape((-1,)),
                                                       w_var.reshape((-1,))))
     return model

@@ -34,10 +34,12 @@ from r2p_models.model.build import Priors, build_model
 from r2p_models.model.design import Design, DesignError, Standardisation, build_design
 
 __all__ = [
+    "SHARED_SAMPLERS",
     "ConvergenceError",
     "ConvergenceReport",
     "ConvergenceWarning",
     "FittedModel",
+    "SamplerCache",
     "assemble",
     "check_convergence",
     "config_hash",
@@ -189,15 +191,17 @@ def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds
 def config_hash(config: ModelConfig) -> str:
     """sha256 of a model config's settings.
 
-    ``effect_scale`` and ``train_at_risk`` enter only when they are not their defaults
-    (``"learned"``, ``"target_year"``), so the hashes of configs (and the files and ledger
-    entries that carry them) from before the settings existed stay valid.
+    ``effect_scale``, ``train_at_risk`` and ``extend`` enter only when they are not their
+    defaults (``"learned"``, ``"target_year"``, 1), so the hashes of configs (and the files
+    and ledger entries that carry them) from before the settings existed stay valid.
     """
     settings = config.to_dict()
     if settings.get("effect_scale") == "learned":
         del settings["effect_scale"]
     if settings.get("train_at_risk") == "target_year":
         del settings["train_at_risk"]
+    if settings.get("extend") == 1:
+        del settings["extend"]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -211,6 +215,72 @@ def panel_hash(panel: xr.Dataset) -> str:
     for name in ("country", "year", "indicator", "crime"):
         h.update(repr(list(map(str, panel[name].values))).encode())
     return h.hexdigest()
+
+
+class SamplerCache:
+    """Compiled nutpie samplers kept between the fits of one process.
+
+    The fits of a backtest, and the pipeline's final fit, build models of one structure
+    on one panel: only their data containers (:func:`r2p_models.model.build.model_data`)
+    differ. nutpie compiles a model in 15 to 40 s; with a cache each structure is
+    compiled once and later fits swap their data in (``CompiledPyMCModel.with_data``),
+    which gives the same sampler as a fresh compilation. At most ``size`` structures are
+    kept; the least recently used is dropped.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = int(size)
+        self._compiled: dict[str, tuple[Any, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(design: Design, variant: str, priors: Priors) -> str:
+        """Fingerprint of everything that is compiled into the sampler (not data)."""
+        from r2p_models.model.build import usable_span
+
+        span = usable_span(design)
+        h = hashlib.sha256()
+        h.update(json.dumps([variant, priors.to_dict(), design.missing_mode, design.countries,
+                             design.crimes, design.indicators, design.regions,
+                             design.flag_names, [span.start, span.stop]],
+                            default=str).encode())
+        for arr in (design.region_idx, design.relevance):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        if design.missing_mode == "bayes":  # latent cells and their priors are constants
+            for arr in (design.missing[:, span] & (design.w[:, span].max(axis=2) > 0)[
+                    :, :, None], design.impute_mean, design.impute_sd):
+                h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+    def compiled(self, model: Any, design: Design, variant: str, priors: Priors) -> Any:
+        """nutpie's compiled ``model``, from the cache with ``design``'s data if it holds
+        the structure, else compiled now and kept."""
+        import nutpie
+        import pymc as pm
+
+        from r2p_models.model.build import model_data
+
+        key = self.key(design, variant, priors)
+        if key in self._compiled:
+            self.hits += 1
+            compiled, first = self._compiled.pop(key)
+            self._compiled[key] = compiled, first  # most recently used last
+            data = model_data(design, priors)
+            # the chains' initial point is computed from the first model's data containers
+            # (the intercepts start at their prior centre): give them this fit's data too
+            pm.set_data(data, model=first)
+            return compiled.with_data(**data)
+        self.misses += 1
+        compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=_kept(model))
+        self._compiled[key] = compiled, model
+        while len(self._compiled) > self.size:
+            self._compiled.pop(next(iter(self._compiled)))
+        return compiled
+
+
+#: The cache the package's own backtests, reruns and pipeline share in a process.
+SHARED_SAMPLERS = SamplerCache()
 
 
 def _nutpie(model: Any, config: ModelConfig, progress: bool, cache: dict[str, Any] | None = None,
@@ -349,6 +419,55 @@ def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
     report = check_convergence(idata, sampler=s, sampling_seconds=secs, compile_seconds=comp,
                                preview=s in ("advi", "pathfinder"))
     return idata, report
+
+
+#: Largest r_hat a fit may have and still be extended rather than retried: beyond it a
+#: chain is more likely stuck than short.
+EXTEND_RHAT_MAX = 1.05
+
+
+def _short_only(report: ConvergenceReport) -> bool:
+    """The fit failed only for want of draws: no divergence, r_hat below
+    :data:`EXTEND_RHAT_MAX`, effective sample size short."""
+    return (not report.ok and report.divergences == 0 and report.max_rhat <= EXTEND_RHAT_MAX
+            and not (report.min_ess_bulk >= ESS_MIN and report.min_ess_tail >= ESS_MIN
+                     and report.max_rhat <= RHAT_MAX))
+
+
+def _extend(model: Any, config: ModelConfig, idata: az.InferenceData,
+            report: ConvergenceReport, progress: bool, cache: dict[str, Any],
+            **sampler_kwargs: Any) -> tuple[az.InferenceData, ConvergenceReport, int]:
+    """Pool further sets of chains into a fit that is short of draws (``config.extend``).
+
+    Extension ``k`` samples ``config.chains`` more chains with seed ``seed + 1000 k``;
+    the pooled chains are checked as one fit. Returns the fit, its report and the number
+    of extensions made.
+    """
+    done = 0
+    while (config.sampler in NUTS_SAMPLERS and done < config.extend and _short_only(report)):
+        done += 1
+        more = replace(config, seed=(config.seed + 1000 * done) % 2**32)
+        log.info("fit %s; extending it with %d more chains (seed %d)", report.summary(),
+                 config.chains, more.seed)
+        extra, extra_report = sample_model(model, more, progress=progress, cache=cache,
+                                           **sampler_kwargs)
+        idata = _pool_chains(idata, extra)
+        report = check_convergence(
+            idata, sampler=config.sampler,
+            sampling_seconds=report.sampling_seconds + extra_report.sampling_seconds,
+            compile_seconds=report.compile_seconds)
+    return idata, report, done
+
+
+def _pool_chains(a: az.InferenceData, b: az.InferenceData) -> az.InferenceData:
+    """The chains of two fits of one model as one InferenceData (chains renumbered)."""
+    n = a.posterior.sizes["chain"]
+    groups: dict[str, Any] = {}
+    for g in a.groups():
+        left, right = a[g], b[g]
+        right = right.assign_coords(chain=right.chain.values + n)
+        groups[g] = xr.concat([left, right], dim="chain")
+    return az.InferenceData(**groups)
 
 
 @dataclass
@@ -505,6 +624,7 @@ def fit(
     priors: Priors | None = None,
     config_hash_value: str | None = None,
     warn: bool = True,
+    samplers: SamplerCache | None = None,
     **sampler_kwargs: Any,
 ) -> FittedModel:
     """Fit the model a config describes to a panel.
@@ -530,6 +650,10 @@ def fit(
         :func:`config_hash` of ``config``.
     warn : bool
         Emit a :class:`ConvergenceWarning` when the check fails.
+    samplers : SamplerCache, optional
+        Compiled samplers to reuse (nutpie only): a fit of a structure the cache holds
+        swaps its data into the compiled sampler instead of compiling again. The
+        package's backtests, reruns and pipeline pass :data:`SHARED_SAMPLERS`.
     **sampler_kwargs
         Passed to ``nutpie.sample`` (e.g. ``low_rank_modified_mass_matrix=True``).
 
@@ -549,7 +673,16 @@ def fit(
                  selection.cases, selection.events)
     model = build_model(design, config.variant, priors)
     run, cache = config, {}
+    compile_s = None
+    if samplers is not None and config.sampler == "nutpie":
+        t0 = time.perf_counter()
+        cache["nutpie"] = samplers.compiled(model, design, config.variant, priors)
+        compile_s = time.perf_counter() - t0
     idata, report = sample_model(model, run, progress=progress, cache=cache, **sampler_kwargs)
+    if compile_s is not None:
+        report = replace(report, compile_seconds=compile_s)
+    idata, report, extended = _extend(model, config, idata, report, progress, cache,
+                                      **sampler_kwargs)
     attempt = 0
     while not report.ok and attempt < config.retries and config.sampler in NUTS_SAMPLERS:
         attempt += 1
@@ -558,9 +691,11 @@ def fit(
                     report.summary(), attempt, config.retries, run.draws, run.seed)
         idata, report = sample_model(model, run, progress=progress, cache=cache,
                                      **sampler_kwargs)
+        extended = 0
     fitted = assemble(idata, report, design, config, panel, through=through, priors=priors,
                       config_hash_value=config_hash_value)
-    fitted.meta.update(attempts=attempt + 1, draws_used=int(run.draws), seed_used=int(run.seed))
+    fitted.meta.update(attempts=attempt + 1, draws_used=int(run.draws), seed_used=int(run.seed),
+                       chains_used=int(idata.posterior.sizes["chain"]), extensions=extended)
     if selection is not None:
         fitted.meta["effect_scale_cv"] = selection.to_json()
     if warn and not report.ok:
