@@ -12,6 +12,7 @@ ignored, so a typo never changes a run without notice::
     predictors = ["discrimpop", "coup.try.5yr"]
     reports = "reports.csv"      # optional: long table of multi-source reports to fuse
     allow_gaps = false           # optional: allow missing years inside a country's span
+    years = [1800, 2200]         # optional: the plausible years; others are input errors
 
     [data.error_variance]        # optional: known error variances of reporting sources
     "hate_speech/un_field" = 0.04  # "indicator/source" = variance (0: exact)
@@ -51,9 +52,10 @@ from pathlib import Path
 from typing import Any
 
 from r2p_models.crimes import check_crimes, parse_risk_factors
-from r2p_models.errors import InputError
+from r2p_models.errors import InputError, decode_utf8
 
 __all__ = [
+    "DEFAULT_YEARS",
     "ConfigError",
     "DataConfig",
     "IndicatorMeta",
@@ -72,6 +74,10 @@ class ConfigError(InputError):
 #: Largest ``[model] seed``: every sampler takes seeds below 2**32, and a retry adds up to 3.
 MAX_SEED = 2**32 - 4
 
+#: Default ``[data] years``: a panel year, an origin or a ``--through`` outside this range
+#: is an input error (checked before anything is sized by it).
+DEFAULT_YEARS = (1800, 2200)
+
 
 @dataclass(frozen=True)
 class IndicatorMeta:
@@ -85,7 +91,12 @@ class IndicatorMeta:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the panel table is and which column plays which role."""
+    """Where the panel table is and which column plays which role.
+
+    ``years`` is the range ``(first, last)`` of plausible years (``[data] years``, default
+    :data:`DEFAULT_YEARS`): a check, not a role, so it enters neither the data nor the config
+    hash.
+    """
 
     table: Path
     country: str
@@ -100,6 +111,26 @@ class DataConfig:
     proxies: dict[str, str] = field(default_factory=dict)
     indicators: dict[str, IndicatorMeta] = field(default_factory=dict)
     error_variance: dict[tuple[str, str], float] = field(default_factory=dict)
+    years: tuple[int, int] = DEFAULT_YEARS
+
+    def check_year(self, value: int, what: str) -> int:
+        """Refuse a year from a user (``what`` names it, e.g. ``"--through"``) outside ``years``.
+
+        Returns
+        -------
+        int
+            ``value``.
+
+        Raises
+        ------
+        InputError
+            Naming ``what``, the value and the range (``[data] years``).
+        """
+        first, last = self.years
+        if not first <= value <= last:
+            raise InputError(f"{what} {value}: expected a year in {first}-{last} "
+                             f"([data] years = [{first}, {last}])")
+        return value
 
 
 @dataclass(frozen=True)
@@ -292,15 +323,18 @@ class RunConfig:
         """sha256 of what decides the forecasts: data roles and model settings.
 
         The ``[ledger]`` and ``[report]`` sections (where outputs go) are left out, so
-        moving a ledger or a report does not make the same model a different one.
+        moving a ledger or a report does not make the same model a different one; nor is
+        ``[data] years`` (a check of the input, not a setting of the model).
         """
         decisive = {k: v for k, v in self.raw.items() if k not in {"ledger", "report"}}
+        if isinstance(decisive.get("data"), dict) and "years" in decisive["data"]:
+            decisive["data"] = {k: v for k, v in decisive["data"].items() if k != "years"}
         text = json.dumps(decisive, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 _DATA_KEYS = {"table", "country", "year", "name", "region", "predictors", "reports", "allow_gaps",
-              "error_variance"}
+              "error_variance", "years"}
 _INDICATOR_KEYS = {"description", "risk_factors", "source", "transform"}
 _SECTIONS = {"data", "outcomes", "ongoing", "proxies", "indicators", "model", "ledger", "report"}
 
@@ -350,6 +384,16 @@ def _section_dataclass(path: Path, raw: dict[str, Any], name: str, cls: type) ->
         raise ConfigError(f"{where}: {err}") from None
 
 
+def _years(path: Path, data: dict[str, Any]) -> tuple[int, int]:
+    """``[data] years = [first, last]``: the plausible years (default :data:`DEFAULT_YEARS`)."""
+    value = data.get("years", list(DEFAULT_YEARS))
+    if not (isinstance(value, list) and len(value) == 2 and all(map(_is_int, value))
+            and 0 <= value[0] <= value[1] <= 9999):
+        raise ConfigError(f"{path} [data] years = {value!r}: expected [first, last], two whole "
+                          "years with 0 <= first <= last <= 9999")
+    return int(value[0]), int(value[1])
+
+
 def _error_variances(path: Path, data: dict[str, Any],
                      predictors: list[str]) -> dict[tuple[str, str], float]:
     """``[data.error_variance]``: ``"indicator/source" = variance`` for the fusion."""
@@ -388,15 +432,16 @@ def load_config(path: str | Path) -> RunConfig:
     Raises
     ------
     ConfigError
-        The file is missing or not TOML, a section or key is unknown, a value has the
-        wrong type, or a crime name is not one of the four.
+        The file is missing, not UTF-8 (the message names the line and column of the first
+        bad byte) or not TOML, a section or key is unknown, a value has the wrong type, or
+        a crime name is not one of the four.
     """
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(decode_utf8(path.read_bytes(), str(path), ConfigError))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise ConfigError(f"{path}: cannot read config file ({err})") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
@@ -424,6 +469,7 @@ def load_config(path: str | Path) -> RunConfig:
     )
 
     error_variance = _error_variances(path, data, predictors)
+    years = _years(path, data)
 
     outcomes = _crime_map(path, raw, "outcomes")
     if not outcomes:
@@ -472,6 +518,7 @@ def load_config(path: str | Path) -> RunConfig:
         proxies=proxies,
         indicators=indicators,
         error_variance=error_variance,
+        years=years,
     )
     return RunConfig(
         path=path.resolve(),
