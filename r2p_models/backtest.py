@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from r2p_models import __version__
-from r2p_models.config import ModelConfig, RunConfig
+from r2p_models.config import DEFAULT_YEARS, ModelConfig, RunConfig, check_year
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
@@ -161,17 +161,31 @@ def forecast_rows(draws: xr.DataArray, origin: int, horizon: int) -> pd.DataFram
     return table.reset_index(drop=True)
 
 
-def parse_origins(text: str | Sequence[int]) -> list[int]:
+def parse_origins(text: str | Sequence[int], *,
+                  years: tuple[int, int] = DEFAULT_YEARS) -> list[int]:
     """Parse ``"1995-2006"``, ``"1995,1998,2001"`` or a sequence of years.
+
+    Parameters
+    ----------
+    text : str or sequence of int
+        The origins.
+    years : (int, int)
+        The plausible years (``[data] years``); each year, and each end of a range, is
+        checked before the range is built.
+
+    Returns
+    -------
+    list of int
+        The origins, sorted, each once.
 
     Raises
     ------
     InputError
-        When the text is not a year range or list.
+        When the text is not a year range or list, or a year is outside ``years``.
     """
     if not isinstance(text, str):
-        return sorted({int(t) for t in text})
-    years: set[int] = set()
+        return sorted({check_year(int(t), "--origins", years) for t in text})
+    out: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         try:
@@ -179,14 +193,15 @@ def parse_origins(text: str | Sequence[int]) -> list[int]:
                 a, b = (int(v) for v in part.split("-", 1))
                 if b < a:
                     raise ValueError
-                years.update(range(a, b + 1))
             else:
-                years.add(int(part))
+                a = b = int(part)
         except ValueError:
             raise InputError(
                 f"--origins {text!r}: expected years like 1995-2006 or 1995,1998"
             ) from None
-    return sorted(years)
+        out.update(range(check_year(a, "--origins", years), check_year(b, "--origins", years)
+                         + 1))
+    return sorted(out)
 
 
 @dataclass

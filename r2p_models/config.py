@@ -63,6 +63,7 @@ __all__ = [
     "ModelConfig",
     "ReportConfig",
     "RunConfig",
+    "check_year",
     "load_config",
 ]
 
@@ -77,6 +78,35 @@ MAX_SEED = 2**32 - 4
 #: Default ``[data] years``: a panel year, an origin or a ``--through`` outside this range
 #: is an input error (checked before anything is sized by it).
 DEFAULT_YEARS = (1800, 2200)
+
+
+def check_year(value: int, what: str, years: tuple[int, int] = DEFAULT_YEARS) -> int:
+    """Refuse a year from a user outside ``years``, before anything is sized by it.
+
+    Parameters
+    ----------
+    value : int
+        The year.
+    what : str
+        What it is, for the message (e.g. ``"--through"``).
+    years : (int, int)
+        The plausible range, inclusive (``[data] years``).
+
+    Returns
+    -------
+    int
+        ``value``.
+
+    Raises
+    ------
+    InputError
+        Naming ``what``, the value and the range.
+    """
+    first, last = years
+    if not first <= value <= last:
+        raise InputError(f"{what} {value}: expected a year in {first}-{last} "
+                         f"([data] years = [{first}, {last}])")
+    return value
 
 
 @dataclass(frozen=True)
@@ -114,23 +144,8 @@ class DataConfig:
     years: tuple[int, int] = DEFAULT_YEARS
 
     def check_year(self, value: int, what: str) -> int:
-        """Refuse a year from a user (``what`` names it, e.g. ``"--through"``) outside ``years``.
-
-        Returns
-        -------
-        int
-            ``value``.
-
-        Raises
-        ------
-        InputError
-            Naming ``what``, the value and the range (``[data] years``).
-        """
-        first, last = self.years
-        if not first <= value <= last:
-            raise InputError(f"{what} {value}: expected a year in {first}-{last} "
-                             f"([data] years = [{first}, {last}])")
-        return value
+        """Refuse a year from a user outside ``years``; :func:`check_year` with them."""
+        return check_year(value, what, self.years)
 
 
 @dataclass(frozen=True)

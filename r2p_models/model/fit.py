@@ -517,7 +517,8 @@ def fit(
         ``[model]`` settings; defaults to ``ModelConfig()``.
     through : int, optional
         Fit only on what was known by the end of this year (observations with
-        ``origin + horizon <= through``).
+        ``origin + horizon <= through``); at most the panel's last year (a later one is a
+        :class:`~r2p_models.model.design.DesignError`, raised before any sampling).
     progress : bool
         Show the sampler's progress bar.
     priors : Priors, optional
