@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from r2p_models import __version__
-from r2p_models.config import DEFAULT_YEARS, ModelConfig, RunConfig, check_year
+from r2p_models.config import DEFAULT_YEARS, PREVIEW_SAMPLERS, ModelConfig, RunConfig, check_year
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
@@ -40,6 +40,7 @@ __all__ = [
     "OriginForecast",
     "base_rate_forecaster",
     "check_origins",
+    "check_recordable",
     "forecast_rows",
     "model_forecaster",
     "model_source",
@@ -221,6 +222,28 @@ class BacktestSummary:
         return not self.unconverged
 
 
+def check_recordable(config: RunConfig) -> None:
+    """Refuse a preview sampler for a command that records forecasts in a ledger.
+
+    ADVI and Pathfinder fits (:data:`r2p_models.config.PREVIEW_SAMPLERS`) are
+    approximations that never pass the convergence checks, so a backtest or rerun with one
+    would fit and then record nothing. Checked before any fit or file write.
+
+    Raises
+    ------
+    InputError
+        Naming the config, the sampler, why, and what to use instead.
+    """
+    sampler = config.model.sampler
+    if sampler in PREVIEW_SAMPLERS:
+        raise InputError(
+            f'{config.path} [model] sampler = "{sampler}" is a preview: previews are '
+            "approximations that are never convergence-checked, so they are not recorded in "
+            'a ledger; use sampler = "nutpie" to record, or `r2p fit` / Python fit() for a '
+            "preview"
+        )
+
+
 def check_origins(panel: xr.Dataset, origins: Sequence[int], horizon: int) -> None:
     """Refuse origins for which a backtest has no training window or no panel year, or
     whose reports cannot be fused as they stood then (checked before any fit).
@@ -314,15 +337,25 @@ def run_backtest(
         Defaults to :func:`model_forecaster`.
     require_convergence : bool
         If true (default), an origin whose fit failed its convergence checks is not
-        recorded (listed in ``unconverged``; rerunning retries it).
+        recorded (listed in ``unconverged``; rerunning retries it), and the model
+        forecaster with a preview sampler is refused up front (:func:`check_recordable`:
+        its fits never pass). False records whatever the forecaster returns (tests,
+        smoke runs).
     on_origin : callable, optional
         Called with each finished origin (progress reporting).
 
     Returns
     -------
     BacktestSummary
+
+    Raises
+    ------
+    InputError
+        Bad origins, or a preview sampler (see ``require_convergence``); nothing written.
     """
     forecaster = forecaster or model_forecaster
+    if require_convergence and forecaster is model_forecaster:
+        check_recordable(config)
     horizon = config.model.horizon
     origins = sorted(set(origins))
     check_origins(panel, origins, horizon)

@@ -56,6 +56,7 @@ from r2p_models.errors import InputError, decode_utf8
 
 __all__ = [
     "DEFAULT_YEARS",
+    "PREVIEW_SAMPLERS",
     "ConfigError",
     "DataConfig",
     "IndicatorMeta",
@@ -78,6 +79,9 @@ MAX_SEED = 2**32 - 4
 #: Default ``[data] years``: a panel year, an origin or a ``--through`` outside this range
 #: is an input error (checked before anything is sized by it).
 DEFAULT_YEARS = (1800, 2200)
+
+#: ``[model] sampler`` values that are approximations for previews, never convergence-checked.
+PREVIEW_SAMPLERS = ("advi", "pathfinder")
 
 
 def check_year(value: int, what: str, years: tuple[int, int] = DEFAULT_YEARS) -> int:
@@ -162,7 +166,9 @@ class ModelConfig:
     horizon : {1, 2}
         Onset within this many years after the origin year.
     sampler : {"nutpie", "numpyro", "pymc", "advi", "pathfinder"}
-        NUTS via nutpie (default) / numpyro / PyMC; ADVI or Pathfinder for previews only.
+        NUTS via nutpie (default) / numpyro / PyMC; ADVI or Pathfinder for previews only
+        (:data:`PREVIEW_SAMPLERS`: never convergence-checked, so the commands that record
+        in a ledger refuse them).
     chains, draws, tune : int
         MCMC settings.
     target_accept : float

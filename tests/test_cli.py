@@ -12,10 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from r2p_models.backtest import parse_origins
+from r2p_models.backtest import parse_origins, run_backtest
 from r2p_models.cli import EXIT_BAD_INPUT, build_parser, main
+from r2p_models.config import load_config
 from r2p_models.data.panel import load_panel
 from r2p_models.errors import InputError
+from r2p_models.rerun import pipeline, rerun
 
 CONFIG = """
 [data]
@@ -139,3 +141,45 @@ def test_fit_through_beyond_the_panel_names_its_last_year(world, capsys) -> None
 
     with pytest.raises(InputError, match=r"^through = 2005: after the last year"):
         fit(load_panel(world), through=2005)
+
+
+# --- previews are never recorded ---------------------------------------------------------------
+
+PREVIEW = ('"{sampler}" is a preview: previews are approximations that are never '
+           "convergence-checked, so they are not recorded in a ledger; use sampler = "
+           '"nutpie" to record, or `r2p fit` / Python fit() for a preview')
+
+
+def _preview_world(world: Path, sampler: str) -> Path:
+    world.write_text(CONFIG + f'[model]\nsampler = "{sampler}"\ndraws = 50\n')
+    return world
+
+
+@pytest.mark.parametrize("sampler", ["advi", "pathfinder"])
+@pytest.mark.parametrize("command", [["backtest", "--origins", "2002-2004"], ["rerun"],
+                                     ["pipeline", "--origins", "2002"]])
+def test_recording_commands_refuse_a_preview_sampler_before_anything(world, capsys, command,
+                                                                     sampler) -> None:
+    """With a preview sampler a backtest used to fit every origin and record nothing."""
+    cfg = _preview_world(world, sampler)
+    out = world.parent / "out"
+    extra = ["--out", str(out)] if command[0] == "pipeline" else []
+    argv = ["--log-format", "text", command[0], "--config", str(cfg), *command[1:], *extra]
+    assert main(argv) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err == (f"r2p {command[0]}: error: {cfg.resolve()} [model] sampler = "
+                   + PREVIEW.format(sampler=sampler) + "\n")
+    assert not out.exists()
+
+
+def test_the_recording_functions_refuse_a_preview_sampler(world) -> None:
+    cfg = load_config(_preview_world(world, "advi"))
+    message = r"\[model\] sampler = \"advi\" is a preview: .* not recorded in a ledger"
+    ledger = world.parent / "l.sqlite"
+    with pytest.raises(InputError, match=message):
+        run_backtest(cfg, load_panel(cfg), [2002], ledger=ledger)
+    with pytest.raises(InputError, match=message):
+        rerun(cfg)
+    with pytest.raises(InputError, match=message):
+        pipeline(cfg, out=world.parent / "out")
+    assert not ledger.exists() and not (world.parent / "out").exists()

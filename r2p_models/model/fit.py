@@ -29,7 +29,7 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from r2p_models.config import ModelConfig
+from r2p_models.config import PREVIEW_SAMPLERS, ModelConfig
 from r2p_models.model.build import Priors, build_model
 from r2p_models.model.design import Design, DesignError, Standardisation, build_design
 
@@ -347,7 +347,7 @@ def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
         groups["sample_stats"] = idata.sample_stats[stats]
     idata = az.InferenceData(**groups)
     report = check_convergence(idata, sampler=s, sampling_seconds=secs, compile_seconds=comp,
-                               preview=s in ("advi", "pathfinder"))
+                               preview=s in PREVIEW_SAMPLERS)
     return idata, report
 
 
