@@ -30,7 +30,7 @@ import pandas as pd
 import xarray as xr
 
 from r2p_models import __version__
-from r2p_models.config import ModelConfig, RunConfig
+from r2p_models.config import DEFAULT_YEARS, PREVIEW_SAMPLERS, ModelConfig, RunConfig, check_year
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
@@ -42,6 +42,7 @@ __all__ = [
     "OriginForecast",
     "base_rate_forecaster",
     "check_origins",
+    "check_recordable",
     "forecast_rows",
     "model_forecaster",
     "model_source",
@@ -172,17 +173,31 @@ def forecast_rows(draws: xr.DataArray, origin: int, horizon: int) -> pd.DataFram
     return table.reset_index(drop=True)
 
 
-def parse_origins(text: str | Sequence[int]) -> list[int]:
+def parse_origins(text: str | Sequence[int], *,
+                  years: tuple[int, int] = DEFAULT_YEARS) -> list[int]:
     """Parse ``"1995-2006"``, ``"1995,1998,2001"`` or a sequence of years.
+
+    Parameters
+    ----------
+    text : str or sequence of int
+        The origins.
+    years : (int, int)
+        The plausible years (``[data] years``); each year, and each end of a range, is
+        checked before the range is built.
+
+    Returns
+    -------
+    list of int
+        The origins, sorted, each once.
 
     Raises
     ------
     InputError
-        When the text is not a year range or list.
+        When the text is not a year range or list, or a year is outside ``years``.
     """
     if not isinstance(text, str):
-        return sorted({int(t) for t in text})
-    years: set[int] = set()
+        return sorted({check_year(int(t), "--origins", years) for t in text})
+    out: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         try:
@@ -190,14 +205,15 @@ def parse_origins(text: str | Sequence[int]) -> list[int]:
                 a, b = (int(v) for v in part.split("-", 1))
                 if b < a:
                     raise ValueError
-                years.update(range(a, b + 1))
             else:
-                years.add(int(part))
+                a = b = int(part)
         except ValueError:
             raise InputError(
                 f"--origins {text!r}: expected years like 1995-2006 or 1995,1998"
             ) from None
-    return sorted(years)
+        out.update(range(check_year(a, "--origins", years), check_year(b, "--origins", years)
+                         + 1))
+    return sorted(out)
 
 
 @dataclass
@@ -215,6 +231,28 @@ class BacktestSummary:
     def ok(self) -> bool:
         """True when every origin that ran passed its convergence checks."""
         return not self.unconverged
+
+
+def check_recordable(config: RunConfig) -> None:
+    """Refuse a preview sampler for a command that records forecasts in a ledger.
+
+    ADVI and Pathfinder fits (:data:`r2p_models.config.PREVIEW_SAMPLERS`) are
+    approximations that never pass the convergence checks, so a backtest or rerun with one
+    would fit and then record nothing. Checked before any fit or file write.
+
+    Raises
+    ------
+    InputError
+        Naming the config, the sampler, why, and what to use instead.
+    """
+    sampler = config.model.sampler
+    if sampler in PREVIEW_SAMPLERS:
+        raise InputError(
+            f'{config.path} [model] sampler = "{sampler}" is a preview: previews are '
+            "approximations that are never convergence-checked, so they are not recorded in "
+            'a ledger; use sampler = "nutpie" to record, or `r2p fit` / Python fit() for a '
+            "preview"
+        )
 
 
 def check_origins(panel: xr.Dataset, origins: Sequence[int], horizon: int) -> None:
@@ -317,7 +355,10 @@ def run_backtest(
         Defaults to :func:`model_forecaster`.
     require_convergence : bool
         If true (default), an origin whose fit failed its convergence checks is not
-        recorded (listed in ``unconverged``; rerunning retries it).
+        recorded (listed in ``unconverged``; rerunning retries it), and the model
+        forecaster with a preview sampler is refused up front (:func:`check_recordable`:
+        its fits never pass). False records whatever the forecaster returns (tests,
+        smoke runs).
     on_origin : callable, optional
         Called with each finished origin.
     progress : bool
@@ -331,10 +372,17 @@ def run_backtest(
     Returns
     -------
     BacktestSummary
+
+    Raises
+    ------
+    InputError
+        Bad origins, or a preview sampler (see ``require_convergence``); nothing written.
     """
     if forecaster is None:
         forecaster = functools.partial(model_forecaster, progress=progress) if progress \
             else model_forecaster
+        if require_convergence:
+            check_recordable(config)
     horizon = config.model.horizon
     origins = sorted(set(origins))
     check_origins(panel, origins, horizon)

@@ -12,10 +12,12 @@ Exit codes (stable; scheduled jobs rely on them):
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from r2p_models import __version__
 
@@ -97,6 +99,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from r2p_models.model import fit
 
     cfg = load_config(args.config)
+    if args.through is not None:
+        cfg.data.check_year(args.through, "--through")
     panel = load_panel(cfg)
     _check_out_file(args.out)  # before the fit, which can take minutes
     fitted = fit(panel, cfg.model, through=args.through, progress=_interactive(),
@@ -116,6 +120,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from r2p_models.model import load_model
 
     cfg = load_config(args.config)
+    cfg.data.check_year(args.origin, "--origin")
     panel = load_panel(cfg)
     _check_out_file(args.out)
     fitted = load_model(args.model, expected_config_hash=cfg.hash())
@@ -138,9 +143,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from r2p_models.rerun import ledger_path
 
     cfg = load_config(args.config)
+    origins = parse_origins(args.origins, years=cfg.data.years)
     panel = load_panel(cfg)
     summary = run_backtest(
-        cfg, panel, parse_origins(args.origins), ledger=args.ledger or ledger_path(cfg),
+        cfg, panel, origins, ledger=args.ledger or ledger_path(cfg),
         workers=args.workers, scheduler=args.scheduler,
         on_origin=lambda r: log.info("origin %d done %s", r.origin, r.diagnostics),
     )
@@ -206,10 +212,13 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 
 def _cmd_pipeline(args: argparse.Namespace) -> int:
     from r2p_models.backtest import parse_origins
+    from r2p_models.config import load_config
     from r2p_models.rerun import pipeline
 
-    origins = parse_origins(args.origins) if getattr(args, "origins", None) else None
-    result = pipeline(args.config, out=args.out, origins=origins, workers=args.workers,
+    cfg = load_config(args.config)
+    origins = (parse_origins(args.origins, years=cfg.data.years)
+               if getattr(args, "origins", None) else None)
+    result = pipeline(cfg, out=args.out, origins=origins, workers=args.workers,
                       progress=_interactive())
     print(f"pipeline: {result.status}; report {result.report}")
     print(f"run config: {result.run_config}; for example\n"
@@ -288,9 +297,77 @@ def _cmd_ledger_recalibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (e.g. ``--workers``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that names a mistyped option, and takes no abbreviations.
+
+    argparse checks required options before it reports unknown ones, so ``r2p fit
+    --conifg x`` said "the following arguments are required: --config"; here an unknown
+    option is named first (``unrecognized arguments: --conifg (did you mean --config?)``),
+    by the sub-command's own parser, with exit code 2. Options must be spelled in full
+    (``allow_abbrev=False``): a scheduled job's command line must not change meaning, or
+    become ambiguous, when an option is added.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """As argparse's, but a parser without sub-commands refuses what it cannot use."""
+        self._args_seen = list(sys.argv[1:] if args is None else args)
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is None:
+            self.error(self._unrecognized(extras))
+        return namespace, extras
+
+    def error(self, message: str) -> NoReturn:
+        """Exit 2 with ``message``; an unknown option is reported before missing ones."""
+        if message.startswith("the following arguments are required"):
+            unknown = self._unknown_options(getattr(self, "_args_seen", []))
+            if unknown and self._subparsers is None:
+                message = self._unrecognized(unknown)
+        super().error(message)
+
+    def _unknown_options(self, tokens: Sequence[str]) -> list[str]:
+        """Tokens that look like options (not negative numbers) but are none of ours."""
+        out = []
+        for token in tokens:
+            if token == "--":
+                break
+            if (token.startswith("-") and not self._negative_number_matcher.match(token)
+                    and token.split("=", 1)[0] not in self._option_string_actions):
+                out.append(token)
+        return out
+
+    def _unrecognized(self, extras: Sequence[str]) -> str:
+        """``unrecognized arguments: ...``, the unknown options alone when there are any,
+        with the closest option of this parser."""
+        unknown = self._unknown_options(extras) or list(extras)
+        message = f"unrecognized arguments: {' '.join(unknown)}"
+        if unknown[0].startswith("-"):
+            close = difflib.get_close_matches(unknown[0].split("=", 1)[0],
+                                              list(self._option_string_actions), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+        return message
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``r2p`` (one sub-command per pipeline stage)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="r2p", description="Bayesian early warning for the four atrocity crimes."
     )
     parser.add_argument("--version", action="version", version=f"r2p-models {__version__}")
@@ -340,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("backtest", _cmd_backtest, "rolling-origin backtest into the ledger (resumable)")
     p.add_argument("--origins", required=True, help="e.g. 1995-2006 or 1995,1998")
     p.add_argument("--ledger", type=Path, default=None, help="default: [ledger] path")
-    p.add_argument("--workers", type=int, default=1, help="parallel fits on this machine")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="parallel fits on this machine")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address")
 
     cmd("resolve", _cmd_resolve, "fill in outcomes of forecasts whose window has passed")
@@ -365,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (ledger, report, run.toml, runs/)")
     p.add_argument("--origins", default=argparse.SUPPRESS,
                    help="backtest origins, e.g. 2014-2017 (default: the last 4 fully observed)")
-    p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
+    p.add_argument("--workers", type=_positive_int, default=1, help="parallel backtest fits")
     p.set_defaults(func=_cmd_pipeline)
 
     for name, what, origins, variants in (
@@ -382,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--origins", default=origins, help=f"backtest origins ({origins})")
         p.add_argument("--variants", default=variants,
                        help=f"model variants, the first compared with the last ({variants})")
-        p.add_argument("--workers", type=int, default=1, help="parallel backtest fits")
+        p.add_argument("--workers", type=_positive_int, default=1,
+                       help="parallel backtest fits")
         p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
         p.add_argument("--draws", type=int, default=None,
                        help="draws a chain (default: r2p_models.peer.EVAL_MODEL)")

@@ -12,6 +12,7 @@ ignored, so a typo never changes a run without notice::
     predictors = ["discrimpop", "coup.try.5yr"]
     reports = "reports.csv"      # optional: long table of multi-source reports to fuse
     allow_gaps = false           # optional: allow missing years inside a country's span
+    years = [1800, 2200]         # optional: the plausible years; others are input errors
 
     [data.error_variance]        # optional: known error variances of reporting sources
     "hate_speech/un_field" = 0.04  # "indicator/source" = variance (0: exact)
@@ -55,9 +56,11 @@ from pathlib import Path
 from typing import Any
 
 from r2p_models.crimes import check_crimes, parse_risk_factors
-from r2p_models.errors import InputError
+from r2p_models.errors import InputError, decode_utf8
 
 __all__ = [
+    "DEFAULT_YEARS",
+    "PREVIEW_SAMPLERS",
     "ConfigError",
     "DataConfig",
     "IndicatorMeta",
@@ -65,6 +68,7 @@ __all__ = [
     "ModelConfig",
     "ReportConfig",
     "RunConfig",
+    "check_year",
     "load_config",
     "write_run_config",
 ]
@@ -76,6 +80,42 @@ class ConfigError(InputError):
 
 #: Largest ``[model] seed``: every sampler takes seeds below 2**32, and a retry adds up to 3.
 MAX_SEED = 2**32 - 4
+
+#: Default ``[data] years``: a panel year, an origin or a ``--through`` outside this range
+#: is an input error (checked before anything is sized by it).
+DEFAULT_YEARS = (1800, 2200)
+
+#: ``[model] sampler`` values that are approximations for previews, never convergence-checked.
+PREVIEW_SAMPLERS = ("advi", "pathfinder")
+
+
+def check_year(value: int, what: str, years: tuple[int, int] = DEFAULT_YEARS) -> int:
+    """Refuse a year from a user outside ``years``, before anything is sized by it.
+
+    Parameters
+    ----------
+    value : int
+        The year.
+    what : str
+        What it is, for the message (e.g. ``"--through"``).
+    years : (int, int)
+        The plausible range, inclusive (``[data] years``).
+
+    Returns
+    -------
+    int
+        ``value``.
+
+    Raises
+    ------
+    InputError
+        Naming ``what``, the value and the range.
+    """
+    first, last = years
+    if not first <= value <= last:
+        raise InputError(f"{what} {value}: expected a year in {first}-{last} "
+                         f"([data] years = [{first}, {last}])")
+    return value
 
 
 @dataclass(frozen=True)
@@ -90,7 +130,12 @@ class IndicatorMeta:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the panel table is and which column plays which role."""
+    """Where the panel table is and which column plays which role.
+
+    ``years`` is the range ``(first, last)`` of plausible years (``[data] years``, default
+    :data:`DEFAULT_YEARS`): a check, not a role, so it enters neither the data nor the config
+    hash.
+    """
 
     table: Path
     country: str
@@ -105,6 +150,11 @@ class DataConfig:
     proxies: dict[str, str] = field(default_factory=dict)
     indicators: dict[str, IndicatorMeta] = field(default_factory=dict)
     error_variance: dict[tuple[str, str], float] = field(default_factory=dict)
+    years: tuple[int, int] = DEFAULT_YEARS
+
+    def check_year(self, value: int, what: str) -> int:
+        """Refuse a year from a user outside ``years``; :func:`check_year` with them."""
+        return check_year(value, what, self.years)
 
 
 @dataclass(frozen=True)
@@ -121,7 +171,9 @@ class ModelConfig:
     horizon : {1, 2}
         Onset within this many years after the origin year.
     sampler : {"nutpie", "numpyro", "pymc", "advi", "pathfinder"}
-        NUTS via nutpie (default) / numpyro / PyMC; ADVI or Pathfinder for previews only.
+        NUTS via nutpie (default) / numpyro / PyMC; ADVI or Pathfinder for previews only
+        (:data:`PREVIEW_SAMPLERS`: never convergence-checked, so the commands that record
+        in a ledger refuse them).
     chains, draws, tune : int
         MCMC settings.
     target_accept : float
@@ -308,15 +360,18 @@ class RunConfig:
 
         The ``[ledger]`` and ``[report]`` sections (where outputs go) and ``[run]`` (where
         the inputs are) are left out, so moving a ledger, a report or the config itself
-        (:func:`write_run_config`) does not make the same model a different one.
+        (:func:`write_run_config`) does not make the same model a different one; nor is
+        ``[data] years`` (a check of the input, not a setting of the model).
         """
         decisive = {k: v for k, v in self.raw.items() if k not in {"ledger", "report", "run"}}
+        if isinstance(decisive.get("data"), dict) and "years" in decisive["data"]:
+            decisive["data"] = {k: v for k, v in decisive["data"].items() if k != "years"}
         text = json.dumps(decisive, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 _DATA_KEYS = {"table", "country", "year", "name", "region", "predictors", "reports", "allow_gaps",
-              "error_variance"}
+              "error_variance", "years"}
 _INDICATOR_KEYS = {"description", "risk_factors", "source", "transform"}
 _SECTIONS = {"data", "outcomes", "ongoing", "proxies", "indicators", "model", "ledger", "report",
              "run"}
@@ -365,6 +420,16 @@ def _section_dataclass(path: Path, raw: dict[str, Any], name: str, cls: type) ->
         raise ConfigError(f"{path} {err}") from None
     except TypeError as err:
         raise ConfigError(f"{where}: {err}") from None
+
+
+def _years(path: Path, data: dict[str, Any]) -> tuple[int, int]:
+    """``[data] years = [first, last]``: the plausible years (default :data:`DEFAULT_YEARS`)."""
+    value = data.get("years", list(DEFAULT_YEARS))
+    if not (isinstance(value, list) and len(value) == 2 and all(map(_is_int, value))
+            and 0 <= value[0] <= value[1] <= 9999):
+        raise ConfigError(f"{path} [data] years = {value!r}: expected [first, last], two whole "
+                          "years with 0 <= first <= last <= 9999")
+    return int(value[0]), int(value[1])
 
 
 def _error_variances(path: Path, data: dict[str, Any],
@@ -451,15 +516,16 @@ def load_config(path: str | Path) -> RunConfig:
     Raises
     ------
     ConfigError
-        The file is missing or not TOML, a section or key is unknown, a value has the
-        wrong type, or a crime name is not one of the four.
+        The file is missing, not UTF-8 (the message names the line and column of the first
+        bad byte) or not TOML, a section or key is unknown, a value has the wrong type, or
+        a crime name is not one of the four.
     """
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(decode_utf8(path.read_bytes(), str(path), ConfigError))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise ConfigError(f"{path}: cannot read config file ({err})") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
@@ -487,6 +553,7 @@ def load_config(path: str | Path) -> RunConfig:
     )
 
     error_variance = _error_variances(path, data, predictors)
+    years = _years(path, data)
 
     outcomes = _crime_map(path, raw, "outcomes")
     if not outcomes:
@@ -535,6 +602,7 @@ def load_config(path: str | Path) -> RunConfig:
         proxies=proxies,
         indicators=indicators,
         error_variance=error_variance,
+        years=years,
     )
     return RunConfig(
         path=path.resolve(),

@@ -38,7 +38,13 @@ import xarray as xr
 
 from r2p_models import __version__
 from r2p_models.atomic import atomic_write_text
-from r2p_models.backtest import check_origins, forecast_rows, model_source, run_backtest
+from r2p_models.backtest import (
+    check_origins,
+    check_recordable,
+    forecast_rows,
+    model_source,
+    run_backtest,
+)
 from r2p_models.config import RunConfig, load_config, write_run_config
 from r2p_models.data.panel import load_panel
 from r2p_models.errors import InputError
@@ -288,11 +294,13 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
     Raises
     ------
     InputError
-        Bad config or data; nothing was written.
+        Bad config or data, or a preview sampler (never convergence-checked, so never
+        recorded: :func:`r2p_models.backtest.check_recordable`); nothing was written.
     r2p_models.ledger.LedgerLockedError
         Another run holds the ledger.
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config)
+    check_recordable(cfg)
     ledger = ledger_path(cfg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -453,11 +461,13 @@ def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
     Raises
     ------
     InputError
-        Bad config, data or origins; nothing was written.
+        Bad config, data or origins, or a preview sampler (as :func:`rerun`); nothing was
+        written.
     r2p_models.ledger.LedgerLockedError
         Another run holds the ledger.
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config)
+    check_recordable(cfg)
     if out is not None:
         out = Path(out).resolve()
         cfg = cfg.with_outputs(ledger=out / "ledger.sqlite", report=out / "report.html")

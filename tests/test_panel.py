@@ -538,3 +538,168 @@ def test_reports_that_cannot_yet_be_fused_are_an_error_naming_the_year(tmp_path)
     with pytest.warns(FusionWarning, match=r"reports up to 2003: error variance of source "
                                            r"'solo' .* only 1 overlapping"):
         panel_as_of(panel, 2003)
+
+
+# --- hardening: years, ragged rows, bytes that are not UTF-8 --------------------------------
+
+def _with_data_keys(keys: str) -> str:
+    """CONFIG with extra lines in its [data] table."""
+    return CONFIG.replace('region = "region"', f'region = "region"\n{keys}')
+
+
+@pytest.mark.parametrize("allow_gaps", [False, True])
+@pytest.mark.parametrize(("year", "shown"), [(99999999, "99999999"), (-5, "-5"),
+                                             (1e30, "1e+30"), (1799, "1799"), (2201, "2201")])
+def test_years_outside_the_plausible_range_are_refused_naming_the_row(tmp_path, allow_gaps, year,
+                                                                      shown) -> None:
+    """A year of 99999999 used to make the gap check build a set of 10**8 years (and with
+    allow_gaps a 50 GiB grid); it is refused, naming file, column and row, before either."""
+    df = _table().astype({"year": float})
+    df.loc[7, "year"] = year  # data row 8
+    keys = "allow_gaps = true" if allow_gaps else ""
+    cfg = _write(tmp_path, df, _with_data_keys(keys))
+    with pytest.raises(PanelError) as info:
+        load_panel(cfg)
+    text = str(info.value)
+    assert text.startswith(f"{tmp_path / 'panel.csv'}: column 'year' has years outside "
+                           f"1800-2200 (e.g. {shown}) at row 8;")
+    assert "\n" not in text
+
+
+def test_the_year_range_is_set_in_the_run_config(tmp_path) -> None:
+    df = _table()
+    df["year"] -= 300  # 1700-1704
+    with pytest.raises(PanelError, match=r"years outside 1800-2200 \(e.g. 1700\) at rows 1, 2"):
+        load_panel(_write(tmp_path, df))
+    wide = load_panel(_write(tmp_path, df, _with_data_keys("years = [1600, 2200]")))
+    assert list(wide.year.values) == [1700, 1701, 1702, 1703, 1704]
+    # the range is a check, not a data role: it changes neither the data nor the config hash
+    cfg_a = load_config(_write(tmp_path, df, _with_data_keys("years = [1700, 1800]")))
+    panel_a = load_panel(cfg_a)
+    assert cfg_a.data.years == (1700, 1800)
+    assert panel_a.attrs["data_hash"] == wide.attrs["data_hash"]
+    assert cfg_a.hash() == load_config(_write(tmp_path, df, _with_data_keys(
+        "years = [1650, 1900]"))).hash() == load_config(_write(tmp_path, df)).hash()
+    assert load_config(_write(tmp_path, _table())).data.years == (1800, 2200)
+
+
+@pytest.mark.parametrize("value", ["1800", "[1800]", "[1800, 2200, 2300]", "[2200, 1800]",
+                                   "[1800.0, 2200]", "[true, 2200]", '["1800", "2200"]',
+                                   "[-1, 2200]", "[1800, 10000]"])
+def test_bad_year_ranges_are_refused(tmp_path, value) -> None:
+    cfg = _write(tmp_path, _table(), _with_data_keys(f"years = {value}"))
+    import tomllib
+
+    shown = repr(tomllib.loads(f"v = {value}")["v"])
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert str(info.value) == (f"{cfg} [data] years = {shown}: expected [first, last], two "
+                               "whole years with 0 <= first <= last <= 9999")
+
+
+def test_report_years_outside_the_range_are_refused_naming_the_reports_row(tmp_path) -> None:
+    cfg = _with_reports(tmp_path, '\n[data.error_variance]\n"events/solo" = 0\n')
+    path = tmp_path / "reports.csv"
+    rep = pd.read_csv(path)
+    rep.loc[[4, 9], "year"] = 99999999  # data rows 5 and 10
+    rep.to_csv(path, index=False)
+    with pytest.raises(PanelError) as info:
+        load_panel(cfg)
+    assert str(info.value) == (f"{path}: column 'year' has years outside 1800-2200 "
+                               "(e.g. 99999999) at rows 5, 10; widen [data] years = [1800, "
+                               "2200] if they are real")
+
+
+def _csv_lines(tmp_path: Path) -> tuple[Path, list[str]]:
+    cfg = _write(tmp_path, _table())
+    return cfg, (tmp_path / "panel.csv").read_text().splitlines()
+
+
+@pytest.mark.parametrize(("keep", "got"), [(4, 4), (9, 9)])
+def test_a_row_with_too_few_or_too_many_fields_is_refused_naming_its_line(tmp_path, keep,
+                                                                          got) -> None:
+    """A row of 4 of the 8 fields used to be read as 4 blanks (here: accepted as a
+    country-year with unknown outcomes)."""
+    cfg, lines = _csv_lines(tmp_path)
+    fields = lines[5].split(",")  # line 6 of the file: data row 5
+    assert len(fields) == 8
+    lines[5] = ",".join([*fields, "0"][:keep])
+    (tmp_path / "panel.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(PanelError) as info:
+        load_panel(cfg)
+    assert str(info.value) == (f"{tmp_path / 'panel.csv'}: line 6 has {got} fields, the header "
+                               "8")
+
+
+def test_a_quoted_newline_and_blank_lines_are_not_ragged_rows(tmp_path) -> None:
+    cfg, lines = _csv_lines(tmp_path)
+    df = _table()
+    head = lines[0].split(",")
+    lines[0] = lines[0].replace("region", '"reg\nion"')
+    fields = lines[4].split(",")
+    fields[head.index("coup")] = ""
+    lines[4] = ",".join(fields)
+    (tmp_path / "panel.csv").write_text("\n".join([*lines[:3], "", *lines[3:]]) + "\n")
+    panel = load_panel(_write_config_only(tmp_path, CONFIG.replace('"region"', '"reg\\nion"')))
+    assert panel.sizes["country"] == df.ccode.nunique()
+    assert np.isnan(panel["X"].sel(country="2", year=2003, indicator="coup"))
+    # and a ragged row after a quoted newline is named by the line it starts on
+    lines[7] = "20,2001,Americas"
+    (tmp_path / "panel.csv").write_text("\n".join([*lines[:3], "", *lines[3:]]) + "\n")
+    with pytest.raises(PanelError, match=r"panel\.csv: line 10 has 3 fields, the header 8$"):
+        load_panel(cfg)
+
+
+def _write_config_only(tmp_path: Path, config: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(config)
+    return path
+
+
+def test_a_utf8_bom_is_not_part_of_the_first_column(tmp_path) -> None:
+    cfg, lines = _csv_lines(tmp_path)
+    plain = load_panel(cfg)
+    (tmp_path / "panel.csv").write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode())
+    np.testing.assert_array_equal(load_panel(cfg)["X"].values, plain["X"].values)
+
+
+def _latin1_at(path: Path, line: int, column: int) -> None:
+    """Put the Latin-1 byte of 'é' (0xe9) before character ``column`` of line ``line``."""
+    lines = path.read_bytes().split(b"\n")
+    text = lines[line - 1].decode()
+    lines[line - 1] = text[:column - 1].encode() + b"\xe9" + text[column - 1:].encode()
+    path.write_bytes(b"\n".join(lines))
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_file_line_and_column(tmp_path, capsys) -> None:
+    cfg = _write(tmp_path, _table().assign(name="Côte"),
+                 CONFIG.replace('region = "region"', 'region = "region"\nname = "name"'))
+    path = tmp_path / "panel.csv"
+    # after the 'ô' (two bytes, one character) of line 4: column 4 counts characters
+    line4 = path.read_text().splitlines()[3]
+    column = line4.index("Côte") + len("Côt") + 1
+    _latin1_at(path, 4, column)
+    with pytest.raises(PanelError) as info:
+        load_panel(cfg)
+    assert str(info.value) == (f"{path}: line 4, column {column}: byte 0xe9 is not UTF-8 "
+                               "(save the file as UTF-8)")
+    assert main(["--log-format", "text", "validate", "--config", str(cfg)]) == EXIT_BAD_INPUT
+    assert f"line 4, column {column}: byte 0xe9" in capsys.readouterr().err
+
+
+def test_a_reports_byte_that_is_not_utf8_is_named_by_line_and_column(tmp_path) -> None:
+    cfg = _with_reports(tmp_path)
+    _latin1_at(tmp_path / "reports.csv", 3, 2)
+    with pytest.raises(PanelError) as info:
+        load_panel(cfg)
+    assert str(info.value) == (f"{tmp_path / 'reports.csv'}: line 3, column 2: byte 0xe9 is "
+                               "not UTF-8 (save the file as UTF-8)")
+
+
+def test_a_config_byte_that_is_not_utf8_is_named_by_line_and_column(tmp_path) -> None:
+    cfg = _write(tmp_path, _table(), "# run config\n# caf" + CONFIG)
+    _latin1_at(cfg, 2, 6)
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert str(info.value) == (f"{cfg}: line 2, column 6: byte 0xe9 is not UTF-8 (save the "
+                               "file as UTF-8)")

@@ -32,3 +32,27 @@ def test_default_world_config_is_the_pipeline_default() -> None:
 
     assert DEFAULT_WORLD == ROOT / "datasets" / "default_world" / "run.toml"
     assert DEFAULT_WORLD.exists()
+
+
+def _readme_paragraph(marker: str) -> str:
+    """The README paragraph (text between blank lines) that contains ``marker``."""
+    text = (ROOT / "README.md").read_text()
+    found = [p for p in text.split("\n\n") if marker in p]
+    assert len(found) == 1, f"README.md: {len(found)} paragraphs contain {marker!r}"
+    return found[0]
+
+
+def test_readme_reliability_guarantees_name_test_files_that_exist() -> None:
+    para = " ".join(_readme_paragraph("Reliability guarantees").split())
+    for promise in ("one line", "exit code 2", "nothing written"):
+        assert promise in para
+    named = re.findall(r"tests/test_\w+\.py", para)
+    assert {"tests/test_panel.py", "tests/test_cli.py"} <= set(named)
+    assert [n for n in named if not (ROOT / n).exists()] == []
+
+
+def test_readme_says_previews_are_refused_by_the_recording_commands() -> None:
+    para = " ".join(_readme_paragraph("`advi`").split())
+    for word in ("`pathfinder`", "`r2p backtest`", "`rerun`", "`pipeline`", "`r2p fit`",
+                 "never convergence-checked"):
+        assert word in para

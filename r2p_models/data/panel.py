@@ -8,7 +8,9 @@ order of the file), and nothing is built from a table that fails a check.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import warnings
@@ -21,7 +23,7 @@ import xarray as xr
 
 from r2p_models.config import DataConfig, RunConfig, load_config
 from r2p_models.crimes import CRIMES
-from r2p_models.errors import InputError
+from r2p_models.errors import InputError, decode_utf8
 
 __all__ = [
     "PanelError",
@@ -49,18 +51,49 @@ def _rows(mask: np.ndarray | pd.Series) -> str:
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
 
 
+def _check_csv_fields(text: str, path: Path) -> None:
+    """Refuse a CSV record whose number of fields differs from the header's.
+
+    pandas reads a short row as blanks and a long one as an error about its tokenizer (or,
+    in the first data row, takes the first column as the index); here either is refused
+    naming the line the record starts on (lines counted from 1, the header included).
+    Blank lines are skipped, as pandas skips them; quoted fields may span lines.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    n_header: int | None = None
+    start = 1
+    try:
+        for record in reader:
+            if record:
+                if n_header is None:
+                    n_header = len(record)
+                elif len(record) != n_header:
+                    raise PanelError(f"{path}: line {start} has {len(record)} fields, the "
+                                     f"header {n_header}")
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise PanelError(f"{path}: line {start}: cannot read table ({err})") from None
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet table, with a clear error when it cannot be read.
 
     Parameters
     ----------
     path : str or Path
-        ``.csv`` (comma-separated, header row, blank = missing) or ``.parquet``.
+        ``.csv`` (UTF-8, comma-separated, header row, blank = missing) or ``.parquet``.
 
     Returns
     -------
     pandas.DataFrame
         With a default ``RangeIndex`` in file order.
+
+    Raises
+    ------
+    PanelError
+        The file is missing or cannot be parsed; a CSV has a byte that is not UTF-8 (the
+        message names its line and column) or a record with more or fewer fields than the
+        header (naming its line); the table has no rows.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -68,13 +101,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise PanelError(f"{path}: unsupported table format {suffix!r} (use .csv or .parquet)")
     try:
         if suffix == ".csv":
+            text = decode_utf8(path.read_bytes(), str(path), PanelError)
+            _check_csv_fields(text, path)
             # keep_default_na=False + na_values=[""] so that only blank cells are missing:
             # strings such as "NA" or "n/a" are reported as non-numeric, not silently taken.
-            df = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
+            df = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
+                             low_memory=False)
         else:
             df = pd.read_parquet(path)
     except FileNotFoundError:
         raise PanelError(f"{path}: file not found") from None
+    except PanelError:
+        raise
     except Exception as err:  # any parser error becomes a one-line message naming the file
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise PanelError(f"{path}: cannot read table ({msg})") from None
@@ -98,6 +136,20 @@ def _numeric(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
     if inf.any():
         raise PanelError(f"{where}: column {col!r} has infinite values at {_rows(inf)}")
     return arr
+
+
+def _out_of_range(years: np.ndarray, bounds: tuple[int, int], col: str, where: str) -> None:
+    """Refuse years (floats, NaN allowed) outside ``bounds`` before anything is sized by them."""
+    first, last = bounds
+    with np.errstate(invalid="ignore"):
+        out = (years < first) | (years > last)
+    if out.any():
+        v = float(years[out][0])
+        shown = str(int(v)) if abs(v) < 1e16 else f"{v:g}"
+        raise PanelError(
+            f"{where}: column {col!r} has years outside {first}-{last} (e.g. {shown}) at "
+            f"{_rows(out)}; widen [data] years = [{first}, {last}] if they are real"
+        )
 
 
 def _ids(values: pd.Series) -> pd.Series:
@@ -184,7 +236,8 @@ def build_panel(
     Raises
     ------
     PanelError
-        Missing column, blank or duplicate country-year, non-integer year, outcome not in
+        Missing column, blank or duplicate country-year, non-integer year or one outside
+        ``data.years`` (in the table or the reports), outcome not in
         {0, 1, blank}, non-numeric or infinite indicator, undeclared gap in a country's
         years, country without a region (where regions are used), or a predictor found
         neither in the table nor in the reports; a report of an indicator that is not a
@@ -234,6 +287,7 @@ def build_panel(
         raise PanelError(
             f"{where}: column {data.year!r} must be whole years; bad at {_rows(bad_year)}"
         )
+    _out_of_range(years_f, data.years, data.year, where)  # before any range or grid of years
     years = years_f.astype(int)
     dup = pd.DataFrame({"c": ids, "y": years}).duplicated(keep=False).to_numpy()
     if dup.any():
@@ -302,6 +356,9 @@ def build_panel(
         # every row is used: rows of other indicators or countries are errors, not dropped,
         # and positions stay those of the file (fusion names bad rows counted from 1)
         rep = reports.loc[:, list(REPORT_COLUMNS)].reset_index(drop=True)
+        # numeric report years are bounded like the table's (the fusion refuses the others)
+        _out_of_range(pd.to_numeric(rep["year"], errors="coerce").to_numpy(dtype=float),
+                      data.years, "year", reports_where)
         given = rep["indicator"].notna() & rep["country"].notna()
         other = given & ~rep["indicator"].astype(str).isin(fused)
         if other.any():
@@ -540,9 +597,10 @@ def _warn_unused_reports(rep: pd.DataFrame, countries: list[str], years: np.ndar
 
 def _roles(data: DataConfig, drop: Sequence[str]) -> dict[str, object]:
     """The config's data roles that enter the data hash (an unset error_variance does not,
-    so hashes of configs without one are those of earlier versions)."""
+    so hashes of configs without one are those of earlier versions; the year range is a
+    check, not a role, and never does)."""
     return {k: v for k, v in vars(data).items()
-            if k not in drop and not (k == "error_variance" and not v)}
+            if k not in drop and k != "years" and not (k == "error_variance" and not v)}
 
 
 def _file_hash(paths: Sequence[Path], data: DataConfig) -> str:

@@ -458,7 +458,7 @@ def build_design(
         Use only what was known by the end of this year: observations with
         ``t + horizon <= through`` and indicator values of years ``<= through``, fused
         indicators fused from the reports of those years only
-        (:func:`r2p_models.data.panel.panel_as_of`).
+        (:func:`r2p_models.data.panel.panel_as_of`). At most the panel's last year.
     missing : {"carry_forward", "bayes"}
         Missing-indicator handling (see the module docstring).
     train_at_risk : {"target_year", "origin"}
@@ -473,7 +473,8 @@ def build_design(
     Raises
     ------
     DesignError
-        Bad panel, bad argument, or no usable observation.
+        Bad panel, bad argument (e.g. ``through`` before the first known outcome or after
+        the panel's last year), or no usable observation.
     """
     _check_panel(panel)
     if horizon not in (1, 2):
@@ -491,6 +492,13 @@ def build_design(
             raise DesignError(
                 f"through = {through}: no outcome is known by then (panel starts {years[0]}, "
                 f"horizon {horizon})"
+            )
+        if through > years[-1]:  # a fit would use everything yet record a later `through`
+            source = panel.attrs.get("source_file", "")
+            raise DesignError(
+                f"through = {through}: after the last year of the panel"
+                f"{' ' + source if source else ''} ({years[-1]}); a fit without `through` "
+                f"(or through {years[-1]}) uses every outcome it has"
             )
         # fused indicators as the reports up to `through` gave them (no later report)
         panel = panel_as_of(panel, int(through))

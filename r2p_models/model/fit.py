@@ -29,7 +29,7 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from r2p_models.config import ModelConfig
+from r2p_models.config import PREVIEW_SAMPLERS, ModelConfig
 from r2p_models.model.build import Priors, build_model
 from r2p_models.model.design import Design, DesignError, Standardisation, build_design
 
@@ -417,7 +417,7 @@ def sample_model(model: Any, config: ModelConfig, *, progress: bool = False,
         groups["sample_stats"] = idata.sample_stats[stats]
     idata = az.InferenceData(**groups)
     report = check_convergence(idata, sampler=s, sampling_seconds=secs, compile_seconds=comp,
-                               preview=s in ("advi", "pathfinder"))
+                               preview=s in PREVIEW_SAMPLERS)
     return idata, report
 
 
@@ -637,7 +637,8 @@ def fit(
         ``[model]`` settings; defaults to ``ModelConfig()``.
     through : int, optional
         Fit only on what was known by the end of this year (observations with
-        ``origin + horizon <= through``).
+        ``origin + horizon <= through``); at most the panel's last year (a later one is a
+        :class:`~r2p_models.model.design.DesignError`, raised before any sampling).
     progress : bool
         Show the sampler's progress bar.
     priors : Priors, optional
