@@ -4,6 +4,11 @@ Scores any probabilities of binary events (a model's or an analyst's) as plain a
 xarray DataArrays, or a DataFrame of cases such as a ledger export. It knows nothing of
 PyMC. Design section 7.
 
+Inputs are checked in one place (:mod:`._validate`): two pandas Series are paired by index
+label (their labels must be unique and the same set, else the input is refused), two
+DataArrays by coordinates, anything else by position; text (``"0"``, ``"0.3"``) is refused,
+never cast.
+
 Scores (:mod:`.scores`)
     :func:`brier_score`, :func:`log_score` (forecasts clipped to ``[LOG_EPS, 1 - LOG_EPS]``,
     ``LOG_EPS = 1e-15``), :func:`skill_score`, :func:`issue_time_base_rate` (climatology
