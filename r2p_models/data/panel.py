@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 _MAX_ROWS_SHOWN = 5
+#: Years a table may hold (four-digit calendar years).
+YEAR_RANGE = (1000, 9999)
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +186,8 @@ def build_panel(
     Raises
     ------
     PanelError
-        Missing column, blank or duplicate country-year, non-integer year, outcome not in
+        Missing column, blank or duplicate country-year, non-integer year or one outside
+        :data:`YEAR_RANGE` (1000-9999), outcome not in
         {0, 1, blank}, non-numeric or infinite indicator, undeclared gap in a country's
         years, country without a region (where regions are used), or a predictor found
         neither in the table nor in the reports; a report of an indicator that is not a
@@ -233,6 +236,12 @@ def build_panel(
     if bad_year.any():
         raise PanelError(
             f"{where}: column {data.year!r} must be whole years; bad at {_rows(bad_year)}"
+        )
+    far = (years_f < YEAR_RANGE[0]) | (years_f > YEAR_RANGE[1])
+    if far.any():  # a typo such as 20011 would otherwise make a grid of 18,000 years
+        raise PanelError(
+            f"{where}: column {data.year!r} must hold calendar years "
+            f"{YEAR_RANGE[0]}-{YEAR_RANGE[1]}; found {int(years_f[far][0])} at {_rows(far)}"
         )
     years = years_f.astype(int)
     dup = pd.DataFrame({"c": ids, "y": years}).duplicated(keep=False).to_numpy()
