@@ -155,6 +155,9 @@ DEFAULT_BUSY_TIMEOUT = 30.0
 _APPLICATION = "r2p-models forecast ledger"
 _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 _SHOW = 5  # bad rows shown in an error message
+#: Years a forecast may name (four digits, as the panel loader's): refuses typos such as
+#: 20244 and numbers too large for int64.
+_YEAR_RANGE = (1000, 9999)
 
 
 class LedgerError(Exception):
@@ -377,10 +380,19 @@ def _numbers(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarra
     return pd.to_numeric(s).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _years(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarray:
+def _years(
+    s: pd.Series, column: str, rows: _Rows, *, text: bool, calendar: bool = True
+) -> np.ndarray:
+    """Column of whole numbers as int64; ``calendar``: years in ``_YEAR_RANGE``.
+
+    The range check also keeps values too large for int64 (``1e19``) from overflowing.
+    """
     num = _numbers(s, column, rows, text=text)
     rows.fail_col(column, "is empty", np.isnan(num), s)
     rows.fail_col(column, "must be a whole year", ~np.isfinite(num) | (num != np.round(num)), s)
+    lo, hi = _YEAR_RANGE if calendar else (-_YEAR_RANGE[1], _YEAR_RANGE[1])
+    rows.fail_col(column, f"must be a year from {lo} to {hi}" if calendar else
+                  f"must be from {lo} to {hi}", (num < lo) | (num > hi), s)
     return num.astype("int64")
 
 
@@ -410,7 +422,7 @@ def _validate(frame: pd.DataFrame, rows: _Rows, *, text: bool) -> pd.DataFrame:
                   out["target_end"] < out["target_start"], frame["target_end"])
     horizon = out["target_end"] - out["origin_year"]
     if "horizon" in frame:
-        given = _years(frame["horizon"], "horizon", rows, text=text)
+        given = _years(frame["horizon"], "horizon", rows, text=text, calendar=False)
         rows.fail_col("horizon", "must equal target_end - origin_year", given != horizon,
                       frame["horizon"])
     out["horizon"] = horizon

@@ -20,6 +20,7 @@ import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from r2p_models.calibration import (
+    calibration_in_the_large,
     corp_decomposition,
     reliability,
     score_table,
@@ -219,6 +220,36 @@ def test_reliability_figures_and_tables(world, report) -> None:
         assert float(_cell(page, "reliability", f"mcb_{score}", **row)["value"]) == \
             pytest.approx(d.loc[score, "mcb"], rel=1e-9, abs=1e-15)
     assert 'id="rel-sim-oracle-2-0--backtest-war_crimes"' in html
+
+
+def test_reliability_shows_observed_against_expected_events(world, report) -> None:
+    _, _, rows = world
+    html, page = report
+    checked = 0
+    for track, source, kind in (("sim-oracle 2.0 (backtest)", "sim-oracle 2.0", "backtest"),
+                                ("sim-oracle 2.0 (real time)", "sim-oracle 2.0", "forecast")):
+        for crime in ("war_crimes", "genocide"):
+            g = _scored(rows, source, kind, crime)
+            if g.outcome.sum() == 0:
+                continue
+            row = {"track": track, "crime": crime}
+            expected = _cell(page, "reliability", "expected", **row)
+            # observed and expected events: plain sums of the ledger rows
+            assert int(expected["events"]) == int(g.outcome.sum())
+            assert float(expected["value"]) == pytest.approx(g.p_mean.sum(), rel=1e-12)
+            citl = calibration_in_the_large(g.p_mean.to_numpy(), g.outcome.to_numpy())
+            oe = _cell(page, "reliability", "oe_ratio", **row)
+            assert float(oe["value"]) == pytest.approx(g.outcome.sum() / g.p_mean.sum())
+            assert float(oe["lower"]) == pytest.approx(citl.lower)
+            assert float(oe["upper"]) == pytest.approx(citl.upper)
+            assert float(_cell(page, "reliability", "citl_p", **row)["value"]) == \
+                pytest.approx(citl.p_value)
+            # in plain words under the diagram
+            text = citl.describe()
+            assert f"{text[0].upper()}{text[1:]}." in html
+            assert text.startswith(f"observed {int(g.outcome.sum()):,} event")
+            checked += 1
+    assert checked >= 3
 
 
 def test_regions_vintages_analysts_and_watchlist(world, report) -> None:

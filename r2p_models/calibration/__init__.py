@@ -4,6 +4,11 @@ Scores any probabilities of binary events (a model's or an analyst's) as plain a
 xarray DataArrays, or a DataFrame of cases such as a ledger export. It knows nothing of
 PyMC. Design section 7.
 
+Inputs are checked in one place (:mod:`._validate`): two pandas Series are paired by index
+label (their labels must be unique and the same set, else the input is refused), two
+DataArrays by coordinates, anything else by position; text (``"0"``, ``"0.3"``) is refused,
+never cast.
+
 Scores (:mod:`.scores`)
     :func:`brier_score`, :func:`log_score` (forecasts clipped to ``[LOG_EPS, 1 - LOG_EPS]``,
     ``LOG_EPS = 1e-15``), :func:`skill_score`, :func:`issue_time_base_rate` (climatology
@@ -14,6 +19,10 @@ CORP decomposition (:mod:`.decomposition`)
 Reliability diagrams (:mod:`.reliability`)
     :func:`reliability`, :func:`plot_reliability`, :func:`reliability_diagram`,
     :func:`consistency_resamples`, :func:`miscalibration_test`.
+Calibration in the large (:mod:`.citl`)
+    :func:`calibration_in_the_large`: observed against expected events, with an exact
+    Poisson-binomial test and the observed/expected ratio's exact Poisson interval (the
+    CORP test has little power against a plain level error with rare events).
 Discrimination (:mod:`.discrimination`)
     :func:`roc_auc`, :func:`pr_auc`, :func:`base_rate`, :func:`top_k_capture`,
     :func:`recall_at_budget`, :func:`plot_discrimination`.
@@ -41,6 +50,7 @@ from r2p_models.calibration.bootstrap import (
     bootstrap_metric,
     percentile_interval,
 )
+from r2p_models.calibration.citl import CalibrationInTheLarge, calibration_in_the_large
 from r2p_models.calibration.decomposition import (
     CorpDecomposition,
     corp_decomposition,
@@ -95,6 +105,7 @@ __all__ = [
     "SHIFT_PRIOR_SD",
     "TABLE_COLUMNS",
     "BootstrapResult",
+    "CalibrationInTheLarge",
     "CalibrationInputError",
     "ConsistencyResamples",
     "CorpDecomposition",
@@ -104,6 +115,7 @@ __all__ = [
     "base_rate",
     "bootstrap_metric",
     "brier_score",
+    "calibration_in_the_large",
     "compare_table",
     "consistency_resamples",
     "corp_decomposition",

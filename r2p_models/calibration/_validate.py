@@ -4,6 +4,20 @@ Every public function funnels its probabilities and outcomes through
 :func:`as_cases`, so bad input fails in one place with one clear message that
 names the argument, the first offending position (or coordinates, for xarray
 input) and what is wrong.
+
+How cases are paired:
+
+- two pandas Series (forecasts and outcomes) are paired by index label: the outcomes
+  are put in the forecasts' order. Their labels must be unique and the same set, else
+  the input is refused (pairing them by position would silently score the wrong
+  cases). Other per-case Series (reference forecasts, clusters, ranking groups) are
+  paired with the forecasts' labels in the same way (:func:`align_to_cases`);
+- two xarray DataArrays are paired by coordinates (same dims and coordinates; the
+  order of dims may differ);
+- anything else (lists, numpy arrays, a Series next to an array) is paired by position.
+
+Values must be numbers (or booleans): text such as ``"0"`` or ``"0.3"`` is refused,
+not cast, so a column read as strings is noticed rather than scored.
 """
 
 from __future__ import annotations
@@ -15,9 +29,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from r2p_models.errors import InputError
+
 __all__ = [
     "CalibrationInputError",
     "NoEventsError",
+    "align_to_cases",
     "as_cases",
     "as_rng",
     "check_column",
@@ -26,8 +43,8 @@ __all__ = [
 ]
 
 
-class CalibrationInputError(ValueError):
-    """Probabilities, outcomes or options that cannot be scored."""
+class CalibrationInputError(InputError):
+    """Probabilities, outcomes or options that cannot be scored (a ValueError)."""
 
 
 class NoEventsError(CalibrationInputError):
@@ -42,9 +59,17 @@ class CaseLayout:
     template: xr.DataArray | None = None
     index: pd.Index | None = None
 
-    def wrap(self, values: np.ndarray, name: str | None = None) -> np.ndarray | xr.DataArray:
-        """Reshape flat per-case values to the input's shape (a DataArray if one came in)."""
+    def wrap(
+        self, values: np.ndarray, name: str | None = None
+    ) -> np.ndarray | xr.DataArray | pd.Series:
+        """Reshape flat per-case values to the input's shape.
+
+        A DataArray if one came in; a Series with the forecasts' index if two Series
+        were paired by label; else an ndarray.
+        """
         values = np.asarray(values).reshape(self.shape)
+        if self.index is not None:
+            return pd.Series(values, index=self.index, name=name)
         if self.template is None:
             return values
         out = self.template.copy(data=values)
@@ -71,18 +96,113 @@ class CaseLayout:
         return ", ".join(parts)
 
 
+def _first_text(arr: np.ndarray) -> tuple[int, Any] | None:
+    """Flat position and value of the first text element of an object array, if any."""
+    for i, v in enumerate(arr.ravel()):
+        if isinstance(v, str | bytes):
+            return i, v
+    return None
+
+
 def _to_numeric(values: Any, name: str) -> np.ndarray:
+    """Values as a float array; refuse text (never cast ``"0"`` to 0) and other non-numbers.
+
+    Booleans become 0.0/1.0; pandas nullable numbers (``Int64``, ``boolean``) have their
+    missing values as NaN (caught later, with the usual message).
+    """
+    if isinstance(values, pd.Series | pd.Index) and isinstance(
+        values.dtype, pd.api.extensions.ExtensionDtype
+    ):
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+            values.dtype
+        ):
+            return values.to_numpy(dtype=float, na_value=np.nan)
     arr = np.asarray(values)
     if arr.dtype == bool:
         return arr.astype(float)
-    if arr.dtype.kind not in "biuf":
-        try:
-            arr = arr.astype(float)
-        except (TypeError, ValueError):
-            raise CalibrationInputError(
-                f"{name} must be numeric; got values of type {arr.dtype}"
-            ) from None
-    return arr.astype(float, copy=False)
+    if arr.dtype.kind in "iuf":
+        return arr.astype(float, copy=False)
+    text = _first_text(arr) if arr.dtype.kind == "O" else (
+        (0, arr.ravel()[0]) if arr.dtype.kind in "US" and arr.size else None
+    )
+    if text is not None:
+        i, v = text
+        raise CalibrationInputError(
+            f"{name} must be numeric, not text: found {str(v)!r} at position {i}; convert "
+            "it first (e.g. pandas.to_numeric) if the text holds numbers"
+        )
+    not_numeric = CalibrationInputError(f"{name} must be numeric; got values of type {arr.dtype}")
+    if arr.dtype.kind != "O":  # dates, complex numbers, ...
+        raise not_numeric
+    try:  # numbers held as Python objects (None becomes NaN)
+        return arr.astype(float)
+    except (TypeError, ValueError):  # e.g. pd.NA or arbitrary objects
+        raise not_numeric from None
+
+
+def _label(label: Any) -> str:
+    return repr(label.item() if hasattr(label, "item") else label)
+
+
+def _align_series(
+    target: pd.Index, obj: pd.Series, target_name: str, name: str
+) -> pd.Series:
+    """``obj`` put in the order of the (unique) labels ``target``; refuse other label sets."""
+    if obj.index.equals(target):
+        return obj
+    _check_unique_index(obj.index, name)
+    if len(obj) != len(target):
+        raise CalibrationInputError(
+            f"{target_name} has {len(target)} values but {name} has {len(obj)}; "
+            "they must describe the same cases"
+        )
+    only_target = ~target.isin(obj.index)
+    if only_target.any():
+        label = target[only_target][0]
+        raise CalibrationInputError(
+            f"{target_name} and {name} have different index labels: {_label(label)} is in "
+            f"{target_name} but not in {name} ({int(only_target.sum())} such label(s)); "
+            "pandas inputs are paired by index label (pass .to_numpy() to pair by position)"
+        )
+    return obj.reindex(target)
+
+
+def _check_unique_index(index: pd.Index, name: str) -> None:
+    if index.has_duplicates:
+        dup = index[index.duplicated()][0]
+        raise CalibrationInputError(
+            f"{name} has duplicated index label {_label(dup)}; pandas inputs are paired by "
+            "index label, so each label must be unique (pass .to_numpy() to pair by position)"
+        )
+
+
+def align_to_cases(obj: Any, layout: CaseLayout, name: str) -> Any:
+    """Pair a per-case argument (reference, clusters, groups) with the checked cases.
+
+    Parameters
+    ----------
+    obj : Any
+        The argument as the caller passed it.
+    layout : CaseLayout
+        From :func:`as_cases`.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    Any
+        ``obj`` in the cases' order if it is a pandas Series and the cases were paired
+        by index label (see the module docstring); otherwise ``obj`` unchanged (paired
+        by position).
+
+    Raises
+    ------
+    CalibrationInputError
+        The Series' labels are duplicated or not those of the cases.
+    """
+    if layout.index is None or not isinstance(obj, pd.Series):
+        return obj
+    return _align_series(layout.index, obj, "p", name)
 
 
 def _align_dataarrays(p: xr.DataArray, y: xr.DataArray, p_name: str, y_name: str) -> xr.DataArray:
@@ -154,26 +274,36 @@ def as_cases(
 
     Parameters
     ----------
-    p, y : array-like or xarray.DataArray
-        Forecast probabilities and 0/1 outcomes of the same shape (DataArrays
-        must have the same dims and coordinates; order of dims may differ).
+    p, y : array-like, pandas.Series or xarray.DataArray
+        Forecast probabilities and 0/1 outcomes of the same shape, paired as the module
+        docstring says: two Series by index label (``y`` is put in ``p``'s order), two
+        DataArrays by coordinates, anything else by position.
     p_name, y_name : str
         Names used in error messages.
 
     Returns
     -------
     p, y : ndarray of float, 1-D
+        In ``p``'s order.
     layout : CaseLayout
         To map per-case results back to the input shape.
 
     Raises
     ------
     CalibrationInputError
-        Lengths or shapes differ, no cases, NaN, probabilities outside [0, 1],
+        Lengths or shapes differ, no cases, two Series with duplicated or different
+        index labels, text instead of numbers, NaN, probabilities outside [0, 1],
         outcomes not 0/1.
     """
     template: xr.DataArray | None = None
-    if isinstance(p, xr.DataArray):
+    index: pd.Index | None = None
+    if isinstance(p, pd.Series) and isinstance(y, pd.Series):
+        _check_unique_index(p.index, p_name)
+        y = _align_series(p.index, y, p_name, y_name)
+        index = p.index
+        p_arr = _to_numeric(p, p_name)
+        y_arr = _to_numeric(y, y_name)
+    elif isinstance(p, xr.DataArray):
         template = p
         if isinstance(y, xr.DataArray):
             y = _align_dataarrays(p, y, p_name, y_name)
@@ -181,7 +311,7 @@ def as_cases(
         y_arr = _to_numeric(y.values if isinstance(y, xr.DataArray) else y, y_name)
     elif isinstance(y, xr.DataArray):
         template = y
-        p_arr = _to_numeric(p.values if isinstance(p, pd.Series) else p, p_name)
+        p_arr = _to_numeric(p, p_name)
         y_arr = _to_numeric(y.values, y_name)
     else:
         p_arr = _to_numeric(p, p_name)
@@ -196,7 +326,7 @@ def as_cases(
         raise CalibrationInputError(msg + "; they must describe the same cases")
     if p_arr.size == 0:
         raise CalibrationInputError(f"{p_name} and {y_name} are empty: no cases to score")
-    layout = CaseLayout(shape=p_arr.shape, template=template)
+    layout = CaseLayout(shape=p_arr.shape, template=template, index=index)
     check_probabilities(p_arr, p_name, layout)
     check_outcomes(y_arr, y_name, layout)
     return p_arr.ravel(), y_arr.ravel(), layout
@@ -211,7 +341,7 @@ def check_column(frame: pd.DataFrame, column: str, kind: str) -> np.ndarray:
         raise CalibrationInputError(
             f"cases lacks column {column!r}; available: {list(frame.columns)}"
         )
-    values = _to_numeric(frame[column].to_numpy(), f"column {column!r}")
+    values = _to_numeric(frame[column], f"column {column!r}")
     layout = CaseLayout(shape=values.shape, index=frame.index)
     if kind == "p":
         check_probabilities(values, f"column {column!r}", layout)

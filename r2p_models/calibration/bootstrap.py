@@ -35,6 +35,7 @@ from r2p_models.calibration._metrics import evaluate, parse_metric
 from r2p_models.calibration._validate import (
     CalibrationInputError,
     NoEventsError,
+    align_to_cases,
     as_cases,
     as_rng,
     check_level,
@@ -216,17 +217,19 @@ def bootstrap_metric(
         Bad inputs; :class:`NoEventsError` if the metric needs events and there are none.
     """
     level = check_level(level)
-    pa, ya, _ = as_cases(p, y)
-    c = _check_clusters(clusters, pa.size)
+    pa, ya, layout = as_cases(p, y)
+    c = _check_clusters(align_to_cases(clusters, layout, "clusters"), pa.size)
     rng = as_rng(rng)
     if callable(metric):
         return _bootstrap_callable(pa, ya, metric, c, n_boot, level, rng)
     refs = {}
     for name, ref in (references or {}).items():
+        ref = align_to_cases(ref, layout, f"reference {name!r}")
         refs[name], _, _ = as_cases(ref, ya, p_name=f"reference {name!r}")
     spec = parse_metric(metric, refs)
     if spec.needs_events:
         require_events(ya, metric, nonevents=spec.needs_nonevents)
+    groups = align_to_cases(groups, layout, "groups")
     g = None if groups is None else np.asarray(groups).ravel()
     if g is not None and g.size != pa.size:
         raise CalibrationInputError(f"groups has {g.size} values but there are {pa.size} cases")

@@ -30,6 +30,7 @@ from r2p_models.calibration._kernels import (
 )
 from r2p_models.calibration._validate import (
     CalibrationInputError,
+    align_to_cases,
     as_cases,
     as_rng,
     require_events,
@@ -123,10 +124,10 @@ def recall_at_budget(
         Captured events / all events. Cases tied at the cut-off share the remaining
         alerts in proportion (the expected recall under random tie-breaking).
     """
-    pa, ya, _ = as_cases(p, y)
+    pa, ya, layout = as_cases(p, y)
     require_events(ya, "recall at an alert budget")
     value, fraction = _budget(budget)
-    g = _groups(groups, pa.size)
+    g = _groups(align_to_cases(groups, layout, "groups"), pa.size)
     cases = PreparedCases(pa, ya, rank_groups=g)
     return float(capture_kernel(cases, cases.ones(), value, fraction=fraction)[0])
 
@@ -159,9 +160,11 @@ def top_k_capture(
     pandas.Series
         Indexed by ``k``.
     """
-    pa, ya, _ = as_cases(p, y)
+    pa, ya, layout = as_cases(p, y)
     require_events(ya, "top-k capture")
-    cases = PreparedCases(pa, ya, rank_groups=_groups(groups, pa.size))
+    cases = PreparedCases(
+        pa, ya, rank_groups=_groups(align_to_cases(groups, layout, "groups"), pa.size)
+    )
     ones = cases.ones()
     out = {}
     for kk in k:

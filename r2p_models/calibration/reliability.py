@@ -54,6 +54,7 @@ from r2p_models.calibration._validate import (
     check_level,
     require_events,
 )
+from r2p_models.calibration.citl import CalibrationInTheLarge, citl_from_arrays
 from r2p_models.calibration.decomposition import _decompose
 from r2p_models.calibration.scores import LOG_EPS, SCORES
 
@@ -324,6 +325,10 @@ class Reliability:
         ``forecast, pav, band_lower, band_upper`` on the evaluation grid.
     forecasts : ndarray
         Sorted forecasts (for the histogram).
+    citl : CalibrationInTheLarge
+        Observed against expected events with an exact test
+        (:func:`~r2p_models.calibration.calibration_in_the_large`, at ``level``): with
+        rare events it finds a level error that the MCB test misses.
     """
 
     n: int
@@ -334,6 +339,7 @@ class Reliability:
     curve: pd.DataFrame
     band: pd.DataFrame
     forecasts: np.ndarray
+    citl: CalibrationInTheLarge
 
     def table(self) -> pd.DataFrame:
         """The numbers behind the figure, one row per PAV block (for reports)."""
@@ -351,7 +357,10 @@ def reliability(
     resample_forecasts: bool = False,
     rng: np.random.Generator | int | None = 0,
 ) -> Reliability:
-    """Compute a CORP reliability diagram: PAV curve, consistency band, test, decomposition.
+    """Compute a CORP reliability diagram: PAV curve, consistency band, tests, decomposition.
+
+    Beside the CORP miscalibration test, the result holds the calibration-in-the-large
+    test (observed against expected events, :attr:`Reliability.citl`).
 
     Parameters
     ----------
@@ -422,6 +431,7 @@ def reliability(
         curve=curve,
         band=band,
         forecasts=srt.xs,
+        citl=citl_from_arrays(pa, ya, level),
     )
 
 
@@ -509,6 +519,9 @@ def plot_reliability(
         for s, name in (("brier", "Brier"), ("log", "Log"))
     ]
     lines.append(f"Miscalibration test (Brier MCB): p = {d.loc['brier', 'p_value']:.3g}")
+    c = rel.citl
+    lines.append(f"Events: observed {c.observed:,}, expected {c.expected:,.1f} (O/E "
+                 f"{c.ratio:.2f}, {c.level:.0%} {c.lower:.2f}-{c.upper:.2f}; p = {c.p_value:.2g})")
     ax.text(
         0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=9,
         bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},

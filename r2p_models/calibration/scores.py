@@ -29,6 +29,7 @@ import xarray as xr
 
 from r2p_models.calibration._validate import (
     CalibrationInputError,
+    align_to_cases,
     as_cases,
     check_column,
 )
@@ -185,10 +186,13 @@ def skill_score(
         Bad inputs, or a reference that scores exactly 0 (skill undefined).
     """
     eps = _check_eps(eps)
-    pa, ya, _ = as_cases(p, y)
-    ra, _, _ = as_cases(reference, y, p_name="reference")
+    pa, ya, layout = as_cases(p, y)
+    # The reference is paired with y on its own (by label, coordinates or position, as
+    # p is); only means are compared, so the two pairings need not share an order.
+    reference = align_to_cases(reference, layout, "reference")
+    ra, ya_ref, _ = as_cases(reference, y, p_name="reference")
     s = score_per_case(pa, ya, score, eps).mean()
-    s_ref = score_per_case(ra, ya, score, eps).mean()
+    s_ref = score_per_case(ra, ya_ref, score, eps).mean()
     if s_ref == 0:
         raise CalibrationInputError(
             "the reference forecast scores 0 (it is perfect), so skill is undefined"

@@ -5,12 +5,18 @@ ledger export works as it is with ``p_col="p_mean"``) and return tidy DataFrames
 one row per group and metric::
 
     <by columns>, metric, estimate, lower, upper, level, n, events, clusters,
-    n_boot, n_valid, note
+    n_boot, n_valid, note, expected, oe_ratio, oe_lo, oe_hi, citl_p
 
 Every estimate comes with a block-bootstrap interval resampling ``cluster_col``
 (country): percentile intervals, except basic intervals for the CORP components (see
-:mod:`r2p_models.calibration.bootstrap`). Within a group, capture metrics rank cases
-per issue year (``year_col``).
+:mod:`r2p_models.calibration.bootstrap`). The last five columns (score and rolling tables)
+belong to the group, not the metric (repeated on its rows, as ``n`` and ``events`` are):
+the events the forecasts expected, the observed/expected ratio with its exact Poisson
+interval at ``level``, and the exact p-value of calibration in the large
+(:func:`~r2p_models.calibration.calibration_in_the_large`; it assumes independent
+outcomes given the forecasts, so unlike the intervals it does not allow for dependence
+within countries). Within a group,
+capture metrics rank cases per issue year (``year_col``).
 
 - :func:`score_table`: any metrics by any of crime, region, horizon, source, issue year.
 - :func:`rolling_table`: the same over rolling windows of issue years.
@@ -51,6 +57,7 @@ from r2p_models.calibration.bootstrap import (
     chunk_size,
     cluster_counts,
 )
+from r2p_models.calibration.citl import citl_from_arrays
 from r2p_models.calibration.scores import LOG_EPS
 
 __all__ = [
@@ -64,7 +71,7 @@ __all__ = [
 #: Columns of :func:`score_table` after the ``by`` columns.
 TABLE_COLUMNS: tuple[str, ...] = (
     "metric", "estimate", "lower", "upper", "level", "n", "events", "clusters",
-    "n_boot", "n_valid", "note",
+    "n_boot", "n_valid", "note", "expected", "oe_ratio", "oe_lo", "oe_hi", "citl_p",
 )
 
 Unresolved = Literal["raise", "drop"]
@@ -244,7 +251,8 @@ def score_table(
     -------
     pandas.DataFrame
         ``by`` columns then :data:`TABLE_COLUMNS`. A metric that is undefined in a group
-        (e.g. AUC without events) has NaN and a ``note``.
+        (e.g. AUC without events) has NaN and a ``note``. ``expected, oe_ratio, oe_lo,
+        oe_hi, citl_p``: calibration in the large of the group (see the module docstring).
 
     Raises
     ------
@@ -270,6 +278,9 @@ def score_table(
         active = [s for s in specs if not notes[s.name]]
         point = evaluate(side, side.ones(), active) if active else {}
         reps = _replicates([side], active, side.n_clusters, n_boot, rng)[0]
+        citl = citl_from_arrays(side.p, side.y, level)
+        group = {"expected": citl.expected, "oe_ratio": citl.ratio, "oe_lo": citl.lower,
+                 "oe_hi": citl.upper, "citl_p": citl.p_value}
         for s in specs:
             est = float(point[s.name][0]) if s.name in point else float("nan")
             lo, hi = (
@@ -282,7 +293,7 @@ def score_table(
                 **dict(zip(by, key, strict=True)),
                 "metric": s.name, "estimate": est, "lower": lo, "upper": hi, "level": level,
                 "n": side.n, "events": int(side.events), "clusters": side.n_clusters,
-                "n_boot": n_boot, "n_valid": n_valid, "note": note,
+                "n_boot": n_boot, "n_valid": n_valid, "note": note, **group,
             })
     return pd.DataFrame(rows, columns=[*by, *TABLE_COLUMNS])
 

@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 _MAX_ROWS_SHOWN = 5
-
 log = logging.getLogger(__name__)
 
 

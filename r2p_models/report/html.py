@@ -495,11 +495,34 @@ def _reliability_alt(track: str, crime: str, rel: Any) -> str:
         f"Reliability diagram for {crime_label(crime)}, {track}: {rel.n:,} cases, "
         f"{rel.events:,} events. The recalibrated (PAV) curve lies inside the "
         f"{rel.level:.0%} consistency band for {inside} of {len(rel.curve)} blocks of "
-        f"forecasts; miscalibration test p = {p}. "
+        f"forecasts; miscalibration test p = {p}. {_citl_sentence(rel)} "
         f"Brier {fmt(d.loc['brier', 'mean'], 'score')} = MCB {fmt(d.loc['brier', 'mcb'], 'small')}"
         f" minus DSC {fmt(d.loc['brier', 'dsc'], 'small')} plus UNC "
         f"{fmt(d.loc['brier', 'unc'], 'small')}. The numbers are in the table below."
     )
+
+
+def _citl_sentence(rel: Any) -> str:
+    """Observed against expected events in plain words, as a sentence."""
+    text = rel.citl.describe()
+    return f"{text[0].upper()}{text[1:]}."
+
+
+def _citl_cells(rel: Any) -> list[str]:
+    """Observed vs expected events, O/E with its interval, and the test's p-value.
+
+    One set per diagram (both score rows share it: ``rowspan=2``).
+    """
+    c = rel.citl
+    span = ' rowspan="2"'
+    return [
+        f'<td class="num" data-metric="expected" data-value="{_value_attr(c.expected)}" '
+        f'data-events="{c.observed}"{span}>{fmt(c.expected, "small")}'
+        f'<span class="ci">{c.observed:,} observed</span></td>',
+        num(c.ratio, "small", metric="oe_ratio", lower=c.lower, upper=c.upper, extra=span),
+        f'<td class="num" data-metric="citl_p" data-value="{_value_attr(c.p_value)}"{span}>'
+        f'{"< 0.001" if c.p_value < 0.001 else fmt(c.p_value, "p")}</td>',
+    ]
 
 
 def _decomposition_rows(track: str, crime: str, rel: Any, *, with_track: bool) -> list[str]:
@@ -522,6 +545,7 @@ def _decomposition_rows(track: str, crime: str, rel: Any, *, with_track: bool) -
             f'<td class="num" data-metric="p_value_{score}" '
             f'data-value="{_value_attr(r["p_value"])}">'
             f"{_pvalue(r['p_value'], rel.n_resamples)}</td>",
+            *(_citl_cells(rel) if score == "brier" else []),
         ], track=track, crime=crime))
     return out
 
@@ -530,6 +554,14 @@ _DECOMP_HEAD: list[str | tuple[str, str]] = [
     "Source", "Crime", "Score", "Cases", "Events", "Mean score", "MCB", "DSC", "UNC",
     ("Test p", "miscalibration test: share of resamples of a calibrated forecaster with a "
                "larger MCB; small values mean miscalibrated"),
+    ("Expected events", "events the forecasts expected (the sum of their probabilities), "
+                        "above the events observed"),
+    ("Observed / expected", f"observed over expected events, with its {LEVEL:.0%} exact "
+                            "Poisson interval below: under 1 the forecasts ran high, over 1 "
+                            "low"),
+    ("Level test p", "calibration in the large: the chance, for calibrated forecasts, of a "
+                     "count of events as unlikely as the observed one (exact); small values "
+                     "mean the forecasts' overall level is off"),
 ]
 
 
@@ -559,7 +591,12 @@ def _reliability(c: ReportContent) -> str:
         f"forecaster would fall {LEVEL:.0%} of the time ({c.n_boot} resamples). A curve "
         "that leaves the band, and a small miscalibration-test p-value, point to "
         "miscalibration; a curve above the diagonal means events were more frequent than "
-        "forecast. The histogram below each diagram counts the forecasts.</p>"
+        "forecast. The histogram below each diagram counts the forecasts. Under each "
+        "diagram, and in the table, observed events are set against the number the "
+        "forecasts expected (calibration in the large), with the ratio's "
+        f"{LEVEL:.0%} interval and an exact test: with rare events it is the sharper check "
+        "of forecasts that run too high or too low overall, which the miscalibration test "
+        "often misses.</p>"
     ]
     shown = [t for t in c.featured if any((t, x) in c.reliability for x in c.crimes)]
     for track in shown:
@@ -579,7 +616,8 @@ def _reliability(c: ReportContent) -> str:
                 tidy_logit_axes(fig)
             d = rel.decomposition.set_index("score")
             cap = (f"{esc(crime_label(crime))}, {esc(track)}: miscalibration test p = "
-                   f"{_pvalue(d.loc['brier', 'p_value'], rel.n_resamples)}."
+                   f"{_pvalue(d.loc['brier', 'p_value'], rel.n_resamples)}. "
+                   f"{esc(_citl_sentence(rel))}"
                    + (' <span class="few">† Few events.</span>' if rel.events < FEW_EVENTS
                       else ""))
             figs.append(figure(figure_uri(fig), _reliability_alt(track, crime, rel), cap,
@@ -955,7 +993,10 @@ def _methods(c: ReportContent) -> str:
     items.append(
         "<strong>Calibration.</strong> Reliability is assessed with the CORP method: PAV "
         "(isotonic) recalibration, consistency bands and a miscalibration test from "
-        f"{c.n_boot} resamples under the hypothesis of calibration. Binned expected "
+        f"{c.n_boot} resamples under the hypothesis of calibration. Calibration in the "
+        "large compares the events observed with the sum of the forecasts: an exact "
+        "Poisson-binomial test (outcomes independent given the forecasts) and an exact "
+        f"Poisson {LEVEL:.0%} interval for the observed/expected ratio. Binned expected "
         "calibration error is deliberately not reported: with rare events it depends on the "
         "binning and misleads.")
     items.append(
