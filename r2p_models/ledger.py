@@ -88,6 +88,7 @@ import hashlib
 import io
 import numbers
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -110,6 +111,8 @@ __all__ = [
     "EXPORT_COLUMNS",
     "KINDS",
     "SCHEMA_VERSION",
+    "YEAR_MAX",
+    "YEAR_MIN",
     "IssueResult",
     "Ledger",
     "LedgerBusyError",
@@ -126,6 +129,8 @@ __all__ = [
 
 #: Version of the database layout written by this module.
 SCHEMA_VERSION = 1
+#: Plausible calendar years of ``origin_year``, ``target_start`` and ``target_end``.
+YEAR_MIN, YEAR_MAX = 1800, 2200
 #: Kinds of rows: real-time model forecasts, backtest postdictions, analyst assessments.
 KINDS: tuple[str, ...] = ("forecast", "backtest", "analyst")
 #: Outcome states of a row.
@@ -315,9 +320,18 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+#: Control characters (C0, DEL, C1, Unicode line and paragraph separators): refused in
+#: names, which appear in one-line messages, CSV exports and reports.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise LedgerValidationError(f"{name} must be a non-empty string, got {value!r}")
+    if _CONTROL.search(value):
+        raise LedgerValidationError(
+            f"{name} must not contain control characters (newline, tab, ...), got {value!r}"
+        )
     if value != value.strip():
         raise LedgerValidationError(f"{name} must not start or end with whitespace, got {value!r}")
     return value
@@ -377,17 +391,29 @@ def _numbers(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarra
     return pd.to_numeric(s).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _years(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarray:
+def _whole(s: pd.Series, column: str, rows: _Rows, *, text: bool,
+           span: tuple[int, int] | None = None) -> np.ndarray:
+    """Column as int64; refuses empty or fractional cells, and values outside ``span``."""
     num = _numbers(s, column, rows, text=text)
     rows.fail_col(column, "is empty", np.isnan(num), s)
     rows.fail_col(column, "must be a whole year", ~np.isfinite(num) | (num != np.round(num)), s)
+    if span is not None:  # before the cast: a huge number would wrap around in int64
+        rows.fail_col(column, f"must be a year in {span[0]}-{span[1]}",
+                      (num < span[0]) | (num > span[1]), s)
     return num.astype("int64")
+
+
+def _years(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarray:
+    """Column of calendar years (:data:`YEAR_MIN` to :data:`YEAR_MAX`) as int64."""
+    return _whole(s, column, rows, text=text, span=(YEAR_MIN, YEAR_MAX))
 
 
 def _labels(s: pd.Series, column: str, rows: _Rows, allowed: Sequence[str] | None) -> np.ndarray:
     ok = s.map(lambda v: isinstance(v, str) and v.strip() != "" and v == v.strip())
     rows.fail_col(column, "must be a non-empty string without surrounding spaces",
                   ~ok.to_numpy(dtype=bool), s)
+    rows.fail_col(column, "must not contain control characters (newline, tab, ...)",
+                  s.map(lambda v: bool(_CONTROL.search(v))).to_numpy(dtype=bool), s)
     if allowed is not None:
         rows.fail_col(column, f"must be one of {list(allowed)}", ~s.isin(allowed).to_numpy(), s)
     return s.to_numpy(dtype=object)
@@ -410,7 +436,7 @@ def _validate(frame: pd.DataFrame, rows: _Rows, *, text: bool) -> pd.DataFrame:
                   out["target_end"] < out["target_start"], frame["target_end"])
     horizon = out["target_end"] - out["origin_year"]
     if "horizon" in frame:
-        given = _years(frame["horizon"], "horizon", rows, text=text)
+        given = _whole(frame["horizon"], "horizon", rows, text=text)
         rows.fail_col("horizon", "must equal target_end - origin_year", given != horizon,
                       frame["horizon"])
     out["horizon"] = horizon

@@ -728,3 +728,46 @@ def test_failed_export_keeps_previous_file(path: Path, tmp_path: Path, monkeypat
             led.export_csv(out)
     assert out.read_text() == "previous export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite", "rows.csv"]
+
+
+# ------------------------------------------------------------------ analyst input
+
+
+@pytest.mark.parametrize("analyst", ["jd\noe", "jdoe\r", "j\tdoe", "jd\x00oe", "jd\x1boe",
+                                     "jd\u2028oe", "jd\x85oe"])
+def test_analyst_ids_with_control_characters_are_refused(path: Path, tmp_path: Path, capsys,
+                                                         analyst: str) -> None:
+    from r2p_models.cli import EXIT_BAD_INPUT, main
+
+    f = tmp_path / "jdoe.csv"
+    f.write_text(GOOD_CSV)
+    with Ledger(path) as led:
+        with pytest.raises(LedgerValidationError, match=r"analyst_id .*control character"):
+            led.import_analyst_csv(f, analyst_id=analyst)
+        assert len(led) == 0
+    rc = main(["ledger", "import-analyst", "--ledger", str(path), "--csv", str(f),
+               "--analyst", analyst])
+    err = capsys.readouterr().err
+    assert rc == EXIT_BAD_INPUT and err.count("\n") == 1 and "control character" in err
+    with Ledger(path) as led:
+        assert len(led) == 0
+
+
+@pytest.mark.parametrize("year", ["9999999999", "99999999999999999999", "1799", "2201"])
+def test_analyst_years_outside_the_plausible_range_name_the_row(path: Path, tmp_path: Path,
+                                                                year: str) -> None:
+    f = tmp_path / "analyst.csv"
+    start, end = (str(int(year) + 1), str(int(year) + 2))
+    f.write_text(GOOD_CSV.replace("2024,SYR,war_crimes,2025,2025",
+                                  f"{year},SYR,war_crimes,{start},{end}"))
+    with Ledger(path) as led:
+        with pytest.raises(LedgerValidationError,
+                           match=rf"column 'origin_year' must be a year in 1800-2200; bad rows: "
+                                 rf"row 3 \(line 5\) \('{year}'\)") as err:
+            led.import_analyst_csv(f, analyst_id="jdoe")
+        assert str(f) in str(err.value) and len(led) == 0
+        df = frame(1)
+        df["target_end"] = 2300
+        with pytest.raises(LedgerValidationError, match="'target_end' must be a year in"):
+            issue(led, df)
+
