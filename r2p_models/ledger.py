@@ -37,10 +37,21 @@ The key is ``(source, kind, origin_year, country, crime, target_start, target_en
 ``1e-12``; hashes and run id are not compared) is a no-op counted as ``unchanged``, so a
 rerun on the same inputs is idempotent and the stored row keeps its first run id. The same
 key with a different ``p_mean`` or quantile is refused with :class:`LedgerConflictError`,
-and nothing from that call is written. Rows are never deleted or updated except to resolve
-a pending outcome, once (SQLite triggers abort anything else). An analyst revising an
-assessment for the same origin and case therefore records it under a new source (e.g.
-``"jdoe/rev2"``).
+and nothing from that call is written. Rows are never deleted, replaced or updated except
+to resolve a pending outcome, once: SQLite triggers abort anything else, for any client
+that opens the file, including ``INSERT OR REPLACE`` / ``REPLACE`` (which would delete the
+old row without firing a delete trigger) on an issued key or id and on the append-only
+logs. An analyst revising an assessment for the same origin and case therefore records it
+under a new source (e.g. ``"jdoe/rev2"``).
+
+Each issued row also gets a link of a hash chain when it is issued (table
+``forecast_chain``: the sha256 of the previous row's hash and the row's issued values, in
+id order; see :func:`_row_hash`). :meth:`Ledger.verify` (``r2p ledger verify``) checks
+SQLite's ``integrity_check``, that every table, index and trigger is as defined here, and
+the chain, so a file edited outside SQLite's rules (a trigger dropped, a value changed,
+the trigger put back) is detected, naming the first bad row. The chain cannot tell a
+rewrite of the whole chain from scratch: record the head hash that ``verify`` prints
+elsewhere to detect that too. Outcomes (the resolution columns) are not chained.
 
 Resolution
 ----------
@@ -70,12 +81,20 @@ take an advisory lock, :func:`ledger_lock` / :meth:`Ledger.run_lock` (``fcntl.fl
 ``<ledger>.lock``), so only one run at a time works on a ledger; a second one is refused
 with :class:`LedgerLockedError` naming the holder's pid.
 
+A ledger path that is a folder, a file that cannot be read, or (for writers) a file or
+folder that cannot be written is refused with :class:`LedgerAccessError` before anything
+is created (no lock file either); an SQLite refusal to write is one too.
+
 Schema
 ------
 Table ``meta`` holds ``schema_version`` (:data:`SCHEMA_VERSION`); a ledger with a newer or
 unknown version is refused with :class:`LedgerSchemaError`. Tables ``issue_log`` (one row
 per committed issue call, including fully idempotent ones) and ``resolution_log`` (one row
-per committed resolution) are append-only audit trails.
+per committed resolution) are append-only audit trails; ``forecast_chain`` holds the hash
+chain. A ledger of version 1 (no REPLACE guards, no chain) is upgraded in place when the
+package opens it where it can be written, in one transaction: the guards are added, the
+rows it holds are chained in id order, and ``meta`` records ``upgraded_at`` and
+``rows_at_upgrade`` (those rows' hashes date from the upgrade, not from their issue).
 """
 
 from __future__ import annotations
@@ -86,6 +105,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import io
+import json
 import numbers
 import os
 import re
@@ -115,9 +135,12 @@ __all__ = [
     "YEAR_MIN",
     "IssueResult",
     "Ledger",
+    "LedgerAccessError",
     "LedgerBusyError",
+    "LedgerCheck",
     "LedgerConflictError",
     "LedgerError",
+    "LedgerIntegrityError",
     "LedgerLockedError",
     "LedgerNotFoundError",
     "LedgerResolutionWarning",
@@ -125,10 +148,12 @@ __all__ = [
     "LedgerValidationError",
     "export_ledger_csv",
     "ledger_lock",
+    "verify_ledger",
 ]
 
-#: Version of the database layout written by this module.
-SCHEMA_VERSION = 1
+#: Version of the database layout written by this module (1: before the REPLACE guards and
+#: the hash chain; a ledger of version 1 is upgraded in place when opened writable).
+SCHEMA_VERSION = 2
 #: Plausible calendar years of ``origin_year``, ``target_start`` and ``target_end``.
 YEAR_MIN, YEAR_MAX = 1800, 2200
 #: Kinds of rows: real-time model forecasts, backtest postdictions, analyst assessments.
@@ -190,6 +215,14 @@ class LedgerLockedError(LedgerError, RuntimeError):
     """Another run holds the ledger's advisory run lock."""
 
 
+class LedgerAccessError(LedgerError, InputError, PermissionError):
+    """The ledger path is a folder, or the file or its folder cannot be read or written."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """:meth:`Ledger.verify` found the file damaged or edited outside r2p-models."""
+
+
 class LedgerResolutionWarning(UserWarning):
     """A newer panel disagrees with outcomes already resolved (kept unchanged)."""
 
@@ -227,7 +260,9 @@ _ISSUED = [c for c in COLUMNS if c not in ("outcome", "outcome_status", "resolve
 
 _IMMUTABLE = ("r2p ledger: issued forecasts are immutable; only a pending outcome can be "
               "resolved, once")
-_DDL: tuple[str, ...] = (
+_KEY_MATCH = " AND ".join(f"{c} = NEW.{c}" for c in KEY_COLUMNS)
+#: The layout of schema version 1.
+_DDL_1: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
     f"""CREATE TABLE forecasts (
     id INTEGER PRIMARY KEY,
@@ -299,6 +334,84 @@ END"""
         for op in ("UPDATE", "DELETE")
     ),
 )
+#: Added by schema version 2: guards against ``INSERT OR REPLACE`` / ``REPLACE`` (which
+#: deletes the old row without firing a delete trigger) and the hash chain of issued rows.
+#: In a BEFORE INSERT trigger ``NEW.id`` is -1 when no id is given, so no row may have an
+#: id below 1 (the AFTER INSERT triggers) for the "id already taken" test to be exact.
+_DDL_2: tuple[str, ...] = (
+    """CREATE TABLE forecast_chain (
+    forecast_id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL CHECK (length(hash) = 64)
+) STRICT""",
+    f"""CREATE TRIGGER forecasts_no_replace BEFORE INSERT ON forecasts
+WHEN EXISTS (SELECT 1 FROM forecasts WHERE id = NEW.id)
+  OR EXISTS (SELECT 1 FROM forecasts WHERE {_KEY_MATCH})
+BEGIN
+    SELECT RAISE(ABORT,
+        'r2p ledger: this forecast is already issued (same key or id); it is never replaced');
+END""",
+    *(
+        f"""CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
+WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: {table} is append-only');
+END"""
+        for table in ("issue_log", "resolution_log")
+    ),
+    *(
+        f"""CREATE TRIGGER {table}_id_positive AFTER INSERT ON {table} WHEN NEW.id < 1
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: {table} ids start at 1');
+END"""
+        for table in ("forecasts", "issue_log", "resolution_log")
+    ),
+    """CREATE TRIGGER forecast_chain_no_replace BEFORE INSERT ON forecast_chain
+WHEN EXISTS (SELECT 1 FROM forecast_chain WHERE forecast_id = NEW.forecast_id)
+  OR NOT EXISTS (SELECT 1 FROM forecasts WHERE id = NEW.forecast_id)
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: forecast_chain is append-only, one hash per issued row');
+END""",
+    *(
+        f"""CREATE TRIGGER forecast_chain_{op.lower()} BEFORE {op} ON forecast_chain BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: forecast_chain is append-only');
+END"""
+        for op in ("UPDATE", "DELETE")
+    ),
+)
+#: The layout this module writes (schema version :data:`SCHEMA_VERSION`).
+_DDL: tuple[str, ...] = (*_DDL_1, *_DDL_2)
+#: First link of the hash chain (the "previous hash" of the first issued row).
+_GENESIS = "0" * 64
+
+
+def _row_hash(prev: str, values: Sequence[Any]) -> str:
+    """The chain hash of an issued row: sha256 of the previous hash and the row's values.
+
+    ``values`` are the row's issued columns (``id`` to ``config_hash``, the order of
+    :data:`COLUMNS` without the outcome columns) as SQLite returns them. The hashed text
+    is ``prev + "\n" + json.dumps(values, separators=(",", ":"), ensure_ascii=False)``
+    (UTF-8), so the chain can be checked without r2p-models.
+    """
+    text = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
+
+
+def _schema_objects(con: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """``(type, name) -> SQL`` of a database's tables, indexes and triggers (SQLite's own
+    automatic indexes left out)."""
+    return {(t, n): sql for t, n, sql in con.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite%'")}
+
+
+def _expected_schema() -> dict[tuple[str, str], str]:
+    """:func:`_schema_objects` of a new ledger (built in memory from :data:`_DDL`)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for stmt in _DDL:
+            con.execute(stmt)
+        return _schema_objects(con)
+    finally:
+        con.close()
 
 
 def _utc_stamp(when: dt.datetime | None = None, *, what: str = "issued_at") -> str:
@@ -476,6 +589,94 @@ def _sql_none(values: list[Any]) -> list[Any]:
     return [None if isinstance(v, float) and np.isnan(v) else v for v in values]
 
 
+# ---------------------------------------------------------------------------- access
+
+def _writable(path: Path) -> bool:
+    """Whether a write to the ledger ``path`` can succeed: file (if any) and folder writable."""
+    return ((not path.exists() or os.access(path, os.W_OK))
+            and os.access(path.parent, os.W_OK | os.X_OK))
+
+
+def _check_path(path: Path, *, write: bool, create: bool = True) -> None:
+    """Refuse a ledger path that cannot be opened (or, with ``write``, written) as a ledger.
+
+    Raises
+    ------
+    LedgerAccessError
+        The path is a folder; the file is not readable; with ``write``, the file is
+        read-only or its folder is not writable (SQLite keeps the rollback journal there,
+        and the run lock its file).
+    LedgerNotFoundError
+        The file does not exist and ``create`` is false, or its folder does not exist.
+    """
+    if path.is_dir():
+        raise LedgerAccessError(f"ledger {path}: is a folder, not a ledger file; give the "
+                                f"file's path (e.g. {path / 'ledger.sqlite'})")
+    if not create and not path.exists():
+        raise LedgerNotFoundError(f"ledger {path} does not exist")
+    folder = path.parent
+    if not folder.is_dir():
+        if folder.exists():
+            raise LedgerAccessError(f"ledger {path}: {folder} is a file, not a folder")
+        raise LedgerNotFoundError(f"ledger {path}: folder {folder} does not exist")
+    if path.exists() and not os.access(path, os.R_OK):
+        raise LedgerAccessError(f"ledger {path}: the file is not readable (no read permission)")
+    if write:
+        if path.exists() and not os.access(path, os.W_OK):
+            raise LedgerAccessError(
+                f"ledger {path}: the file is read-only (no write permission); nothing was "
+                "written"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise LedgerAccessError(
+                f"ledger {path}: folder {folder} is not writable (SQLite needs it for the "
+                "ledger's journal, the run lock for its lock file); nothing was written"
+            )
+
+
+def _error_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What :meth:`Ledger.verify` checked, on a ledger that passed.
+
+    Attributes
+    ----------
+    path : Path
+    schema_version : int
+    n_forecasts : int
+        Issued rows, each with a valid link of the hash chain.
+    head : str
+        The chain hash of the last issued row (64 hex digits; all zeros for an empty
+        ledger). Recording it elsewhere lets a later check detect a chain rewritten from
+        scratch.
+    n_triggers : int
+        Protective triggers found, all as the schema defines them.
+    upgraded : str or None
+        For a ledger created with schema version 1: when it was upgraded and how many rows
+        it held then (their hashes date from the upgrade, not from their issue).
+    """
+
+    path: Path
+    schema_version: int
+    n_forecasts: int
+    head: str
+    n_triggers: int
+    upgraded: str | None = None
+
+    def summary(self) -> str:
+        """One line: ``OK: ledger PATH: ...`` (what ``r2p ledger verify`` prints)."""
+        line = (f"OK: ledger {self.path}: integrity_check ok, schema {self.schema_version} "
+                f"with all {self.n_triggers} protective triggers, {self.n_forecasts} "
+                f"forecasts hash-chained, head {self.head}")
+        if self.upgraded:
+            line += f" ({self.upgraded})"
+        return line
+
+
 # ---------------------------------------------------------------------------- ledger
 
 class Ledger:
@@ -491,6 +692,17 @@ class Ledger:
     busy_timeout : float, default 30
         Seconds a writer (or reader) waits for another process's transaction before
         :class:`LedgerBusyError`.
+    readonly : bool, default False
+        Open for reading only (never creates the file; SQLite refuses writes through this
+        connection). A read-only open does not need write permission; without ``readonly``
+        a file or folder that cannot be written is refused at once with
+        :class:`LedgerAccessError`.
+
+    Notes
+    -----
+    A ledger of schema version 1 is upgraded in place to version 2 when opened (in one
+    transaction; readonly opens too, if the file can be written; one that cannot is read as
+    it is): the REPLACE guards are added and the rows it holds are hash-chained in id order.
 
     Examples
     --------
@@ -501,24 +713,28 @@ class Ledger:
 
     def __init__(
         self, path: str | os.PathLike[str], *, create: bool = True,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT, readonly: bool = False,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout = float(busy_timeout)
-        if not self.path.exists() and not create:
-            raise LedgerNotFoundError(f"ledger {self.path} does not exist")
-        if not self.path.parent.is_dir():
-            raise LedgerNotFoundError(
-                f"ledger {self.path}: folder {self.path.parent} does not exist"
-            )
-        mode = "rwc" if create else "rw"
+        self.readonly = bool(readonly)
+        create = create and not self.readonly
+        self._con: sqlite3.Connection | None = None
+        _check_path(self.path, write=not self.readonly, create=create)
+        # a reader of a file it cannot write opens it read-only (and does not upgrade it)
+        can_write = not self.readonly or _writable(self.path)
+        mode = "rwc" if create else "rw" if can_write else "ro"
         uri = f"{self.path.resolve().as_uri()}?mode={mode}"
-        self._con: sqlite3.Connection | None = sqlite3.connect(
-            uri, uri=True, timeout=self.busy_timeout, isolation_level=None
-        )
+        try:
+            self._con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
+                                        isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         try:
             self._query("PRAGMA synchronous = FULL")  # durable commits (rollback journal)
-            self._open_schema(create)
+            self._open_schema(create, upgrade=can_write)
+            if self.readonly:
+                self._query("PRAGMA query_only = ON")
         except BaseException:
             self.close()
             raise
@@ -550,22 +766,40 @@ class Ledger:
             raise LedgerError(f"ledger {self.path} is closed")
         return self._con
 
-    def _busy(self, exc: sqlite3.Error) -> LedgerBusyError:
-        del exc  # the cause is chained by the caller
-        return LedgerBusyError(
-            f"ledger {self.path} stayed locked by another process for more than "
-            f"{self.busy_timeout:g} s (busy timeout); try again later or raise busy_timeout"
-        )
+    def _error(self, exc: sqlite3.Error) -> Exception:
+        """The ledger error for an SQLite error (the caller chains ``exc`` as the cause)."""
+        code = _error_code(exc)
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            return LedgerBusyError(
+                f"ledger {self.path} stayed locked by another process for more than "
+                f"{self.busy_timeout:g} s (busy timeout); try again later or raise "
+                "busy_timeout"
+            )
+        if code == sqlite3.SQLITE_READONLY or "readonly database" in str(exc):
+            why = "opened read-only" if self.readonly else "the file, its folder or the file " \
+                  "system is read-only"
+            return LedgerAccessError(f"ledger {self.path}: SQLite cannot write ({why}: {exc}); "
+                                     "nothing was written")
+        if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+            return LedgerAccessError(f"ledger {self.path}: SQLite cannot open the file ({exc})")
+        if isinstance(exc, sqlite3.IntegrityError):
+            return LedgerValidationError(
+                f"ledger {self.path}: database constraint refused the write: {exc}"
+            )
+        if isinstance(exc, sqlite3.OperationalError):
+            return exc
+        if isinstance(exc, sqlite3.DatabaseError):
+            return LedgerSchemaError(f"ledger {self.path}: not readable as SQLite: {exc}")
+        return exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.con.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise self._busy(exc) from exc
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise LedgerSchemaError(f"ledger {self.path}: not readable as SQLite: {exc}") from exc
+        except sqlite3.Error as exc:
+            err = self._error(exc)
+            if err is exc:
+                raise
+            raise err from exc
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -573,27 +807,24 @@ class Ledger:
         con = self.con
         try:
             con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise self._busy(exc) from exc
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise LedgerSchemaError(f"ledger {self.path}: not readable as SQLite: {exc}") from exc
+        except sqlite3.Error as exc:
+            err = self._error(exc)
+            if err is exc:
+                raise
+            raise err from exc
         try:
             yield con
             con.execute("COMMIT")
         except BaseException as exc:
             if con.in_transaction:
                 con.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise self._busy(exc) from exc
-            if isinstance(exc, sqlite3.IntegrityError):
-                raise LedgerValidationError(
-                    f"ledger {self.path}: database constraint refused the write: {exc}"
-                ) from exc
+            if isinstance(exc, sqlite3.Error):
+                err = self._error(exc)
+                if err is not exc:
+                    raise err from exc
             raise
 
-    def _open_schema(self, create: bool) -> None:
+    def _open_schema(self, create: bool, *, upgrade: bool) -> None:
         tables = {r[0] for r in self._query("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
             if not create:
@@ -637,6 +868,48 @@ class Ledger:
         if missing:
             raise LedgerSchemaError(f"ledger {self.path} is damaged: missing tables "
                                     f"{sorted(missing)}")
+        self.schema_version = int(version)
+        if self.schema_version < SCHEMA_VERSION and upgrade:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Upgrade a schema-1 ledger to version 2 in place, in one transaction.
+
+        Adds :data:`_DDL_2` (the REPLACE guards and table ``forecast_chain``), chains the
+        rows it holds in id order, and records ``upgraded_at`` and ``rows_at_upgrade`` in
+        ``meta``. Another process may have upgraded it meanwhile: checked inside the lock.
+        """
+        with self._transaction() as con:
+            (version,) = con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if int(version) >= SCHEMA_VERSION:
+                self.schema_version = int(version)
+                return
+            for stmt in _DDL_2:
+                con.execute(stmt)
+            n = self._chain(con, after_id=0)
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                        (str(SCHEMA_VERSION),))
+            con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                            [("upgraded_at", _utc_stamp(what="upgraded_at")),
+                             ("rows_at_upgrade", str(n))])
+        self.schema_version = SCHEMA_VERSION
+
+    @staticmethod
+    def _chain(con: sqlite3.Connection, *, after_id: int) -> int:
+        """Append the chain hashes of the forecasts with ``id > after_id`` (in the caller's
+        transaction, in id order, linked to the last hash stored); returns their count."""
+        last = con.execute(
+            "SELECT hash FROM forecast_chain ORDER BY forecast_id DESC LIMIT 1").fetchone()
+        prev = _GENESIS if last is None else last[0]
+        links = []
+        for values in con.execute(
+                f"SELECT {', '.join(_ISSUED)} FROM forecasts WHERE id > ? ORDER BY id",
+                (after_id,)).fetchall():
+            prev = _row_hash(prev, values)
+            links.append((values[0], prev))
+        con.executemany("INSERT INTO forecast_chain (forecast_id, hash) VALUES (?, ?)", links)
+        return len(links)
 
     # ---- issuing
 
@@ -752,9 +1025,11 @@ class Ledger:
                 raise LedgerConflictError(_conflict_message(merged[conflict], source, kind,
                                                             self.path))
             new = frame.loc[~old]
+            (last_id,) = con.execute("SELECT coalesce(max(id), 0) FROM forecasts").fetchone()
             self._insert(con, self._records(new, source=source, kind=kind, run_id=run_id,
                                             stamp=stamp, data_hash=data_hash,
                                             config_hash=config_hash))
+            self._chain(con, after_id=last_id)  # the rows just inserted, in issue order
             con.execute(
                 "INSERT INTO issue_log (run_id, source, kind, issued_at, data_hash, config_hash,"
                 " n_inserted, n_unchanged) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1050,6 +1325,101 @@ class Ledger:
             df.to_csv(tmp, index=False, lineterminator="\n")
         return path
 
+    # ---- verification
+
+    def verify(self) -> LedgerCheck:
+        """Check that the file is sound and that no issued row was changed behind r2p's back.
+
+        In order: SQLite's ``PRAGMA integrity_check``; the schema version; every table,
+        index and trigger exactly as :data:`SCHEMA_VERSION` defines it, and no other (a
+        dropped, changed or added trigger could let rows be rewritten); then the hash chain:
+        each issued row must have the hash stored when it was issued, the sha256 of the
+        previous row's hash and its own issued values (:func:`_row_hash`), so a value
+        edited with the triggers dropped, or a row written outside r2p-models, is found
+        even when the triggers were put back. Reads only, in one read transaction.
+
+        Returns
+        -------
+        LedgerCheck
+            What was checked (:meth:`LedgerCheck.summary` is a one-line report).
+
+        Raises
+        ------
+        LedgerIntegrityError
+            Naming the ledger and the first problem (the first bad row: id, source, case).
+        """
+        con = self.con
+        con.execute("BEGIN")  # one snapshot: a writer committing meanwhile is not seen
+        try:
+            return self._verify(con)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerIntegrityError(
+                f"ledger {self.path}: damaged, SQLite cannot read it: {exc}") from exc
+        finally:
+            con.execute("ROLLBACK")
+
+    def _verify(self, con: sqlite3.Connection) -> LedgerCheck:
+        where = f"ledger {self.path}"
+        problems = [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
+        if problems != ["ok"]:
+            raise LedgerIntegrityError(f"{where}: PRAGMA integrity_check found {len(problems)}"
+                                       f" problem(s), e.g. {problems[0]!r}")
+        if self.schema_version < SCHEMA_VERSION:
+            raise LedgerIntegrityError(
+                f"{where}: schema version {self.schema_version} predates the REPLACE guards "
+                "and the hash chain, and the file could not be upgraded (it is not writable "
+                "here); open it once where it is writable (any r2p command upgrades it)"
+            )
+        expected = _expected_schema()
+        found = _schema_objects(con)
+        for (kind, name), sql in expected.items():
+            if (kind, name) not in found:
+                raise LedgerIntegrityError(f"{where}: {kind} {name!r} is missing")
+            if found[(kind, name)] != sql:
+                raise LedgerIntegrityError(f"{where}: {kind} {name!r} differs from the r2p "
+                                           f"schema: {found[(kind, name)]!r}")
+        extra = sorted(set(found) - set(expected))
+        if extra:
+            raise LedgerIntegrityError(f"{where}: {extra[0][0]} {extra[0][1]!r} is not part "
+                                       "of the r2p schema")
+        names = ", ".join(f"f.{c}" for c in _ISSUED)
+        rows = con.execute(f"SELECT {names}, c.hash FROM forecasts f LEFT JOIN forecast_chain "
+                           "c ON c.forecast_id = f.id ORDER BY f.id").fetchall()
+        prev, bad = _GENESIS, []
+        for *values, stored in rows:
+            if stored is None:
+                bad.append((values, "has no chain hash (written outside r2p-models)"))
+                continue
+            if _row_hash(prev, values) != stored:
+                bad.append((values, "does not match the hash chained when it was issued "
+                                    "(its issued values or the chain were edited)"))
+            prev = stored
+        if bad:
+            values, problem = bad[0]
+            r = dict(zip(_ISSUED, values, strict=True))
+            more = f"; {len(bad)} bad rows in all" if len(bad) > 1 else ""
+            raise LedgerIntegrityError(
+                f"{where}: forecast id {r['id']} (source {r['source']!r}, {r['kind']}, origin "
+                f"{r['origin_year']}, country {r['country']!r}, crime {r['crime']!r}, window "
+                f"{r['target_start']}-{r['target_end']}, issued {r['issued_at']}) "
+                f"{problem}{more}"
+            )
+        orphan = con.execute("SELECT min(forecast_id), count(*) FROM forecast_chain WHERE "
+                             "forecast_id NOT IN (SELECT id FROM forecasts)").fetchone()
+        if orphan[1]:
+            raise LedgerIntegrityError(f"{where}: forecast_chain has {orphan[1]} hash(es) of "
+                                       f"rows that are gone, e.g. forecast id {orphan[0]}")
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        upgraded = None
+        if "upgraded_at" in meta:
+            upgraded = (f"upgraded from schema 1 at {meta['upgraded_at']}: the "
+                        f"{meta.get('rows_at_upgrade', '?')} rows it held were chained then")
+        return LedgerCheck(
+            path=self.path, schema_version=self.schema_version, n_forecasts=len(rows),
+            head=prev, n_triggers=sum(kind == "trigger" for kind, _ in expected),
+            upgraded=upgraded,
+        )
+
     # ---- locking
 
     def run_lock(self, wait: bool | float = False) -> contextlib.AbstractContextManager[Path]:
@@ -1265,8 +1635,24 @@ def export_ledger_csv(ledger: str | os.PathLike[str], out: str | os.PathLike[str
     LedgerNotFoundError
         If ``ledger`` does not exist (it is never created by an export).
     """
-    with Ledger(ledger, create=False) as led:
+    with Ledger(ledger, readonly=True) as led:
         return led.export_csv(out)
+
+
+def verify_ledger(ledger: str | os.PathLike[str]) -> LedgerCheck:
+    """Verify an existing ledger (``r2p ledger verify --ledger PATH``); see
+    :meth:`Ledger.verify`. Reads only (a schema-1 ledger that can be written is upgraded
+    when opened, as by any r2p command).
+
+    Raises
+    ------
+    LedgerIntegrityError
+        Naming the first problem found.
+    LedgerNotFoundError, LedgerAccessError, LedgerSchemaError
+        If the file does not exist, cannot be read, or is not an r2p ledger.
+    """
+    with Ledger(ledger, readonly=True) as led:
+        return led.verify()
 
 
 @contextlib.contextmanager
@@ -1295,9 +1681,18 @@ def ledger_lock(path: str | os.PathLike[str], wait: bool | float = False) -> Ite
     ------
     LedgerLockedError
         If another process (or another open of the lock in this one) holds the lock.
+    LedgerAccessError, LedgerNotFoundError
+        If ``path`` is a folder, the ledger or its folder is not writable, or the folder
+        does not exist (checked before the lock file is created).
     """
+    path = Path(path)
+    _check_path(path, write=True)  # a folder, a read-only ledger: before the lock file
     lock_path = Path(f"{os.fspath(path)}.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LedgerAccessError(f"ledger {path}: cannot create its lock file {lock_path}: "
+                                f"{exc.strerror}") from exc
     try:
         if wait is True:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -131,7 +131,7 @@ def peer_forecast_rows(path: str | Path, *, horizon: int = 2) -> tuple[pd.DataFr
 
 def ledger_cases(ledger: str | Path, sources: Sequence[str]) -> pd.DataFrame:
     """:func:`shared_cases` of a ledger file (a missing ledger is an error, not created)."""
-    with Ledger(ledger, create=False) as led:
+    with Ledger(ledger, readonly=True) as led:
         rows = led.rows()
     return shared_cases(rows, sources)
 

@@ -212,11 +212,25 @@ def ledger_path(config: RunConfig) -> Path:
     Raises
     ------
     InputError
-        If the config has no ``[ledger] path``.
+        If the config has no ``[ledger] path``, or it names a folder.
     """
     if config.ledger.path is None:
         raise InputError(f"{config.path} [ledger]: set path = \"ledger.sqlite\" for this command")
-    return config.ledger.path
+    path = config.ledger.path
+    if path.is_dir():
+        raise InputError(f"{config.path} [ledger] path = {str(path)!r}: {path}: is a folder, "
+                         "not a ledger file; give the file's name (e.g. ledger.sqlite)")
+    return path
+
+
+def _make_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` (and its parents) or raise :class:`InputError` naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what}: cannot create folder {folder}: "
+                         f"{exc.strerror or exc}") from exc
+
 
 
 def _report_path(config: RunConfig, ledger: Path) -> Path:
@@ -233,7 +247,7 @@ def score_table(ledger: Path) -> pd.DataFrame:
     """
     from r2p_models import calibration
 
-    with Ledger(ledger, create=False) as led:
+    with Ledger(ledger, readonly=True) as led:
         rows = led.rows(outcome_status="observed")
     if rows.empty:
         return pd.DataFrame()
@@ -282,7 +296,7 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
     Raises
     ------
     InputError
-        Bad config or data; nothing was written.
+        Bad config or data, or a ledger path that cannot be written; nothing was written.
     r2p_models.ledger.LedgerLockedError
         Another run holds the ledger.
     """
@@ -293,7 +307,7 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
     panel = load_panel(cfg)  # every input check before the first folder or lock file
     timings["validate"] = round(time.perf_counter() - t0, 2)
     origin = latest_origin(panel)
-    ledger.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(ledger.parent, f"{cfg.path} [ledger] path")
     with ledger_lock(ledger, wait=wait_for_lock):
         horizon = cfg.model.horizon
         source = model_source(cfg)
@@ -441,13 +455,17 @@ def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     if out is not None:
         out = Path(out).resolve()
+        if (out / "ledger.sqlite").is_dir():
+            raise InputError(f"--out {out}: {out / 'ledger.sqlite'}: is a folder, not a "
+                             "ledger file")
         cfg = cfg.with_outputs(ledger=out / "ledger.sqlite", report=out / "report.html")
     ledger = ledger_path(cfg)
     panel = load_panel(cfg)
     origins = origins if origins is not None else default_origins(panel, cfg.model.horizon)
     check_origins(panel, sorted(set(origins)), cfg.model.horizon)
     latest_origin(panel)
-    ledger.parent.mkdir(parents=True, exist_ok=True)  # only once every input has passed
+    _make_folder(ledger.parent, "pipeline --out" if out is not None else
+                 f"{cfg.path} [ledger] path")  # only once every input has passed
     log.info("backtest over origins %s", origins)
     summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers)
     if not summary.ok:

@@ -354,3 +354,43 @@ def test_every_command_help_has_a_description() -> None:
     missing = [name for name, sub in found.items() if not sub.description]
     assert missing == []
     assert "the main job" in found["pipeline"].format_help()
+
+
+def _small_world(tmp_path: Path) -> Path:
+    path = write_world(simulate_world(3, n_years=14, scale=0.1), tmp_path)
+    _with_tiny_model(path)
+    return path
+
+
+def _no_fit(monkeypatch) -> None:
+    """Make any model fit fail the test (these tests must never fit)."""
+    from r2p_models import backtest
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a model was fitted")
+
+    monkeypatch.setattr(model_pkg, "fit", no_fit)
+    monkeypatch.setattr(backtest, "model_forecaster", no_fit)
+
+
+def test_a_ledger_path_that_is_a_folder_is_an_input_error(tmp_path, monkeypatch,
+                                                         capsys) -> None:
+    path = _small_world(tmp_path)
+    _no_fit(monkeypatch)
+    (tmp_path / "ledgers").mkdir()
+    (tmp_path / "out" / "ledger.sqlite").mkdir(parents=True)
+    path.write_text(path.read_text().replace('path = "ledger.sqlite"', 'path = "ledgers"'))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in ("rerun", "resolve", "score", "report"):
+        assert main(["--log-format", "text", command, "--config", str(path)]) == \
+            EXIT_BAD_INPUT, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "[ledger] path" in err[0] and "is a folder" in err[0], err
+    for args in (["pipeline", "--out", str(tmp_path / "out")],
+                 ["backtest", "--origins", "1990", "--ledger", str(tmp_path / "ledgers")]):
+        assert main(["--log-format", "text", *args, "--config", str(path)]) == EXIT_BAD_INPUT
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ": is a folder" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert list((tmp_path / "ledgers").iterdir()) == []
+    assert list((tmp_path / "out").iterdir()) == [tmp_path / "out" / "ledger.sqlite"]
