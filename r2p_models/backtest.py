@@ -32,7 +32,7 @@ from r2p_models import __version__
 from r2p_models.config import ModelConfig, RunConfig
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
-from r2p_models.ledger import Ledger
+from r2p_models.ledger import Ledger, ledger_lock
 
 __all__ = [
     "BacktestSummary",
@@ -290,7 +290,8 @@ def run_backtest(
     origins : iterable of int
         Origin years. Each must leave a full window of training outcomes before it.
     ledger : path
-        The ledger file (created if new).
+        The ledger file (created if new). Its run lock
+        (:func:`r2p_models.ledger.ledger_lock`) is held for the whole backtest.
     workers : int
         Worker processes on this machine (1: run in this process).
     scheduler : str, optional
@@ -306,11 +307,31 @@ def run_backtest(
     Returns
     -------
     BacktestSummary
+
+    Raises
+    ------
+    InputError
+        Bad origins, or a ledger path that cannot be written (checked before any fit).
+    r2p_models.ledger.LedgerLockedError
+        If another run holds the ledger's lock.
     """
     forecaster = forecaster or model_forecaster
     horizon = config.model.horizon
     origins = sorted(set(origins))
     check_origins(panel, origins, horizon)
+    with ledger_lock(ledger):
+        return _run_backtest(config, panel, origins, ledger=ledger, workers=workers,
+                             scheduler=scheduler, forecaster=forecaster,
+                             require_convergence=require_convergence, on_origin=on_origin)
+
+
+def _run_backtest(
+    config: RunConfig, panel: xr.Dataset, origins: list[int], *, ledger: str | Path,
+    workers: int, scheduler: str | None, forecaster: Forecaster, require_convergence: bool,
+    on_origin: Callable[[OriginForecast], None] | None,
+) -> BacktestSummary:
+    """:func:`run_backtest` once its inputs are checked and its ledger is locked."""
+    horizon = config.model.horizon
     source = model_source(config)
     config_hash = config.hash()
     data_hash = str(panel.attrs.get("data_hash", ""))

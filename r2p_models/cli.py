@@ -264,14 +264,14 @@ def _cmd_ledger_export(args: argparse.Namespace) -> int:
 def _cmd_ledger_import(args: argparse.Namespace) -> int:
     import tempfile
 
-    from r2p_models.ledger import Ledger
+    from r2p_models.ledger import Ledger, ledger_lock
 
     if not Path(args.ledger).exists():
         # check the file alone first, in a scratch ledger: a bad CSV must not leave a new,
         # empty ledger behind (exit 2 writes nothing)
         with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "check.sqlite") as led:
             led.import_analyst_csv(args.csv, analyst_id=args.analyst)
-    with Ledger(args.ledger) as led:
+    with ledger_lock(args.ledger), Ledger(args.ledger) as led:
         res = led.import_analyst_csv(args.csv, analyst_id=args.analyst)
     print(f"imported {res.inserted} assessments ({res.unchanged} already recorded)")
     return EXIT_OK

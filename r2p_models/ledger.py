@@ -76,10 +76,12 @@ Every write (:meth:`Ledger.issue`, :meth:`Ledger.import_analyst_csv`,
 :meth:`Ledger.resolve`) is one ``BEGIN IMMEDIATE ... COMMIT`` transaction with SQLite's
 rollback journal (``synchronous=FULL``): a crash or an exception mid-write leaves the ledger
 exactly as it was. A second writer waits up to ``busy_timeout`` seconds (default 30) for the
-first to commit, then fails with :class:`LedgerBusyError`. Scheduled reruns additionally
-take an advisory lock, :func:`ledger_lock` / :meth:`Ledger.run_lock` (``fcntl.flock`` on
-``<ledger>.lock``), so only one run at a time works on a ledger; a second one is refused
-with :class:`LedgerLockedError` naming the holder's pid.
+first to commit, then fails with :class:`LedgerBusyError`. Every r2p command and function
+that writes to a ledger additionally holds an advisory lock for its whole run,
+:func:`ledger_lock` / :meth:`Ledger.run_lock` (``fcntl.flock`` on ``<ledger>.lock``,
+re-entrant in its thread, the file removed when released), so only one writing run at a
+time works on a ledger; a second one is refused with :class:`LedgerLockedError` naming the
+holder's pid. Readers do not take it.
 
 A ledger path that is a folder, a file that cannot be read, or (for writers) a file or
 folder that cannot be written is refused with :class:`LedgerAccessError` before anything
@@ -111,6 +113,7 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -1655,19 +1658,32 @@ def verify_ledger(ledger: str | os.PathLike[str]) -> LedgerCheck:
         return led.verify()
 
 
+#: Run locks held by this process: lock file -> [pid, thread, depth] (the pid tells a forked
+#: child, which inherits this dict but not the lock, from its parent).
+_HELD: dict[str, list[int]] = {}
+
+
 @contextlib.contextmanager
 def ledger_lock(path: str | os.PathLike[str], wait: bool | float = False) -> Iterator[Path]:
-    """Hold the advisory run lock of a ledger: one scheduled run at a time.
+    """Hold the advisory run lock of a ledger: one writing run at a time.
 
-    An exclusive ``fcntl.flock`` on ``<ledger>.lock`` (created if needed, never deleted),
-    released when the block exits or the process dies. The holder's pid, host and start time
-    are written into the file for the error message of the next contender. The lock is
-    advisory: it orders runs; single writes are protected by SQLite's own locking anyway.
+    Every r2p command that writes to a ledger holds it for the whole run (``rerun``,
+    ``pipeline``, ``backtest``, ``resolve``, ``ledger import-analyst``, ``ledger
+    recalibrate``); readers do not take it. An exclusive ``fcntl.flock`` on
+    ``<ledger>.lock``, released when the block exits or the process dies. The holder's pid,
+    host and start time are written into the file for the error message of the next
+    contender; the file is removed when the lock is released (a contender that locked a
+    file removed meanwhile retries on the new one). The lock is advisory: it orders runs;
+    single writes are protected by SQLite's own locking anyway.
+
+    The lock is re-entrant in the thread that holds it (``pipeline`` holds it and calls
+    ``run_backtest`` and ``rerun``, which take it too): an inner block is a no-op and the
+    lock is released when the outermost block exits. Another thread or process is refused.
 
     Parameters
     ----------
     path : str or Path
-        The ledger file (need not exist yet).
+        The ledger file (need not exist yet; its folder must).
     wait : bool or float, default False
         False: refuse at once if held; True: wait as long as needed; a number: wait up to
         that many seconds.
@@ -1680,45 +1696,79 @@ def ledger_lock(path: str | os.PathLike[str], wait: bool | float = False) -> Ite
     Raises
     ------
     LedgerLockedError
-        If another process (or another open of the lock in this one) holds the lock.
+        If another run (another process, or another thread of this one) holds the lock.
     LedgerAccessError, LedgerNotFoundError
         If ``path`` is a folder, the ledger or its folder is not writable, or the folder
         does not exist (checked before the lock file is created).
     """
     path = Path(path)
-    _check_path(path, write=True)  # a folder, a read-only ledger: before the lock file
+    _check_path(path, write=True)
     lock_path = Path(f"{os.fspath(path)}.lock")
+    key = os.path.realpath(lock_path)
+    held = _HELD.get(key)
+    if held is not None and held[:2] == [os.getpid(), threading.get_ident()]:
+        held[2] += 1
+        try:
+            yield lock_path
+        finally:
+            held[2] -= 1
+        return
+    fd = _acquire(path, lock_path, wait)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise LedgerAccessError(f"ledger {path}: cannot create its lock file {lock_path}: "
-                                f"{exc.strerror}") from exc
-    try:
-        if wait is True:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        else:
-            timeout = 0.0 if wait is False else float(wait)
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
-                        raise LedgerLockedError(
-                            f"ledger {os.fspath(path)} is locked by another run "
-                            f"({holder or 'holder unknown'}; lock file {lock_path})"
-                            + (f"; waited {timeout:g} s" if timeout else "")
-                        ) from None
-                    time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
+        _HELD[key] = [os.getpid(), threading.get_ident(), 1]
         info = f"pid {os.getpid()} on {socket.gethostname()} since {_utc_stamp()}\n"
         os.ftruncate(fd, 0)
         os.pwrite(fd, info.encode(), 0)
         try:
             yield lock_path
         finally:
-            os.ftruncate(fd, 0)
+            del _HELD[key]
+            lock_path.unlink(missing_ok=True)  # while still holding it: see _acquire
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _acquire(path: Path, lock_path: Path, wait: bool | float) -> int:
+    """Open and flock ``lock_path``; return the descriptor of the locked file.
+
+    A holder removes the file before it unlocks it, so a contender that was waiting on the
+    old file gets a lock on a file no longer at ``lock_path``: it then retries on the file
+    now there (created anew if needed), so two runs never hold locks on different files.
+    """
+    timeout = None if wait is True else 0.0 if wait is False else float(wait)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerAccessError(f"ledger {path}: cannot create its lock file {lock_path}: "
+                                    f"{exc.strerror}") from exc
+        try:
+            if deadline is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+                            raise LedgerLockedError(
+                                f"ledger {path} is locked by another run "
+                                f"({holder or 'holder unknown'}; lock file {lock_path})"
+                                + (f"; waited {timeout:g} s" if timeout else "")
+                            ) from None
+                        time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
+            mine = os.fstat(fd)
+            try:
+                there = os.stat(lock_path)
+            except FileNotFoundError:
+                there = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if there is not None and (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+        os.close(fd)  # locked a file its holder had removed: retry on the current one

@@ -414,9 +414,6 @@ def test_run_lock_refuses_second_run_naming_the_holder(path: Path) -> None:
     with Ledger(path) as led, led.run_lock() as lock_file:  # free again
         assert lock_file == Path(f"{path}.lock")
         assert f"pid {os.getpid()}" in lock_file.read_text()
-        with pytest.raises(LedgerLockedError):  # also between two opens in one process
-            with ledger_lock(path):
-                pass
 
 
 def test_run_lock_is_released_when_the_holder_dies(path: Path) -> None:
@@ -1052,6 +1049,81 @@ def test_a_write_sqlite_refuses_is_an_input_error_naming_the_ledger(path: Path,
         assert "\n" not in str(err.value)
     monkeypatch.undo()
     assert snapshot(path) == before
+
+
+# ------------------------------------------------------------------ the run lock
+
+
+def _try_lock(path: Path) -> None:
+    """In a child process: exit 0 if the ledger lock is refused, 1 if it was taken."""
+    try:
+        with ledger_lock(path):
+            pass
+    except LedgerLockedError:
+        os._exit(0)
+    os._exit(1)
+
+
+def test_run_lock_is_reentrant_in_its_thread_and_leaves_no_file(path: Path) -> None:
+    lock_file = Path(f"{path}.lock")
+    refused: list[BaseException] = []
+
+    def contender() -> None:
+        try:
+            with ledger_lock(path):
+                pass
+        except LedgerLockedError as exc:
+            refused.append(exc)
+
+    with ledger_lock(path):
+        with ledger_lock(path):  # e.g. pipeline -> rerun: the same run
+            assert lock_file.exists()
+        assert lock_file.exists()  # the inner block does not release the outer one
+        t = threading.Thread(target=contender)
+        t.start()
+        t.join(20)
+        assert len(refused) == 1 and f"pid {os.getpid()}" in str(refused[0])
+        proc = FORK.Process(target=_try_lock, args=(path,))  # nor does a child inherit it
+        proc.start()
+        proc.join(20)
+        assert proc.exitcode == 0
+    assert not lock_file.exists()
+    with ledger_lock(path):  # and it is free again
+        pass
+    assert not lock_file.exists()
+
+
+def test_a_waiting_run_locks_the_lock_file_that_is_there(path: Path) -> None:
+    """The holder removes the lock file on release: a run that was waiting on the removed
+    file must lock the current one, or a third run could lock a new file at the same time."""
+    holding, release = FORK.Event(), FORK.Event()
+    proc = FORK.Process(target=_hold_lock, args=(str(path), holding, release, False))
+    proc.start()
+    assert holding.wait(20)
+    got, done = threading.Event(), threading.Event()
+
+    def waiter() -> None:
+        with ledger_lock(path, wait=20):
+            got.set()
+            done.wait(20)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)  # the waiter has opened the holder's lock file and polls it
+    release.set()
+    proc.join(20)
+    try:
+        assert got.wait(20)
+        lock_file = Path(f"{path}.lock")
+        assert lock_file.exists() and f"pid {os.getpid()}" in lock_file.read_text()
+        third = FORK.Process(target=_try_lock, args=(path,))
+        third.start()
+        third.join(20)
+        assert third.exitcode == 0  # refused
+    finally:
+        done.set()
+        t.join(20)
+    assert not lock_file.exists()
 
 
 # ------------------------------------------------------------------ analyst input
