@@ -33,7 +33,7 @@ from r2p_models import __version__
 from r2p_models.config import DEFAULT_YEARS, PREVIEW_SAMPLERS, ModelConfig, RunConfig, check_year
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
-from r2p_models.ledger import Ledger
+from r2p_models.ledger import Ledger, ledger_lock
 from r2p_models.progress import FitProgress, rounded_diagnostics
 
 __all__ = [
@@ -346,7 +346,8 @@ def run_backtest(
     origins : iterable of int
         Origin years. Each must leave a full window of training outcomes before it.
     ledger : path
-        The ledger file (created if new).
+        The ledger file (created if new). Its run lock
+        (:func:`r2p_models.ledger.ledger_lock`) is held for the whole backtest.
     workers : int
         Worker processes on this machine (1: run in this process).
     scheduler : str, optional
@@ -376,7 +377,10 @@ def run_backtest(
     Raises
     ------
     InputError
-        Bad origins, or a preview sampler (see ``require_convergence``); nothing written.
+        Bad origins, a preview sampler (see ``require_convergence``), or a ledger path
+        that cannot be written (checked before any fit); nothing written.
+    r2p_models.ledger.LedgerLockedError
+        If another run holds the ledger's lock.
     """
     if forecaster is None:
         forecaster = functools.partial(model_forecaster, progress=progress) if progress \
@@ -386,6 +390,20 @@ def run_backtest(
     horizon = config.model.horizon
     origins = sorted(set(origins))
     check_origins(panel, origins, horizon)
+    with ledger_lock(ledger):
+        return _run_backtest(config, panel, origins, ledger=ledger, workers=workers,
+                             scheduler=scheduler, forecaster=forecaster,
+                             require_convergence=require_convergence, on_origin=on_origin,
+                             progress=progress, tracker=tracker)
+
+
+def _run_backtest(
+    config: RunConfig, panel: xr.Dataset, origins: list[int], *, ledger: str | Path,
+    workers: int, scheduler: str | None, forecaster: Forecaster, require_convergence: bool,
+    on_origin: Callable[[OriginForecast], None] | None, progress: bool,
+    tracker: FitProgress | None,
+) -> BacktestSummary:
+    """:func:`run_backtest` once its inputs are checked and its ledger is locked."""
     source = model_source(config)
     config_hash = config.hash()
     data_hash = str(panel.attrs.get("data_hash", ""))

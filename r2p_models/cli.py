@@ -6,6 +6,7 @@ Exit codes (stable; scheduled jobs rely on them):
 - 2: bad input (config, data, arguments) — nothing was written
 - 3: the fit did not pass its convergence checks
 - 4: a ledger lock is held by another run
+- 5: ``r2p ledger verify`` found the ledger damaged or edited outside r2p-models
 - 1: any other failure (a bug: please report it with the traceback)
 """
 
@@ -26,6 +27,7 @@ EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_CONVERGED = 3
 EXIT_LOCKED = 4
+EXIT_VERIFY_FAILED = 5
 
 log = logging.getLogger("r2p")
 
@@ -275,16 +277,23 @@ def _cmd_ledger_export(args: argparse.Namespace) -> int:
 def _cmd_ledger_import(args: argparse.Namespace) -> int:
     import tempfile
 
-    from r2p_models.ledger import Ledger
+    from r2p_models.ledger import Ledger, ledger_lock
 
     if not Path(args.ledger).exists():
         # check the file alone first, in a scratch ledger: a bad CSV must not leave a new,
         # empty ledger behind (exit 2 writes nothing)
         with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "check.sqlite") as led:
             led.import_analyst_csv(args.csv, analyst_id=args.analyst)
-    with Ledger(args.ledger) as led:
+    with ledger_lock(args.ledger), Ledger(args.ledger) as led:
         res = led.import_analyst_csv(args.csv, analyst_id=args.analyst)
     print(f"imported {res.inserted} assessments ({res.unchanged} already recorded)")
+    return EXIT_OK
+
+
+def _cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from r2p_models.ledger import verify_ledger
+
+    print(verify_ledger(args.ledger).summary())
     return EXIT_OK
 
 
@@ -477,7 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "recalibration's track record only (default 2, the horizon)")
 
     p = sub.add_parser("ledger", help="ledger utilities",
-                       description="ledger utilities: export, import-analyst, recalibrate")
+                       description="ledger utilities: export, import-analyst, recalibrate, "
+                                   "verify")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
     what = "export every ledger row to CSV"
     q = lsub.add_parser("export", help=what, description=what)
@@ -500,6 +510,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--prior-sd", type=float, default=None,
                    help="prior sd of the log-odds shift (default 1.0)")
     q.set_defaults(func=_cmd_ledger_recalibrate)
+    what = ("check the ledger: SQLite integrity, the protective triggers, and the hash chain "
+            f"of issued rows (exit {EXIT_VERIFY_FAILED} naming the first problem)")
+    q = lsub.add_parser("verify", help=what, description=what)
+    q.add_argument("--ledger", required=True, type=Path)
+    q.set_defaults(func=_cmd_ledger_verify)
     return parser
 
 
@@ -537,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from r2p_models.errors import InputError
-    from r2p_models.ledger import LedgerLockedError
+    from r2p_models.ledger import LedgerIntegrityError, LedgerLockedError
 
     try:
         return int(args.func(args))
@@ -547,6 +562,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LedgerLockedError as err:
         print(f"r2p {args.command}: {err}", file=sys.stderr)
         return EXIT_LOCKED
+    except LedgerIntegrityError as err:
+        print(f"r2p {args.command}: verification failed: {err}", file=sys.stderr)
+        return EXIT_VERIFY_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,10 +37,21 @@ The key is ``(source, kind, origin_year, country, crime, target_start, target_en
 ``1e-12``; hashes and run id are not compared) is a no-op counted as ``unchanged``, so a
 rerun on the same inputs is idempotent and the stored row keeps its first run id. The same
 key with a different ``p_mean`` or quantile is refused with :class:`LedgerConflictError`,
-and nothing from that call is written. Rows are never deleted or updated except to resolve
-a pending outcome, once (SQLite triggers abort anything else). An analyst revising an
-assessment for the same origin and case therefore records it under a new source (e.g.
-``"jdoe/rev2"``).
+and nothing from that call is written. Rows are never deleted, replaced or updated except
+to resolve a pending outcome, once: SQLite triggers abort anything else, for any client
+that opens the file, including ``INSERT OR REPLACE`` / ``REPLACE`` (which would delete the
+old row without firing a delete trigger) on an issued key or id and on the append-only
+logs. An analyst revising an assessment for the same origin and case therefore records it
+under a new source (e.g. ``"jdoe/rev2"``).
+
+Each issued row also gets a link of a hash chain when it is issued (table
+``forecast_chain``: the sha256 of the previous row's hash and the row's issued values, in
+id order; see :func:`_row_hash`). :meth:`Ledger.verify` (``r2p ledger verify``) checks
+SQLite's ``integrity_check``, that every table, index and trigger is as defined here, and
+the chain, so a file edited outside SQLite's rules (a trigger dropped, a value changed,
+the trigger put back) is detected, naming the first bad row. The chain cannot tell a
+rewrite of the whole chain from scratch: record the head hash that ``verify`` prints
+elsewhere to detect that too. Outcomes (the resolution columns) are not chained.
 
 Resolution
 ----------
@@ -65,17 +76,27 @@ Every write (:meth:`Ledger.issue`, :meth:`Ledger.import_analyst_csv`,
 :meth:`Ledger.resolve`) is one ``BEGIN IMMEDIATE ... COMMIT`` transaction with SQLite's
 rollback journal (``synchronous=FULL``): a crash or an exception mid-write leaves the ledger
 exactly as it was. A second writer waits up to ``busy_timeout`` seconds (default 30) for the
-first to commit, then fails with :class:`LedgerBusyError`. Scheduled reruns additionally
-take an advisory lock, :func:`ledger_lock` / :meth:`Ledger.run_lock` (``fcntl.flock`` on
-``<ledger>.lock``), so only one run at a time works on a ledger; a second one is refused
-with :class:`LedgerLockedError` naming the holder's pid.
+first to commit, then fails with :class:`LedgerBusyError`. Every r2p command and function
+that writes to a ledger additionally holds an advisory lock for its whole run,
+:func:`ledger_lock` / :meth:`Ledger.run_lock` (``fcntl.flock`` on ``<ledger>.lock``,
+re-entrant in its thread, the file removed when released), so only one writing run at a
+time works on a ledger; a second one is refused with :class:`LedgerLockedError` naming the
+holder's pid. Readers do not take it.
+
+A ledger path that is a folder, a file that cannot be read, or (for writers) a file or
+folder that cannot be written is refused with :class:`LedgerAccessError` before anything
+is created (no lock file either); an SQLite refusal to write is one too.
 
 Schema
 ------
 Table ``meta`` holds ``schema_version`` (:data:`SCHEMA_VERSION`); a ledger with a newer or
 unknown version is refused with :class:`LedgerSchemaError`. Tables ``issue_log`` (one row
 per committed issue call, including fully idempotent ones) and ``resolution_log`` (one row
-per committed resolution) are append-only audit trails.
+per committed resolution) are append-only audit trails; ``forecast_chain`` holds the hash
+chain. A ledger of version 1 (no REPLACE guards, no chain) is upgraded in place when the
+package opens it where it can be written, in one transaction: the guards are added, the
+rows it holds are chained in id order, and ``meta`` records ``upgraded_at`` and
+``rows_at_upgrade`` (those rows' hashes date from the upgrade, not from their issue).
 """
 
 from __future__ import annotations
@@ -86,10 +107,13 @@ import datetime as dt
 import fcntl
 import hashlib
 import io
+import json
 import numbers
 import os
+import re
 import socket
 import sqlite3
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -110,11 +134,16 @@ __all__ = [
     "EXPORT_COLUMNS",
     "KINDS",
     "SCHEMA_VERSION",
+    "YEAR_MAX",
+    "YEAR_MIN",
     "IssueResult",
     "Ledger",
+    "LedgerAccessError",
     "LedgerBusyError",
+    "LedgerCheck",
     "LedgerConflictError",
     "LedgerError",
+    "LedgerIntegrityError",
     "LedgerLockedError",
     "LedgerNotFoundError",
     "LedgerResolutionWarning",
@@ -122,10 +151,14 @@ __all__ = [
     "LedgerValidationError",
     "export_ledger_csv",
     "ledger_lock",
+    "verify_ledger",
 ]
 
-#: Version of the database layout written by this module.
-SCHEMA_VERSION = 1
+#: Version of the database layout written by this module (1: before the REPLACE guards and
+#: the hash chain; a ledger of version 1 is upgraded in place when opened writable).
+SCHEMA_VERSION = 2
+#: Plausible calendar years of ``origin_year``, ``target_start`` and ``target_end``.
+YEAR_MIN, YEAR_MAX = 1800, 2200
 #: Kinds of rows: real-time model forecasts, backtest postdictions, analyst assessments.
 KINDS: tuple[str, ...] = ("forecast", "backtest", "analyst")
 #: Outcome states of a row.
@@ -155,9 +188,6 @@ DEFAULT_BUSY_TIMEOUT = 30.0
 _APPLICATION = "r2p-models forecast ledger"
 _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 _SHOW = 5  # bad rows shown in an error message
-#: Years a forecast may name (four digits, as the panel loader's): refuses typos such as
-#: 20244 and numbers too large for int64.
-_YEAR_RANGE = (1000, 9999)
 
 
 class LedgerError(Exception):
@@ -186,6 +216,14 @@ class LedgerBusyError(LedgerError, TimeoutError):
 
 class LedgerLockedError(LedgerError, RuntimeError):
     """Another run holds the ledger's advisory run lock."""
+
+
+class LedgerAccessError(LedgerError, InputError, PermissionError):
+    """The ledger path is a folder, or the file or its folder cannot be read or written."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """:meth:`Ledger.verify` found the file damaged or edited outside r2p-models."""
 
 
 class LedgerResolutionWarning(UserWarning):
@@ -225,7 +263,9 @@ _ISSUED = [c for c in COLUMNS if c not in ("outcome", "outcome_status", "resolve
 
 _IMMUTABLE = ("r2p ledger: issued forecasts are immutable; only a pending outcome can be "
               "resolved, once")
-_DDL: tuple[str, ...] = (
+_KEY_MATCH = " AND ".join(f"{c} = NEW.{c}" for c in KEY_COLUMNS)
+#: The layout of schema version 1.
+_DDL_1: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
     f"""CREATE TABLE forecasts (
     id INTEGER PRIMARY KEY,
@@ -297,6 +337,84 @@ END"""
         for op in ("UPDATE", "DELETE")
     ),
 )
+#: Added by schema version 2: guards against ``INSERT OR REPLACE`` / ``REPLACE`` (which
+#: deletes the old row without firing a delete trigger) and the hash chain of issued rows.
+#: In a BEFORE INSERT trigger ``NEW.id`` is -1 when no id is given, so no row may have an
+#: id below 1 (the AFTER INSERT triggers) for the "id already taken" test to be exact.
+_DDL_2: tuple[str, ...] = (
+    """CREATE TABLE forecast_chain (
+    forecast_id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL CHECK (length(hash) = 64)
+) STRICT""",
+    f"""CREATE TRIGGER forecasts_no_replace BEFORE INSERT ON forecasts
+WHEN EXISTS (SELECT 1 FROM forecasts WHERE id = NEW.id)
+  OR EXISTS (SELECT 1 FROM forecasts WHERE {_KEY_MATCH})
+BEGIN
+    SELECT RAISE(ABORT,
+        'r2p ledger: this forecast is already issued (same key or id); it is never replaced');
+END""",
+    *(
+        f"""CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
+WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: {table} is append-only');
+END"""
+        for table in ("issue_log", "resolution_log")
+    ),
+    *(
+        f"""CREATE TRIGGER {table}_id_positive AFTER INSERT ON {table} WHEN NEW.id < 1
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: {table} ids start at 1');
+END"""
+        for table in ("forecasts", "issue_log", "resolution_log")
+    ),
+    """CREATE TRIGGER forecast_chain_no_replace BEFORE INSERT ON forecast_chain
+WHEN EXISTS (SELECT 1 FROM forecast_chain WHERE forecast_id = NEW.forecast_id)
+  OR NOT EXISTS (SELECT 1 FROM forecasts WHERE id = NEW.forecast_id)
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: forecast_chain is append-only, one hash per issued row');
+END""",
+    *(
+        f"""CREATE TRIGGER forecast_chain_{op.lower()} BEFORE {op} ON forecast_chain BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: forecast_chain is append-only');
+END"""
+        for op in ("UPDATE", "DELETE")
+    ),
+)
+#: The layout this module writes (schema version :data:`SCHEMA_VERSION`).
+_DDL: tuple[str, ...] = (*_DDL_1, *_DDL_2)
+#: First link of the hash chain (the "previous hash" of the first issued row).
+_GENESIS = "0" * 64
+
+
+def _row_hash(prev: str, values: Sequence[Any]) -> str:
+    """The chain hash of an issued row: sha256 of the previous hash and the row's values.
+
+    ``values`` are the row's issued columns (``id`` to ``config_hash``, the order of
+    :data:`COLUMNS` without the outcome columns) as SQLite returns them. The hashed text
+    is ``prev + "\n" + json.dumps(values, separators=(",", ":"), ensure_ascii=False)``
+    (UTF-8), so the chain can be checked without r2p-models.
+    """
+    text = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
+
+
+def _schema_objects(con: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """``(type, name) -> SQL`` of a database's tables, indexes and triggers (SQLite's own
+    automatic indexes left out)."""
+    return {(t, n): sql for t, n, sql in con.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite%'")}
+
+
+def _expected_schema() -> dict[tuple[str, str], str]:
+    """:func:`_schema_objects` of a new ledger (built in memory from :data:`_DDL`)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for stmt in _DDL:
+            con.execute(stmt)
+        return _schema_objects(con)
+    finally:
+        con.close()
 
 
 def _utc_stamp(when: dt.datetime | None = None, *, what: str = "issued_at") -> str:
@@ -318,9 +436,18 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+#: Control characters (C0, DEL, C1, Unicode line and paragraph separators): refused in
+#: names, which appear in one-line messages, CSV exports and reports.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise LedgerValidationError(f"{name} must be a non-empty string, got {value!r}")
+    if _CONTROL.search(value):
+        raise LedgerValidationError(
+            f"{name} must not contain control characters (newline, tab, ...), got {value!r}"
+        )
     if value != value.strip():
         raise LedgerValidationError(f"{name} must not start or end with whitespace, got {value!r}")
     return value
@@ -380,26 +507,29 @@ def _numbers(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarra
     return pd.to_numeric(s).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _years(
-    s: pd.Series, column: str, rows: _Rows, *, text: bool, calendar: bool = True
-) -> np.ndarray:
-    """Column of whole numbers as int64; ``calendar``: years in ``_YEAR_RANGE``.
-
-    The range check also keeps values too large for int64 (``1e19``) from overflowing.
-    """
+def _whole(s: pd.Series, column: str, rows: _Rows, *, text: bool,
+           span: tuple[int, int] | None = None, what: str = "a year") -> np.ndarray:
+    """Column as int64; refuses empty or fractional cells, and values outside ``span``."""
     num = _numbers(s, column, rows, text=text)
     rows.fail_col(column, "is empty", np.isnan(num), s)
     rows.fail_col(column, "must be a whole year", ~np.isfinite(num) | (num != np.round(num)), s)
-    lo, hi = _YEAR_RANGE if calendar else (-_YEAR_RANGE[1], _YEAR_RANGE[1])
-    rows.fail_col(column, f"must be a year from {lo} to {hi}" if calendar else
-                  f"must be from {lo} to {hi}", (num < lo) | (num > hi), s)
+    if span is not None:  # before the cast: a huge number would wrap around in int64
+        rows.fail_col(column, f"must be {what} in {span[0]}-{span[1]}",
+                      (num < span[0]) | (num > span[1]), s)
     return num.astype("int64")
+
+
+def _years(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarray:
+    """Column of calendar years (:data:`YEAR_MIN` to :data:`YEAR_MAX`) as int64."""
+    return _whole(s, column, rows, text=text, span=(YEAR_MIN, YEAR_MAX))
 
 
 def _labels(s: pd.Series, column: str, rows: _Rows, allowed: Sequence[str] | None) -> np.ndarray:
     ok = s.map(lambda v: isinstance(v, str) and v.strip() != "" and v == v.strip())
     rows.fail_col(column, "must be a non-empty string without surrounding spaces",
                   ~ok.to_numpy(dtype=bool), s)
+    rows.fail_col(column, "must not contain control characters (newline, tab, ...)",
+                  s.map(lambda v: bool(_CONTROL.search(v))).to_numpy(dtype=bool), s)
     if allowed is not None:
         rows.fail_col(column, f"must be one of {list(allowed)}", ~s.isin(allowed).to_numpy(), s)
     return s.to_numpy(dtype=object)
@@ -422,7 +552,8 @@ def _validate(frame: pd.DataFrame, rows: _Rows, *, text: bool) -> pd.DataFrame:
                   out["target_end"] < out["target_start"], frame["target_end"])
     horizon = out["target_end"] - out["origin_year"]
     if "horizon" in frame:
-        given = _years(frame["horizon"], "horizon", rows, text=text, calendar=False)
+        given = _whole(frame["horizon"], "horizon", rows, text=text,
+                       span=(YEAR_MIN - YEAR_MAX, YEAR_MAX - YEAR_MIN), what="a number")
         rows.fail_col("horizon", "must equal target_end - origin_year", given != horizon,
                       frame["horizon"])
     out["horizon"] = horizon
@@ -462,6 +593,94 @@ def _sql_none(values: list[Any]) -> list[Any]:
     return [None if isinstance(v, float) and np.isnan(v) else v for v in values]
 
 
+# ---------------------------------------------------------------------------- access
+
+def _writable(path: Path) -> bool:
+    """Whether a write to the ledger ``path`` can succeed: file (if any) and folder writable."""
+    return ((not path.exists() or os.access(path, os.W_OK))
+            and os.access(path.parent, os.W_OK | os.X_OK))
+
+
+def _check_path(path: Path, *, write: bool, create: bool = True) -> None:
+    """Refuse a ledger path that cannot be opened (or, with ``write``, written) as a ledger.
+
+    Raises
+    ------
+    LedgerAccessError
+        The path is a folder; the file is not readable; with ``write``, the file is
+        read-only or its folder is not writable (SQLite keeps the rollback journal there,
+        and the run lock its file).
+    LedgerNotFoundError
+        The file does not exist and ``create`` is false, or its folder does not exist.
+    """
+    if path.is_dir():
+        raise LedgerAccessError(f"ledger {path}: is a folder, not a ledger file; give the "
+                                f"file's path (e.g. {path / 'ledger.sqlite'})")
+    if not create and not path.exists():
+        raise LedgerNotFoundError(f"ledger {path} does not exist")
+    folder = path.parent
+    if not folder.is_dir():
+        if folder.exists():
+            raise LedgerAccessError(f"ledger {path}: {folder} is a file, not a folder")
+        raise LedgerNotFoundError(f"ledger {path}: folder {folder} does not exist")
+    if path.exists() and not os.access(path, os.R_OK):
+        raise LedgerAccessError(f"ledger {path}: the file is not readable (no read permission)")
+    if write:
+        if path.exists() and not os.access(path, os.W_OK):
+            raise LedgerAccessError(
+                f"ledger {path}: the file is read-only (no write permission); nothing was "
+                "written"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise LedgerAccessError(
+                f"ledger {path}: folder {folder} is not writable (SQLite needs it for the "
+                "ledger's journal, the run lock for its lock file); nothing was written"
+            )
+
+
+def _error_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What :meth:`Ledger.verify` checked, on a ledger that passed.
+
+    Attributes
+    ----------
+    path : Path
+    schema_version : int
+    n_forecasts : int
+        Issued rows, each with a valid link of the hash chain.
+    head : str
+        The chain hash of the last issued row (64 hex digits; all zeros for an empty
+        ledger). Recording it elsewhere lets a later check detect a chain rewritten from
+        scratch.
+    n_triggers : int
+        Protective triggers found, all as the schema defines them.
+    upgraded : str or None
+        For a ledger created with schema version 1: when it was upgraded and how many rows
+        it held then (their hashes date from the upgrade, not from their issue).
+    """
+
+    path: Path
+    schema_version: int
+    n_forecasts: int
+    head: str
+    n_triggers: int
+    upgraded: str | None = None
+
+    def summary(self) -> str:
+        """One line: ``OK: ledger PATH: ...`` (what ``r2p ledger verify`` prints)."""
+        line = (f"OK: ledger {self.path}: integrity_check ok, schema {self.schema_version} "
+                f"with all {self.n_triggers} protective triggers, {self.n_forecasts} "
+                f"forecasts hash-chained, head {self.head}")
+        if self.upgraded:
+            line += f" ({self.upgraded})"
+        return line
+
+
 # ---------------------------------------------------------------------------- ledger
 
 class Ledger:
@@ -477,6 +696,17 @@ class Ledger:
     busy_timeout : float, default 30
         Seconds a writer (or reader) waits for another process's transaction before
         :class:`LedgerBusyError`.
+    readonly : bool, default False
+        Open for reading only (never creates the file; SQLite refuses writes through this
+        connection). A read-only open does not need write permission; without ``readonly``
+        a file or folder that cannot be written is refused at once with
+        :class:`LedgerAccessError`.
+
+    Notes
+    -----
+    A ledger of schema version 1 is upgraded in place to version 2 when opened (in one
+    transaction; readonly opens too, if the file can be written; one that cannot is read as
+    it is): the REPLACE guards are added and the rows it holds are hash-chained in id order.
 
     Examples
     --------
@@ -487,24 +717,28 @@ class Ledger:
 
     def __init__(
         self, path: str | os.PathLike[str], *, create: bool = True,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT, readonly: bool = False,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout = float(busy_timeout)
-        if not self.path.exists() and not create:
-            raise LedgerNotFoundError(f"ledger {self.path} does not exist")
-        if not self.path.parent.is_dir():
-            raise LedgerNotFoundError(
-                f"ledger {self.path}: folder {self.path.parent} does not exist"
-            )
-        mode = "rwc" if create else "rw"
+        self.readonly = bool(readonly)
+        create = create and not self.readonly
+        self._con: sqlite3.Connection | None = None
+        _check_path(self.path, write=not self.readonly, create=create)
+        # a reader of a file it cannot write opens it read-only (and does not upgrade it)
+        can_write = not self.readonly or _writable(self.path)
+        mode = "rwc" if create else "rw" if can_write else "ro"
         uri = f"{self.path.resolve().as_uri()}?mode={mode}"
-        self._con: sqlite3.Connection | None = sqlite3.connect(
-            uri, uri=True, timeout=self.busy_timeout, isolation_level=None
-        )
+        try:
+            self._con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
+                                        isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         try:
             self._query("PRAGMA synchronous = FULL")  # durable commits (rollback journal)
-            self._open_schema(create)
+            self._open_schema(create, upgrade=can_write)
+            if self.readonly:
+                self._query("PRAGMA query_only = ON")
         except BaseException:
             self.close()
             raise
@@ -536,22 +770,40 @@ class Ledger:
             raise LedgerError(f"ledger {self.path} is closed")
         return self._con
 
-    def _busy(self, exc: sqlite3.Error) -> LedgerBusyError:
-        del exc  # the cause is chained by the caller
-        return LedgerBusyError(
-            f"ledger {self.path} stayed locked by another process for more than "
-            f"{self.busy_timeout:g} s (busy timeout); try again later or raise busy_timeout"
-        )
+    def _error(self, exc: sqlite3.Error) -> Exception:
+        """The ledger error for an SQLite error (the caller chains ``exc`` as the cause)."""
+        code = _error_code(exc)
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            return LedgerBusyError(
+                f"ledger {self.path} stayed locked by another process for more than "
+                f"{self.busy_timeout:g} s (busy timeout); try again later or raise "
+                "busy_timeout"
+            )
+        if code == sqlite3.SQLITE_READONLY or "readonly database" in str(exc):
+            why = "opened read-only" if self.readonly else "the file, its folder or the file " \
+                  "system is read-only"
+            return LedgerAccessError(f"ledger {self.path}: SQLite cannot write ({why}: {exc}); "
+                                     "nothing was written")
+        if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+            return LedgerAccessError(f"ledger {self.path}: SQLite cannot open the file ({exc})")
+        if isinstance(exc, sqlite3.IntegrityError):
+            return LedgerValidationError(
+                f"ledger {self.path}: database constraint refused the write: {exc}"
+            )
+        if isinstance(exc, sqlite3.OperationalError):
+            return exc
+        if isinstance(exc, sqlite3.DatabaseError):
+            return LedgerSchemaError(f"ledger {self.path}: not readable as SQLite: {exc}")
+        return exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.con.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise self._busy(exc) from exc
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise LedgerSchemaError(f"ledger {self.path}: not readable as SQLite: {exc}") from exc
+        except sqlite3.Error as exc:
+            err = self._error(exc)
+            if err is exc:
+                raise
+            raise err from exc
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -559,27 +811,24 @@ class Ledger:
         con = self.con
         try:
             con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise self._busy(exc) from exc
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise LedgerSchemaError(f"ledger {self.path}: not readable as SQLite: {exc}") from exc
+        except sqlite3.Error as exc:
+            err = self._error(exc)
+            if err is exc:
+                raise
+            raise err from exc
         try:
             yield con
             con.execute("COMMIT")
         except BaseException as exc:
             if con.in_transaction:
                 con.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise self._busy(exc) from exc
-            if isinstance(exc, sqlite3.IntegrityError):
-                raise LedgerValidationError(
-                    f"ledger {self.path}: database constraint refused the write: {exc}"
-                ) from exc
+            if isinstance(exc, sqlite3.Error):
+                err = self._error(exc)
+                if err is not exc:
+                    raise err from exc
             raise
 
-    def _open_schema(self, create: bool) -> None:
+    def _open_schema(self, create: bool, *, upgrade: bool) -> None:
         tables = {r[0] for r in self._query("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
             if not create:
@@ -623,6 +872,48 @@ class Ledger:
         if missing:
             raise LedgerSchemaError(f"ledger {self.path} is damaged: missing tables "
                                     f"{sorted(missing)}")
+        self.schema_version = int(version)
+        if self.schema_version < SCHEMA_VERSION and upgrade:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Upgrade a schema-1 ledger to version 2 in place, in one transaction.
+
+        Adds :data:`_DDL_2` (the REPLACE guards and table ``forecast_chain``), chains the
+        rows it holds in id order, and records ``upgraded_at`` and ``rows_at_upgrade`` in
+        ``meta``. Another process may have upgraded it meanwhile: checked inside the lock.
+        """
+        with self._transaction() as con:
+            (version,) = con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if int(version) >= SCHEMA_VERSION:
+                self.schema_version = int(version)
+                return
+            for stmt in _DDL_2:
+                con.execute(stmt)
+            n = self._chain(con, after_id=0)
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                        (str(SCHEMA_VERSION),))
+            con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                            [("upgraded_at", _utc_stamp(what="upgraded_at")),
+                             ("rows_at_upgrade", str(n))])
+        self.schema_version = SCHEMA_VERSION
+
+    @staticmethod
+    def _chain(con: sqlite3.Connection, *, after_id: int) -> int:
+        """Append the chain hashes of the forecasts with ``id > after_id`` (in the caller's
+        transaction, in id order, linked to the last hash stored); returns their count."""
+        last = con.execute(
+            "SELECT hash FROM forecast_chain ORDER BY forecast_id DESC LIMIT 1").fetchone()
+        prev = _GENESIS if last is None else last[0]
+        links = []
+        for values in con.execute(
+                f"SELECT {', '.join(_ISSUED)} FROM forecasts WHERE id > ? ORDER BY id",
+                (after_id,)).fetchall():
+            prev = _row_hash(prev, values)
+            links.append((values[0], prev))
+        con.executemany("INSERT INTO forecast_chain (forecast_id, hash) VALUES (?, ?)", links)
+        return len(links)
 
     # ---- issuing
 
@@ -738,9 +1029,11 @@ class Ledger:
                 raise LedgerConflictError(_conflict_message(merged[conflict], source, kind,
                                                             self.path))
             new = frame.loc[~old]
+            (last_id,) = con.execute("SELECT coalesce(max(id), 0) FROM forecasts").fetchone()
             self._insert(con, self._records(new, source=source, kind=kind, run_id=run_id,
                                             stamp=stamp, data_hash=data_hash,
                                             config_hash=config_hash))
+            self._chain(con, after_id=last_id)  # the rows just inserted, in issue order
             con.execute(
                 "INSERT INTO issue_log (run_id, source, kind, issued_at, data_hash, config_hash,"
                 " n_inserted, n_unchanged) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1036,6 +1329,101 @@ class Ledger:
             df.to_csv(tmp, index=False, lineterminator="\n")
         return path
 
+    # ---- verification
+
+    def verify(self) -> LedgerCheck:
+        """Check that the file is sound and that no issued row was changed behind r2p's back.
+
+        In order: SQLite's ``PRAGMA integrity_check``; the schema version; every table,
+        index and trigger exactly as :data:`SCHEMA_VERSION` defines it, and no other (a
+        dropped, changed or added trigger could let rows be rewritten); then the hash chain:
+        each issued row must have the hash stored when it was issued, the sha256 of the
+        previous row's hash and its own issued values (:func:`_row_hash`), so a value
+        edited with the triggers dropped, or a row written outside r2p-models, is found
+        even when the triggers were put back. Reads only, in one read transaction.
+
+        Returns
+        -------
+        LedgerCheck
+            What was checked (:meth:`LedgerCheck.summary` is a one-line report).
+
+        Raises
+        ------
+        LedgerIntegrityError
+            Naming the ledger and the first problem (the first bad row: id, source, case).
+        """
+        con = self.con
+        con.execute("BEGIN")  # one snapshot: a writer committing meanwhile is not seen
+        try:
+            return self._verify(con)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerIntegrityError(
+                f"ledger {self.path}: damaged, SQLite cannot read it: {exc}") from exc
+        finally:
+            con.execute("ROLLBACK")
+
+    def _verify(self, con: sqlite3.Connection) -> LedgerCheck:
+        where = f"ledger {self.path}"
+        problems = [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
+        if problems != ["ok"]:
+            raise LedgerIntegrityError(f"{where}: PRAGMA integrity_check found {len(problems)}"
+                                       f" problem(s), e.g. {problems[0]!r}")
+        if self.schema_version < SCHEMA_VERSION:
+            raise LedgerIntegrityError(
+                f"{where}: schema version {self.schema_version} predates the REPLACE guards "
+                "and the hash chain, and the file could not be upgraded (it is not writable "
+                "here); open it once where it is writable (any r2p command upgrades it)"
+            )
+        expected = _expected_schema()
+        found = _schema_objects(con)
+        for (kind, name), sql in expected.items():
+            if (kind, name) not in found:
+                raise LedgerIntegrityError(f"{where}: {kind} {name!r} is missing")
+            if found[(kind, name)] != sql:
+                raise LedgerIntegrityError(f"{where}: {kind} {name!r} differs from the r2p "
+                                           f"schema: {found[(kind, name)]!r}")
+        extra = sorted(set(found) - set(expected))
+        if extra:
+            raise LedgerIntegrityError(f"{where}: {extra[0][0]} {extra[0][1]!r} is not part "
+                                       "of the r2p schema")
+        names = ", ".join(f"f.{c}" for c in _ISSUED)
+        rows = con.execute(f"SELECT {names}, c.hash FROM forecasts f LEFT JOIN forecast_chain "
+                           "c ON c.forecast_id = f.id ORDER BY f.id").fetchall()
+        prev, bad = _GENESIS, []
+        for *values, stored in rows:
+            if stored is None:
+                bad.append((values, "has no chain hash (written outside r2p-models)"))
+                continue
+            if _row_hash(prev, values) != stored:
+                bad.append((values, "does not match the hash chained when it was issued "
+                                    "(its issued values or the chain were edited)"))
+            prev = stored
+        if bad:
+            values, problem = bad[0]
+            r = dict(zip(_ISSUED, values, strict=True))
+            more = f"; {len(bad)} bad rows in all" if len(bad) > 1 else ""
+            raise LedgerIntegrityError(
+                f"{where}: forecast id {r['id']} (source {r['source']!r}, {r['kind']}, origin "
+                f"{r['origin_year']}, country {r['country']!r}, crime {r['crime']!r}, window "
+                f"{r['target_start']}-{r['target_end']}, issued {r['issued_at']}) "
+                f"{problem}{more}"
+            )
+        orphan = con.execute("SELECT min(forecast_id), count(*) FROM forecast_chain WHERE "
+                             "forecast_id NOT IN (SELECT id FROM forecasts)").fetchone()
+        if orphan[1]:
+            raise LedgerIntegrityError(f"{where}: forecast_chain has {orphan[1]} hash(es) of "
+                                       f"rows that are gone, e.g. forecast id {orphan[0]}")
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        upgraded = None
+        if "upgraded_at" in meta:
+            upgraded = (f"upgraded from schema 1 at {meta['upgraded_at']}: the "
+                        f"{meta.get('rows_at_upgrade', '?')} rows it held were chained then")
+        return LedgerCheck(
+            path=self.path, schema_version=self.schema_version, n_forecasts=len(rows),
+            head=prev, n_triggers=sum(kind == "trigger" for kind, _ in expected),
+            upgraded=upgraded,
+        )
+
     # ---- locking
 
     def run_lock(self, wait: bool | float = False) -> contextlib.AbstractContextManager[Path]:
@@ -1251,23 +1639,52 @@ def export_ledger_csv(ledger: str | os.PathLike[str], out: str | os.PathLike[str
     LedgerNotFoundError
         If ``ledger`` does not exist (it is never created by an export).
     """
-    with Ledger(ledger, create=False) as led:
+    with Ledger(ledger, readonly=True) as led:
         return led.export_csv(out)
+
+
+def verify_ledger(ledger: str | os.PathLike[str]) -> LedgerCheck:
+    """Verify an existing ledger (``r2p ledger verify --ledger PATH``); see
+    :meth:`Ledger.verify`. Reads only (a schema-1 ledger that can be written is upgraded
+    when opened, as by any r2p command).
+
+    Raises
+    ------
+    LedgerIntegrityError
+        Naming the first problem found.
+    LedgerNotFoundError, LedgerAccessError, LedgerSchemaError
+        If the file does not exist, cannot be read, or is not an r2p ledger.
+    """
+    with Ledger(ledger, readonly=True) as led:
+        return led.verify()
+
+
+#: Run locks held by this process: lock file -> [pid, thread, depth] (the pid tells a forked
+#: child, which inherits this dict but not the lock, from its parent).
+_HELD: dict[str, list[int]] = {}
 
 
 @contextlib.contextmanager
 def ledger_lock(path: str | os.PathLike[str], wait: bool | float = False) -> Iterator[Path]:
-    """Hold the advisory run lock of a ledger: one scheduled run at a time.
+    """Hold the advisory run lock of a ledger: one writing run at a time.
 
-    An exclusive ``fcntl.flock`` on ``<ledger>.lock`` (created if needed, never deleted),
-    released when the block exits or the process dies. The holder's pid, host and start time
-    are written into the file for the error message of the next contender. The lock is
-    advisory: it orders runs; single writes are protected by SQLite's own locking anyway.
+    Every r2p command that writes to a ledger holds it for the whole run (``rerun``,
+    ``pipeline``, ``backtest``, ``resolve``, ``ledger import-analyst``, ``ledger
+    recalibrate``); readers do not take it. An exclusive ``fcntl.flock`` on
+    ``<ledger>.lock``, released when the block exits or the process dies. The holder's pid,
+    host and start time are written into the file for the error message of the next
+    contender; the file is removed when the lock is released (a contender that locked a
+    file removed meanwhile retries on the new one). The lock is advisory: it orders runs;
+    single writes are protected by SQLite's own locking anyway.
+
+    The lock is re-entrant in the thread that holds it (``pipeline`` holds it and calls
+    ``run_backtest`` and ``rerun``, which take it too): an inner block is a no-op and the
+    lock is released when the outermost block exits. Another thread or process is refused.
 
     Parameters
     ----------
     path : str or Path
-        The ledger file (need not exist yet).
+        The ledger file (need not exist yet; its folder must).
     wait : bool or float, default False
         False: refuse at once if held; True: wait as long as needed; a number: wait up to
         that many seconds.
@@ -1280,36 +1697,79 @@ def ledger_lock(path: str | os.PathLike[str], wait: bool | float = False) -> Ite
     Raises
     ------
     LedgerLockedError
-        If another process (or another open of the lock in this one) holds the lock.
+        If another run (another process, or another thread of this one) holds the lock.
+    LedgerAccessError, LedgerNotFoundError
+        If ``path`` is a folder, the ledger or its folder is not writable, or the folder
+        does not exist (checked before the lock file is created).
     """
+    path = Path(path)
+    _check_path(path, write=True)
     lock_path = Path(f"{os.fspath(path)}.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    key = os.path.realpath(lock_path)
+    held = _HELD.get(key)
+    if held is not None and held[:2] == [os.getpid(), threading.get_ident()]:
+        held[2] += 1
+        try:
+            yield lock_path
+        finally:
+            held[2] -= 1
+        return
+    fd = _acquire(path, lock_path, wait)
     try:
-        if wait is True:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        else:
-            timeout = 0.0 if wait is False else float(wait)
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
-                        raise LedgerLockedError(
-                            f"ledger {os.fspath(path)} is locked by another run "
-                            f"({holder or 'holder unknown'}; lock file {lock_path})"
-                            + (f"; waited {timeout:g} s" if timeout else "")
-                        ) from None
-                    time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
+        _HELD[key] = [os.getpid(), threading.get_ident(), 1]
         info = f"pid {os.getpid()} on {socket.gethostname()} since {_utc_stamp()}\n"
         os.ftruncate(fd, 0)
         os.pwrite(fd, info.encode(), 0)
         try:
             yield lock_path
         finally:
-            os.ftruncate(fd, 0)
+            del _HELD[key]
+            lock_path.unlink(missing_ok=True)  # while still holding it: see _acquire
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _acquire(path: Path, lock_path: Path, wait: bool | float) -> int:
+    """Open and flock ``lock_path``; return the descriptor of the locked file.
+
+    A holder removes the file before it unlocks it, so a contender that was waiting on the
+    old file gets a lock on a file no longer at ``lock_path``: it then retries on the file
+    now there (created anew if needed), so two runs never hold locks on different files.
+    """
+    timeout = None if wait is True else 0.0 if wait is False else float(wait)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerAccessError(f"ledger {path}: cannot create its lock file {lock_path}: "
+                                    f"{exc.strerror}") from exc
+        try:
+            if deadline is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+                            raise LedgerLockedError(
+                                f"ledger {path} is locked by another run "
+                                f"({holder or 'holder unknown'}; lock file {lock_path})"
+                                + (f"; waited {timeout:g} s" if timeout else "")
+                            ) from None
+                        time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
+            mine = os.fstat(fd)
+            try:
+                there = os.stat(lock_path)
+            except FileNotFoundError:
+                there = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if there is not None and (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+        os.close(fd)  # locked a file its holder had removed: retry on the current one

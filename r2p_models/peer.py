@@ -39,7 +39,7 @@ import pandas as pd
 
 from r2p_models.atomic import atomic_write_text
 from r2p_models.errors import InputError
-from r2p_models.ledger import Ledger
+from r2p_models.ledger import Ledger, ledger_lock
 
 __all__ = [
     "EVAL_MODEL",
@@ -131,7 +131,7 @@ def peer_forecast_rows(path: str | Path, *, horizon: int = 2) -> tuple[pd.DataFr
 
 def ledger_cases(ledger: str | Path, sources: Sequence[str]) -> pd.DataFrame:
     """:func:`shared_cases` of a ledger file (a missing ledger is an error, not created)."""
-    with Ledger(ledger, create=False) as led:
+    with Ledger(ledger, readonly=True) as led:
         rows = led.rows()
     return shared_cases(rows, sources)
 
@@ -340,7 +340,7 @@ def evaluate_against_peer(
                                  require_convergence=require_convergence,
                                  forecaster=forecaster)
 
-    with Ledger(ledger) as led:
+    with ledger_lock(ledger), Ledger(ledger) as led:
         led.issue(rows, source=PEER_SOURCE, kind="backtest", run_id="ewp-foos",
                   data_hash=hashlib.sha256(foos.read_bytes()).hexdigest(),
                   config_hash="published")

@@ -9,8 +9,14 @@ origin, resolve what has become known, score, and write the report.
   come out the same, so a second run on the same inputs changes nothing.
 - **Safe to interrupt**: forecasts go into the ledger in one transaction after the fit;
   every file is written atomically.
-- **One run at a time per ledger**: an advisory lock (``<ledger>.lock``); a second run is
-  refused with a message naming the holder (exit code 4).
+- **One writer at a time per ledger**: every function here that writes to a ledger
+  (:func:`rerun`, :func:`pipeline`, :func:`resolve_ledger`, :func:`issue_recalibrated`, and
+  :func:`r2p_models.backtest.run_backtest`) holds its advisory lock
+  (:func:`r2p_models.ledger.ledger_lock`, ``<ledger>.lock``, removed when released) for the
+  whole call; a second writer is refused with a message naming the holder (exit code 4).
+  Readers (:func:`score_table`, the report, exports, verification) do not take it.
+- **Leftovers cleared**: under the lock, temporary files that a killed run left in
+  ``runs/<run id>/`` (``.model.nc.<random>.tmp``) are removed at the start of the next run.
 - **A manifest per run** (``<ledger folder>/runs/<run id>/manifest.json``): input hashes,
   versions, seed, timings, diagnostics, counts, status.
 - **Exit codes** (see :mod:`r2p_models.cli`): 0 success, 2 bad input, 3 failed convergence
@@ -37,7 +43,7 @@ import pandas as pd
 import xarray as xr
 
 from r2p_models import __version__
-from r2p_models.atomic import atomic_write_text
+from r2p_models.atomic import atomic_write_text, remove_stale_temporaries
 from r2p_models.backtest import (
     check_origins,
     check_recordable,
@@ -108,13 +114,17 @@ def resolve_ledger(ledger: Path, panel: xr.Dataset, config: RunConfig) -> int:
     Pending rows of countries the panel does not have (e.g. an analyst's typo) can never
     be resolved from it: a warning names them per source.
 
+    Holds the ledger's run lock while it writes.
+
     Raises
     ------
     r2p_models.ledger.LedgerNotFoundError
         If ``ledger`` does not exist (it is never created here: a mistyped path is an
         error, not a new empty ledger).
+    r2p_models.ledger.LedgerLockedError
+        If another run holds the ledger's lock.
     """
-    with Ledger(ledger, create=False) as led:
+    with ledger_lock(ledger), Ledger(ledger, create=False) as led:
         n = led.resolve(
             panel,
             outcome_source=f"{Path(config.data.table).name} {panel.attrs['data_hash'][:12]}",
@@ -145,7 +155,8 @@ def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,
     the history has grown since (issued forecasts are immutable), so running this after
     every scheduled forecast records each new forecast once, with what was known then.
     Each issuing run of a source is written in its own transaction; an interrupted call
-    leaves whole runs recorded, and calling again records the rest.
+    leaves whole runs recorded, and calling again records the rest. The ledger's run lock
+    is held for the whole call (another run holding it: ``LedgerLockedError``).
 
     Parameters
     ----------
@@ -165,7 +176,7 @@ def issue_recalibrated(ledger: str | Path, sources: Sequence[str], *,
     from r2p_models.calibration.recalibrate import SHIFT_PRIOR_SD, recalibrate_on_track_record
 
     prior_sd = SHIFT_PRIOR_SD if prior_sd is None else float(prior_sd)
-    with Ledger(ledger, create=False) as led:
+    with ledger_lock(ledger), Ledger(ledger, create=False) as led:
         rows = led.rows()
         rows = rows[rows["source"].isin(sources)]
         absent = [s for s in sources if s not in set(rows["source"])]
@@ -220,11 +231,33 @@ def ledger_path(config: RunConfig) -> Path:
     Raises
     ------
     InputError
-        If the config has no ``[ledger] path``.
+        If the config has no ``[ledger] path``, or it names a folder.
     """
     if config.ledger.path is None:
         raise InputError(f"{config.path} [ledger]: set path = \"ledger.sqlite\" for this command")
-    return config.ledger.path
+    path = config.ledger.path
+    if path.is_dir():
+        raise InputError(f"{config.path} [ledger] path = {str(path)!r}: {path}: is a folder, "
+                         "not a ledger file; give the file's name (e.g. ledger.sqlite)")
+    return path
+
+
+def _make_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` (and its parents) or raise :class:`InputError` naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what}: cannot create folder {folder}: "
+                         f"{exc.strerror or exc}") from exc
+
+
+def _clear_stale_temporaries(runs: Path) -> None:
+    """Remove what killed runs left in ``runs/<run id>/`` (call with the run lock held)."""
+    if not runs.is_dir():
+        return
+    for folder in sorted(p for p in runs.iterdir() if p.is_dir()):
+        for path in remove_stale_temporaries(folder):
+            log.warning("removed %s, left by an interrupted run", path)
 
 
 def _report_path(config: RunConfig, ledger: Path) -> Path:
@@ -241,7 +274,7 @@ def score_table(ledger: Path) -> pd.DataFrame:
     """
     from r2p_models import calibration
 
-    with Ledger(ledger, create=False) as led:
+    with Ledger(ledger, readonly=True) as led:
         rows = led.rows(outcome_status="observed")
     if rows.empty:
         return pd.DataFrame()
@@ -294,10 +327,12 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
     Raises
     ------
     InputError
-        Bad config or data, or a preview sampler (never convergence-checked, so never
-        recorded: :func:`r2p_models.backtest.check_recordable`); nothing was written.
+        Bad config or data, a preview sampler (never convergence-checked, so never
+        recorded: :func:`r2p_models.backtest.check_recordable`), or a ledger path that
+        cannot be written; nothing was written.
     r2p_models.ledger.LedgerLockedError
-        Another run holds the ledger.
+        Another run holds the ledger (within one thread the lock is re-entrant: a
+        :func:`pipeline` holding it calls this).
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     check_recordable(cfg)
@@ -307,8 +342,9 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
     panel = load_panel(cfg)  # every input check before the first folder or lock file
     timings["validate"] = round(time.perf_counter() - t0, 2)
     origin = latest_origin(panel)
-    ledger.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(ledger.parent, f"{cfg.path} [ledger] path")
     with ledger_lock(ledger, wait=wait_for_lock):
+        _clear_stale_temporaries(ledger.parent / "runs")
         horizon = cfg.model.horizon
         source = model_source(cfg)
         data_hash = str(panel.attrs["data_hash"])
@@ -464,30 +500,36 @@ def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
         Bad config, data or origins, or a preview sampler (as :func:`rerun`); nothing was
         written.
     r2p_models.ledger.LedgerLockedError
-        Another run holds the ledger.
+        Another run holds the ledger (checked before the backtest; the lock is held until
+        the rerun has finished).
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     check_recordable(cfg)
     if out is not None:
         out = Path(out).resolve()
+        if (out / "ledger.sqlite").is_dir():
+            raise InputError(f"--out {out}: {out / 'ledger.sqlite'}: is a folder, not a "
+                             "ledger file")
         cfg = cfg.with_outputs(ledger=out / "ledger.sqlite", report=out / "report.html")
     ledger = ledger_path(cfg)
     panel = load_panel(cfg)
     origins = origins if origins is not None else default_origins(panel, cfg.model.horizon)
     check_origins(panel, sorted(set(origins)), cfg.model.horizon)
     latest_origin(panel)
-    ledger.parent.mkdir(parents=True, exist_ok=True)  # only once every input has passed
-    run_config = write_run_config(cfg, ledger.parent / "run.toml")
-    log.info("backtest over origins %s; run config %s", origins, run_config)
-    tracker = FitProgress(len(set(origins)) + 1, show_bar=progress)
-    try:
-        summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers,
-                               progress=progress, tracker=tracker)
-        if not summary.ok:
-            log.warning("backtest origins %s failed their convergence checks",
-                        summary.unconverged)
-        result = rerun(cfg, progress=progress, tracker=tracker)
-    finally:
-        tracker.close()
+    _make_folder(ledger.parent, "pipeline --out" if out is not None else
+                 f"{cfg.path} [ledger] path")  # only once every input has passed
+    with ledger_lock(ledger):  # one run: the backtest and the rerun re-enter it
+        run_config = write_run_config(cfg, ledger.parent / "run.toml")
+        log.info("backtest over origins %s; run config %s", origins, run_config)
+        tracker = FitProgress(len(set(origins)) + 1, show_bar=progress)
+        try:
+            summary = run_backtest(cfg, panel, origins, ledger=ledger, workers=workers,
+                                   progress=progress, tracker=tracker)
+            if not summary.ok:
+                log.warning("backtest origins %s failed their convergence checks",
+                            summary.unconverged)
+            result = rerun(cfg, progress=progress, tracker=tracker)
+        finally:
+            tracker.close()
     result.run_config = str(run_config)
     return result

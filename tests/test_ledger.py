@@ -414,9 +414,6 @@ def test_run_lock_refuses_second_run_naming_the_holder(path: Path) -> None:
     with Ledger(path) as led, led.run_lock() as lock_file:  # free again
         assert lock_file == Path(f"{path}.lock")
         assert f"pid {os.getpid()}" in lock_file.read_text()
-        with pytest.raises(LedgerLockedError):  # also between two opens in one process
-            with ledger_lock(path):
-                pass
 
 
 def test_run_lock_is_released_when_the_holder_dies(path: Path) -> None:
@@ -728,3 +725,444 @@ def test_failed_export_keeps_previous_file(path: Path, tmp_path: Path, monkeypat
             led.export_csv(out)
     assert out.read_text() == "previous export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite", "rows.csv"]
+
+
+# ------------------------------------------------------------------ tamper resistance
+
+#: Objects of the schema-1 layout (before the REPLACE guards and the hash chain).
+SCHEMA_1 = {
+    "table": {"meta", "forecasts", "issue_log", "resolution_log"},
+    "index": {"forecasts_pending", "forecasts_run"},
+    "trigger": {"forecasts_no_delete", "forecasts_immutable", "issue_log_update",
+                "issue_log_delete", "resolution_log_update", "resolution_log_delete"},
+}
+ISSUED = ["source", "kind", "run_id", "issued_at", "origin_year", "country", "crime", "horizon",
+          "target_start", "target_end", "p_mean", "p_q05", "p_q50", "p_q95", "data_hash",
+          "config_hash"]
+
+
+def schema(path: Path) -> list[tuple]:
+    """Every object of the file's schema (type, name, SQL), read with a raw connection."""
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+                           ).fetchall()
+    finally:
+        con.close()
+
+
+def resolved_ledger(path: Path, tmp_path: Path) -> None:
+    """A ledger with model rows of two runs, an analyst import and a resolution."""
+    f = tmp_path / "jdoe.csv"
+    f.write_text(GOOD_CSV)
+    with Ledger(path) as led:
+        issue(led, frame())
+        issue(led, frame(origin=2021, seed=1), run_id="run-2")
+        led.import_analyst_csv(f, analyst_id="jdoe", issued_at=T0)
+        led.resolve(panel(countries=["C00", "C01", "C02"]), outcome_source="panel",
+                    observed_through=2022)
+
+
+def test_replace_cannot_rewrite_issued_rows_or_log_rows(path: Path, tmp_path: Path) -> None:
+    resolved_ledger(path, tmp_path)
+    before = snapshot(path)
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    first = dict(con.execute("SELECT * FROM forecasts WHERE id = 1").fetchone())
+    cols = ", ".join(ISSUED)
+    marks = ", ".join("?" * len(ISSUED))
+    forged = {**first, "p_mean": 0.99}
+    other_key = {**first, "country": "ZZZ"}
+    attacks = {
+        # the same key under its original issued_at, with a new probability
+        f"INSERT OR REPLACE INTO forecasts ({cols}) VALUES ({marks})":
+            [forged[c] for c in ISSUED],
+        f"REPLACE INTO forecasts ({cols}) VALUES ({marks})": [forged[c] for c in ISSUED],
+        # a new key written over the id of an issued row
+        f"REPLACE INTO forecasts (id, {cols}) VALUES (1, {marks})":
+            [other_key[c] for c in ISSUED],
+        f"INSERT INTO forecasts ({cols}) VALUES ({marks}) ON CONFLICT DO UPDATE SET "
+        "p_mean = excluded.p_mean": [forged[c] for c in ISSUED],
+        "REPLACE INTO issue_log (id, run_id, source, kind, issued_at, n_inserted, n_unchanged) "
+        "VALUES (1, 'forged', 'x', 'analyst', '2020-01-01T00:00:00Z', 0, 0)": [],
+        "REPLACE INTO resolution_log (id, resolved_at, outcome_source, observed_through, "
+        "n_resolved, n_conflicts) VALUES (1, '2020-01-01T00:00:00Z', 'forged', 2000, 0, 0)": [],
+    }
+    for sql, params in attacks.items():
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute(sql, params)
+            pytest.fail(f"not refused: {sql}")
+    con.rollback()
+    con.close()
+    assert snapshot(path) == before
+    with Ledger(path) as led:
+        rows = led.rows()
+        assert rows.p_mean.iloc[0] == frame().p_mean.iloc[0]
+        assert rows.issued_at.iloc[0] == "2026-01-15T12:00:00Z"
+        # the package's own writes still work: idempotent reissue, new rows
+        assert issue(led, frame()).unchanged == 12
+        assert issue(led, frame(origin=2023), run_id="run-3").inserted == 12
+
+
+def chain(path: Path) -> tuple[list[str], list[str]]:
+    """The chain hashes as stored, and as recomputed here from the documented format."""
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute(f"SELECT id, {', '.join(ISSUED)} FROM forecasts ORDER BY id"
+                           ).fetchall()
+        stored = [r[0] for r in con.execute(
+            "SELECT hash FROM forecast_chain ORDER BY forecast_id")]
+    finally:
+        con.close()
+    import hashlib
+    import json
+
+    prev, expected = "0" * 64, []
+    for r in rows:
+        text = json.dumps(list(r), separators=(",", ":"), ensure_ascii=False)
+        prev = hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
+        expected.append(prev)
+    return stored, expected
+
+
+def test_untouched_ledger_verifies(path: Path, tmp_path: Path, capsys) -> None:
+    from r2p_models.cli import EXIT_OK, main
+    from r2p_models.ledger import verify_ledger
+
+    resolved_ledger(path, tmp_path)
+    stored, expected = chain(path)
+    assert len(stored) == 12 + 12 + 3 and stored == expected  # chained at issue, in order
+    before = snapshot(path)
+    check = verify_ledger(path)
+    assert (check.n_forecasts, check.head) == (27, expected[-1])
+    assert main(["ledger", "verify", "--ledger", str(path)]) == EXIT_OK
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith(f"OK: ledger {path}")
+    assert "27 forecasts" in out[0] and expected[-1][:16] in out[0]
+    assert snapshot(path) == before  # verify writes nothing
+
+
+def _recreate(con: sqlite3.Connection, trigger: str, change) -> None:
+    """Drop a trigger, run ``change`` behind its back, and put the same trigger back."""
+    sql = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (trigger,)).fetchone()[0]
+    con.execute(f"DROP TRIGGER {trigger}")
+    change(con)
+    con.execute(sql)
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (lambda con: _recreate(con, "forecasts_immutable", lambda c: c.execute(
+            "UPDATE forecasts SET p_mean = 0.5 WHERE id = 7")),
+         r"forecast id 7 \(source 'r2p-hierarchical 0.1.0'.*does not match the hash"),
+        (lambda con: _recreate(con, "forecasts_immutable", lambda c: c.execute(
+            "UPDATE forecasts SET issued_at = '2025-01-01T00:00:00Z' WHERE id = 20")),
+         r"forecast id 20 .*does not match the hash"),
+        (lambda con: con.execute("DROP TRIGGER forecasts_no_delete"),
+         r"trigger 'forecasts_no_delete' is missing"),
+        (lambda con: (con.execute("DROP TRIGGER forecasts_immutable"),
+                      con.execute("CREATE TRIGGER forecasts_immutable BEFORE UPDATE ON "
+                                  "forecasts WHEN 0 BEGIN SELECT 1; END")),
+         r"trigger 'forecasts_immutable' differs"),
+        (lambda con: con.execute(
+            "INSERT INTO forecasts (source, kind, run_id, issued_at, origin_year, country, "
+            "crime, horizon, target_start, target_end, p_mean, data_hash, config_hash) VALUES "
+            "('x', 'forecast', 'r', '2026-01-01T00:00:00Z', 2020, 'A', 'genocide', 1, 2021, "
+            "2021, 0.5, 'd', 'c')"),
+         r"forecast id 28 \(source 'x'.*has no chain hash"),
+        (lambda con: _recreate(con, "forecast_chain_delete", lambda c: c.execute(
+            "DELETE FROM forecast_chain WHERE forecast_id = 3")),
+         r"forecast id 3 .*has no chain hash"),
+    ],
+    ids=["p_mean", "issued_at", "dropped trigger", "changed trigger", "raw insert",
+         "deleted hash"],
+)
+def test_verify_catches_edits_made_outside_the_package(path: Path, tmp_path: Path, capsys,
+                                                      tamper, message: str) -> None:
+    from r2p_models.cli import EXIT_VERIFY_FAILED, main
+    from r2p_models.ledger import LedgerIntegrityError, verify_ledger
+
+    resolved_ledger(path, tmp_path)
+    con = sqlite3.connect(path, isolation_level=None)
+    tamper(con)
+    con.close()
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with pytest.raises(LedgerIntegrityError, match=message):
+        verify_ledger(path)
+    assert main(["ledger", "verify", "--ledger", str(path)]) == EXIT_VERIFY_FAILED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0]
+
+
+def test_verify_reports_a_damaged_file(path: Path, tmp_path: Path) -> None:
+    from r2p_models.ledger import LedgerIntegrityError, verify_ledger
+
+    resolved_ledger(path, tmp_path)
+    con = sqlite3.connect(path, isolation_level=None)
+    # the index forecasts_run now claims to index another column than its rows hold
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET sql = 'CREATE INDEX forecasts_run ON forecasts "
+                "(country)' WHERE name = 'forecasts_run'")
+    con.close()
+    problems = sqlite3.connect(path).execute("PRAGMA integrity_check").fetchall()
+    assert problems != [("ok",)]
+    with pytest.raises(LedgerIntegrityError, match="integrity_check"):
+        verify_ledger(path)
+
+
+def _as_schema_1(path: Path) -> None:
+    """Turn a package-made ledger into the layout schema 1 wrote (no guards, no chain)."""
+    con = sqlite3.connect(path, isolation_level=None)
+    for kind in ("trigger", "index", "table"):
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = ? AND name "
+                                   "NOT LIKE 'sqlite_%'", (kind,)).fetchall():
+            if name not in SCHEMA_1[kind]:
+                con.execute(f"DROP {kind.upper()} {name}")
+    con.execute("DELETE FROM meta WHERE key NOT IN ('schema_version', 'application', "
+                "'created_at')")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+
+
+def test_a_schema_1_ledger_is_upgraded_in_place_atomically(path: Path, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    import r2p_models.ledger as ledger_module
+    from r2p_models.ledger import verify_ledger
+
+    resolved_ledger(path, tmp_path)
+    _as_schema_1(path)
+    old_rows, old_schema = snapshot(path), schema(path)
+    assert {(t, n) for t, n, _ in old_schema} == {(t, n) for t in SCHEMA_1 for n in SCHEMA_1[t]
+                                                  } | {("index", "sqlite_autoindex_forecasts_1"),
+                                                       ("index", "sqlite_autoindex_meta_1")}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("killed mid-upgrade")
+
+    monkeypatch.setattr(ledger_module, "_row_hash", broken)
+    with pytest.raises(RuntimeError, match="mid-upgrade"):
+        Ledger(path)
+    assert snapshot(path) == old_rows and schema(path) == old_schema  # as it was
+    monkeypatch.undo()
+
+    Ledger(path).close()  # any open by the package upgrades it
+    assert dict(snapshot(path)["meta"])["schema_version"] == str(SCHEMA_VERSION)
+    stored, expected = chain(path)
+    assert len(stored) == 27 and stored == expected
+    assert verify_ledger(path).n_forecasts == 27
+    con = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute(f"INSERT OR REPLACE INTO forecasts ({', '.join(ISSUED)}) SELECT "
+                    f"{', '.join(ISSUED).replace('p_mean', '0.99')} FROM forecasts WHERE id = 1")
+    con.close()
+    new = snapshot(path)
+    assert {k: v for k, v in new.items() if k in old_rows and k != "meta"} == \
+        {k: v for k, v in old_rows.items() if k != "meta"}
+
+
+# ----------------------------------------------------------------- paths and access
+
+
+def test_a_ledger_path_that_is_a_folder_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    from r2p_models.cli import EXIT_BAD_INPUT, main
+
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    f = tmp_path / "jdoe.csv"
+    f.write_text(GOOD_CSV)
+    for args in (["import-analyst", "--csv", str(f), "--analyst", "jdoe"],
+                 ["export", "--out", str(tmp_path / "rows.csv")], ["verify"]):
+        assert main(["ledger", args[0], "--ledger", str(folder), *args[1:]]) == EXIT_BAD_INPUT
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"ledger {folder}: is a folder" in err[0], err
+    for args in ({}, {"create": False}):
+        with pytest.raises(InputError, match="is a folder"):
+            Ledger(folder, **args)
+    with pytest.raises(InputError, match="is a folder"):
+        with ledger_lock(folder):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jdoe.csv", "ledgers"]
+    assert list(folder.iterdir()) == []
+
+
+def _deny_write(monkeypatch, denied: Path) -> None:
+    """Make ``os.access`` say ``denied`` is not writable (tests run as root)."""
+    real = os.access
+
+    def access(p, mode, *args, **kwargs):
+        if Path(p).resolve() == denied.resolve() and mode & os.W_OK:
+            return False
+        return real(p, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_read_only_ledger_is_refused_to_writers_and_read_by_readers(
+        path: Path, tmp_path: Path, monkeypatch, capsys, what: str) -> None:
+    from r2p_models.cli import EXIT_BAD_INPUT, EXIT_OK, main
+
+    with Ledger(path) as led:
+        issue(led, frame())
+    before = snapshot(path)
+    f = tmp_path / "jdoe.csv"
+    f.write_text(GOOD_CSV)
+    _deny_write(monkeypatch, path if what == "file" else tmp_path)
+    problem = "is read-only" if what == "file" else f"folder {tmp_path} is not writable"
+    rc = main(["ledger", "import-analyst", "--ledger", str(path), "--csv", str(f),
+               "--analyst", "jdoe"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == EXIT_BAD_INPUT and len(err) == 1 and f"ledger {path}" in err[0], err
+    assert problem in err[0]
+    with pytest.raises(InputError, match=problem):
+        with ledger_lock(path):
+            pass
+    with pytest.raises(InputError, match=problem):
+        Ledger(path)
+    assert snapshot(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jdoe.csv", "ledger.sqlite"]
+    out = tmp_path / "out" / "rows.csv" if what == "folder" else tmp_path / "rows.csv"
+    if what == "folder":
+        monkeypatch.undo()  # the export itself needs a writable folder
+        _deny_write(monkeypatch, path)
+    assert main(["ledger", "export", "--ledger", str(path), "--out", str(out)]) == EXIT_OK
+    assert len(pd.read_csv(out)) == 12
+
+
+def test_a_write_sqlite_refuses_is_an_input_error_naming_the_ledger(path: Path,
+                                                                   monkeypatch) -> None:
+    with Ledger(path) as led:
+        issue(led, frame())
+    before = snapshot(path)
+    real = sqlite3.connect
+
+    def query_only(*args, **kwargs):  # a connection SQLite itself will not let write
+        con = real(*args, **kwargs)
+        con.execute("PRAGMA query_only = ON")
+        return con
+
+    monkeypatch.setattr(sqlite3, "connect", query_only)
+    with Ledger(path) as led:
+        with pytest.raises(InputError, match=f"ledger {path}: .*read-only") as err:
+            issue(led, frame(origin=2021), run_id="run-2")
+        assert "\n" not in str(err.value)
+    monkeypatch.undo()
+    assert snapshot(path) == before
+
+
+# ------------------------------------------------------------------ the run lock
+
+
+def _try_lock(path: Path) -> None:
+    """In a child process: exit 0 if the ledger lock is refused, 1 if it was taken."""
+    try:
+        with ledger_lock(path):
+            pass
+    except LedgerLockedError:
+        os._exit(0)
+    os._exit(1)
+
+
+def test_run_lock_is_reentrant_in_its_thread_and_leaves_no_file(path: Path) -> None:
+    lock_file = Path(f"{path}.lock")
+    refused: list[BaseException] = []
+
+    def contender() -> None:
+        try:
+            with ledger_lock(path):
+                pass
+        except LedgerLockedError as exc:
+            refused.append(exc)
+
+    with ledger_lock(path):
+        with ledger_lock(path):  # e.g. pipeline -> rerun: the same run
+            assert lock_file.exists()
+        assert lock_file.exists()  # the inner block does not release the outer one
+        t = threading.Thread(target=contender)
+        t.start()
+        t.join(20)
+        assert len(refused) == 1 and f"pid {os.getpid()}" in str(refused[0])
+        proc = FORK.Process(target=_try_lock, args=(path,))  # nor does a child inherit it
+        proc.start()
+        proc.join(20)
+        assert proc.exitcode == 0
+    assert not lock_file.exists()
+    with ledger_lock(path):  # and it is free again
+        pass
+    assert not lock_file.exists()
+
+
+def test_a_waiting_run_locks_the_lock_file_that_is_there(path: Path) -> None:
+    """The holder removes the lock file on release: a run that was waiting on the removed
+    file must lock the current one, or a third run could lock a new file at the same time."""
+    holding, release = FORK.Event(), FORK.Event()
+    proc = FORK.Process(target=_hold_lock, args=(str(path), holding, release, False))
+    proc.start()
+    assert holding.wait(20)
+    got, done = threading.Event(), threading.Event()
+
+    def waiter() -> None:
+        with ledger_lock(path, wait=20):
+            got.set()
+            done.wait(20)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)  # the waiter has opened the holder's lock file and polls it
+    release.set()
+    proc.join(20)
+    try:
+        assert got.wait(20)
+        lock_file = Path(f"{path}.lock")
+        assert lock_file.exists() and f"pid {os.getpid()}" in lock_file.read_text()
+        third = FORK.Process(target=_try_lock, args=(path,))
+        third.start()
+        third.join(20)
+        assert third.exitcode == 0  # refused
+    finally:
+        done.set()
+        t.join(20)
+    assert not lock_file.exists()
+
+
+# ------------------------------------------------------------------ analyst input
+
+
+@pytest.mark.parametrize("analyst", ["jd\noe", "jdoe\r", "j\tdoe", "jd\x00oe", "jd\x1boe",
+                                     "jd\u2028oe", "jd\x85oe"])
+def test_analyst_ids_with_control_characters_are_refused(path: Path, tmp_path: Path, capsys,
+                                                         analyst: str) -> None:
+    from r2p_models.cli import EXIT_BAD_INPUT, main
+
+    f = tmp_path / "jdoe.csv"
+    f.write_text(GOOD_CSV)
+    with Ledger(path) as led:
+        with pytest.raises(LedgerValidationError, match=r"analyst_id .*control character"):
+            led.import_analyst_csv(f, analyst_id=analyst)
+        assert len(led) == 0
+    rc = main(["ledger", "import-analyst", "--ledger", str(path), "--csv", str(f),
+               "--analyst", analyst])
+    err = capsys.readouterr().err
+    assert rc == EXIT_BAD_INPUT and err.count("\n") == 1 and "control character" in err
+    with Ledger(path) as led:
+        assert len(led) == 0
+
+
+@pytest.mark.parametrize("year", ["9999999999", "99999999999999999999", "1799", "2201"])
+def test_analyst_years_outside_the_plausible_range_name_the_row(path: Path, tmp_path: Path,
+                                                                year: str) -> None:
+    f = tmp_path / "analyst.csv"
+    start, end = (str(int(year) + 1), str(int(year) + 2))
+    f.write_text(GOOD_CSV.replace("2024,SYR,war_crimes,2025,2025",
+                                  f"{year},SYR,war_crimes,{start},{end}"))
+    with Ledger(path) as led:
+        with pytest.raises(LedgerValidationError,
+                           match=rf"column 'origin_year' must be a year in 1800-2200; bad rows: "
+                                 rf"row 3 \(line 5\) \('{year}'\)") as err:
+            led.import_analyst_csv(f, analyst_id="jdoe")
+        assert str(f) in str(err.value) and len(led) == 0
+        df = frame(1)
+        df["target_end"] = 2300
+        with pytest.raises(LedgerValidationError, match="'target_end' must be a year in"):
+            issue(led, df)

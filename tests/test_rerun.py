@@ -112,10 +112,16 @@ def test_rerun_issues_once_and_a_second_run_changes_nothing(world_config, real_f
     assert Path(second.report).read_bytes() == report
 
 
-def test_second_concurrent_run_is_refused_with_exit_4(world_config, capsys) -> None:
+def test_second_concurrent_run_is_refused_with_exit_4(world_config, monkeypatch,
+                                                      capsys) -> None:
+    _no_fit(monkeypatch)
     ledger = world_config.parent / "ledger.sqlite"
-    with ledger_lock(ledger):
+    thread, release = _hold_lock_in_a_thread(ledger)  # another run (the lock is re-entrant
+    try:                                             # in the thread that holds it)
         assert main(["rerun", "--config", str(world_config)]) == EXIT_LOCKED
+    finally:
+        release.set()
+        thread.join(20)
     err = capsys.readouterr().err
     assert "locked by another run" in err and "pid" in err
 
@@ -354,3 +360,168 @@ def test_every_command_help_has_a_description() -> None:
     missing = [name for name, sub in found.items() if not sub.description]
     assert missing == []
     assert "the main job" in found["pipeline"].format_help()
+
+
+def _small_world(tmp_path: Path) -> Path:
+    path = write_world(simulate_world(3, n_years=14, scale=0.1), tmp_path)
+    _with_tiny_model(path)
+    return path
+
+
+def snapshot(ledger: Path) -> dict[str, list[tuple]]:
+    """Every table of a ledger, read with a raw connection."""
+    import sqlite3
+
+    con = sqlite3.connect(ledger)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: con.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
+    finally:
+        con.close()
+
+
+def _no_fit(monkeypatch) -> None:
+    """Make any model fit fail the test (these tests must never fit)."""
+    from r2p_models import backtest
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a model was fitted")
+
+    monkeypatch.setattr(model_pkg, "fit", no_fit)
+    monkeypatch.setattr(backtest, "model_forecaster", no_fit)
+
+
+def _prefilled(path: Path) -> tuple[Path, list[int]]:
+    """Issue the model's current forecast and its default backtest origins by hand, so
+    that ``rerun`` and ``pipeline`` find everything done and fit nothing."""
+    from r2p_models.backtest import model_source
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import default_origins, latest_origin
+
+    cfg = load_config(path)
+    panel = load_panel(cfg)
+    h = cfg.model.horizon
+    source = model_source(cfg)
+    ledger = path.parent / "ledger.sqlite"
+    origins = default_origins(panel, h)
+
+    def rows(origin: int) -> pd.DataFrame:
+        idx = pd.MultiIndex.from_product([[str(c) for c in panel.country.values],
+                                          [str(k) for k in panel.crime.values]],
+                                         names=["country", "crime"])
+        df = idx.to_frame(index=False)
+        df["origin_year"], df["target_start"], df["target_end"] = origin, origin + 1, origin + h
+        df["p_mean"] = 0.05
+        return df
+
+    with Ledger(ledger) as led:
+        for t in origins:
+            led.issue(rows(t), source=source, kind="backtest", run_id="bt", data_hash="d",
+                      config_hash=cfg.hash())
+        led.issue(rows(latest_origin(panel)), source=source, kind="forecast", run_id="old",
+                  data_hash="d", config_hash=cfg.hash())
+    return ledger, origins
+
+
+@pytest.mark.parametrize("command", ["pipeline", "rerun"])
+def test_a_run_leaves_no_lock_file_and_clears_stale_temporaries(tmp_path, monkeypatch,
+                                                                  command) -> None:
+    path = _small_world(tmp_path)
+    ledger, _ = _prefilled(path)
+    _no_fit(monkeypatch)
+    old = tmp_path / "runs" / "old"
+    old.mkdir(parents=True)
+    stale = [old / ".model.nc.k3j2h1g0.tmp", old / ".manifest.json.a_b_c_d_.tmp"]
+    for p in stale:
+        p.touch()  # left by a run killed while saving
+    kept = [old / "model.nc", old / "notes.tmp", old / ".hidden"]
+    for p in kept:
+        p.write_text("keep")
+    out = ["--out", str(tmp_path)] if command == "pipeline" else []  # same ledger
+    assert main(["--log-format", "text", command, "--config", str(path), *out]) == EXIT_OK
+    assert not Path(f"{ledger}.lock").exists()
+    assert not any(p.exists() for p in stale)
+    assert all(p.read_text() == "keep" for p in kept)
+
+
+def _hold_lock_in_a_thread(ledger: Path):
+    """Hold the ledger's run lock in another thread (another run) until the event is set."""
+    import threading
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with ledger_lock(ledger):
+            held.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(20)
+    return thread, release
+
+
+def test_every_writer_takes_the_ledger_lock_and_readers_do_not(tmp_path, monkeypatch,
+                                                                capsys) -> None:
+    path = _small_world(tmp_path)
+    ledger, origins = _prefilled(path)
+    _no_fit(monkeypatch)
+    country = pd.read_csv(tmp_path / "panel.csv")["country"].iloc[0]
+    analyst = tmp_path / "jdoe.csv"
+    analyst.write_text("origin_year,country,crime,target_start,target_end,p\n"
+                       f"{origins[0]},{country},genocide,{origins[0] + 1},{origins[0] + 1},0.1\n")
+    from r2p_models.backtest import model_source
+
+    source = model_source(load_config(path))
+    writers = {
+        "pipeline": ["pipeline", "--config", str(path), "--out", str(tmp_path)],
+        "rerun": ["rerun", "--config", str(path)],
+        "backtest": ["backtest", "--config", str(path), "--origins", str(origins[0] - 1)],
+        "resolve": ["resolve", "--config", str(path)],
+        "import-analyst": ["ledger", "import-analyst", "--ledger", str(ledger), "--csv",
+                           str(analyst), "--analyst", "jdoe"],
+        "recalibrate": ["ledger", "recalibrate", "--ledger", str(ledger), "--source", source],
+    }
+    readers = {
+        "score": ["score", "--config", str(path)],
+        "report": ["report", "--config", str(path), "--out", str(tmp_path / "r.html")],
+        "export": ["ledger", "export", "--ledger", str(ledger), "--out", str(tmp_path / "x.csv")],
+        "verify": ["ledger", "verify", "--ledger", str(ledger)],
+    }
+    before = snapshot(ledger)
+    thread, release = _hold_lock_in_a_thread(ledger)
+    try:
+        for name, args in writers.items():
+            assert main(["--log-format", "text", *args]) == EXIT_LOCKED, name
+            err = capsys.readouterr().err
+            assert "locked by another run" in err and "pid" in err, name
+        assert snapshot(ledger) == before  # no writer wrote
+        for name, args in readers.items():
+            assert main(["--log-format", "text", *args]) == EXIT_OK, name
+    finally:
+        release.set()
+        thread.join(20)
+    assert snapshot(ledger) == before
+
+
+def test_a_ledger_path_that_is_a_folder_is_an_input_error(tmp_path, monkeypatch,
+                                                         capsys) -> None:
+    path = _small_world(tmp_path)
+    _no_fit(monkeypatch)
+    (tmp_path / "ledgers").mkdir()
+    (tmp_path / "out" / "ledger.sqlite").mkdir(parents=True)
+    path.write_text(path.read_text().replace('path = "ledger.sqlite"', 'path = "ledgers"'))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in ("rerun", "resolve", "score", "report"):
+        assert main(["--log-format", "text", command, "--config", str(path)]) == \
+            EXIT_BAD_INPUT, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "[ledger] path" in err[0] and "is a folder" in err[0], err
+    for args in (["pipeline", "--out", str(tmp_path / "out")],
+                 ["backtest", "--origins", "1990", "--ledger", str(tmp_path / "ledgers")]):
+        assert main(["--log-format", "text", *args, "--config", str(path)]) == EXIT_BAD_INPUT
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ": is a folder" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert list((tmp_path / "ledgers").iterdir()) == []
+    assert list((tmp_path / "out").iterdir()) == [tmp_path / "out" / "ledger.sqlite"]

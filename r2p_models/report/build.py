@@ -194,7 +194,7 @@ def load_rows(ledger_path_or_rows: str | os.PathLike[str] | pd.DataFrame) -> pd.
             raise ReportInputError(f"ledger rows lack column(s) {missing}")
         rows = rows[list(COLUMNS)]
     elif isinstance(ledger_path_or_rows, str | os.PathLike):
-        with Ledger(Path(ledger_path_or_rows), create=False) as led:
+        with Ledger(Path(ledger_path_or_rows), readonly=True) as led:
             rows = led.rows()
     else:
         raise ReportInputError(
