@@ -1,0 +1,108 @@
+"""Benchmark `r2p pipeline` on the default world against a baseline release, in one run.
+
+Checks out the baseline (``--baseline``, a git revision; default the 0.1.0 release commit)
+into a temporary worktree, then runs the baseline's and this checkout's pipeline in turn,
+A B A B ... (``--pairs``), each in a fresh process with its own output folder and with
+the same Python environment, and reports per run the wall time, the CPU time and the
+peak resident memory (of the process and its children), with the ratio baseline / ours
+pair by pair. Afterwards it checks that the two agree: for every backtest and current
+forecast both issued (same source, country, crime and origin), the difference of the
+posterior means against their Monte Carlo error (``sd / sqrt(ESS)`` of each, the sd from
+the 90 % interval, ESS taken
+as 400, the convergence gate's floor: the largest Monte Carlo error a passing fit has).
+
+Usage (from the project root; each pipeline takes several minutes)::
+
+    nice -n 10 .venv/bin/python benchmarks/bench_pipeline.py --pairs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The 0.1.0 release as measured in the issues (the last commit before the speed work).
+BASELINE = "c39a21b"
+
+
+def _run(src: Path, out: Path, log: Path) -> dict[str, float]:
+    """One pipeline in a child process; wall, CPU seconds and peak RSS (MB)."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    cmd = [sys.executable, "-m", "r2p_models.cli", "--log-format", "json", "pipeline",
+           "--config", str(src / "datasets" / "default_world" / "run.toml"), "--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with log.open("w") as fh:
+        code = subprocess.call(cmd, cwd=src, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"exit": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
+
+
+def _rows(ledger: Path) -> pd.DataFrame:
+    with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as con:
+        rows = pd.read_sql("select source, kind, country, crime, origin_year, p_mean, p_q05, "
+                           "p_q95 from forecasts where kind in ('backtest', 'forecast')", con)
+    # posterior sd from the 90 % interval (normal approximation: width / 3.29)
+    rows["p_sd"] = (rows["p_q95"] - rows["p_q05"]) / 3.29
+    return rows
+
+
+def agreement(base: Path, ours: Path) -> dict[str, float]:
+    """Forecasts both ledgers issued, compared against their Monte Carlo error."""
+    a, b = _rows(base), _rows(ours)
+    key = ["kind", "country", "crime", "origin_year"]
+    a["src"] = a["source"].str.split().str[-1]  # variant; the version may differ
+    b["src"] = b["source"].str.split().str[-1]
+    m = a.merge(b, on=[*key, "src"], suffixes=("_a", "_b"))
+    se = np.sqrt((m["p_sd_a"] ** 2 + m["p_sd_b"] ** 2) / 400.0)
+    z = (m["p_mean_a"] - m["p_mean_b"]).abs() / se
+    return {"cases": len(m), "max_abs_diff": float((m["p_mean_a"] - m["p_mean_b"]).abs().max()),
+            "median_z": float(z.median()), "share_within_3_mc_se": float((z <= 3).mean())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", default=BASELINE, help="git revision of the baseline")
+    ap.add_argument("--pairs", type=int, default=1, help="baseline/ours pairs")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="r2p-bench-"))
+    base_src = work / "baseline"
+    subprocess.check_call(["git", "worktree", "add", "--detach", str(base_src), args.baseline],
+                          cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        results: list[dict[str, object]] = []
+        for i in range(args.pairs):
+            for name, src in (("baseline", base_src), ("ours", ROOT)):
+                out = work / f"{name}-{i}"
+                r = _run(src, out, work / f"{name}-{i}.log")
+                results.append({"run": name, "pair": i, **r})
+                print(json.dumps(results[-1]), flush=True)
+        df = pd.DataFrame(results)
+        piv = df.pivot(index="pair", columns="run", values="wall_s")
+        print("\nwall seconds, median:", df.groupby("run")["wall_s"].median().round(1).to_dict())
+        print("ratio baseline / ours, pair by pair:",
+              (piv["baseline"] / piv["ours"]).round(2).tolist())
+        print("peak RSS MB, max:", df.groupby("run")["peak_rss_mb"].max().round(0).to_dict())
+        print("agreement of the last pair:",
+              agreement(work / f"baseline-{args.pairs - 1}" / "ledger.sqlite",
+                        work / f"ours-{args.pairs - 1}" / "ledger.sqlite"))
+    finally:
+        subprocess.call(["git", "worktree", "remove", "--force", str(base_src)], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    main()
