@@ -254,7 +254,7 @@ def bad_csvs(draw) -> tuple[str, str]:
     if kind == "far":  # a typo such as 20244 for 2024, or a number too large for int64
         col = draw(st.sampled_from(["origin_year", "target_start", "target_end"]))
         frame.loc[i, col] = draw(st.sampled_from(["1e19", "-1e19", "20244", "999", "0"]))
-        return _csv(frame), rf"column '{col}' must be a year from 1000 to 9999; bad rows: {line}"
+        return _csv(frame), rf"column '{col}' must be a year in 1800-2200; bad rows: {line}"
     if kind == "text":
         col = draw(st.sampled_from(["p", "origin_year", "target_end"]))
         frame.loc[i, col] = draw(text.filter(_not_a_number))
@@ -344,8 +344,8 @@ def test_regression_a_year_too_large_for_int64_names_its_row(tmp_path: Path) -> 
     f.write_text("origin_year,country,crime,target_start,target_end,p\n"
                  "1e19,SDN,genocide,2021,2022,0.3\n")
     with Ledger(tmp_path / "ledger.sqlite") as led:
-        with pytest.raises(InputError, match=r"column 'origin_year' must be a year from 1000 "
-                                             r"to 9999; bad rows: row 1 \(line 2\) \('1e19'\)"):
+        with pytest.raises(InputError, match=r"column 'origin_year' must be a year in "
+                                             r"1800-2200; bad rows: row 1 \(line 2\) \('1e19'\)"):
             led.import_analyst_csv(f, analyst_id="jdoe")
         assert len(led) == 0
 
