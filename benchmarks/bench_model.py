@@ -42,7 +42,8 @@ def _child(args: argparse.Namespace) -> None:
     warnings.filterwarnings("ignore")
     panel = xr.open_dataset(args.panel).load()
     cfg = ModelConfig(sampler=args.sampler, horizon=1, chains=args.chains, draws=args.draws,
-                      tune=args.tune, seed=args.seed, retries=0)  # one attempt: what is timed
+                      tune=args.tune, seed=args.seed, retries=0,
+                      extend=0)  # one attempt: what is timed
     t0 = time.perf_counter()
     fm = fit(panel, cfg, warn=False)
     wall = time.perf_counter() - t0

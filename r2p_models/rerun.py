@@ -55,7 +55,7 @@ from r2p_models.config import RunConfig, load_config, write_run_config
 from r2p_models.data.panel import load_panel
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger, ledger_lock
-from r2p_models.progress import FitProgress
+from r2p_models.progress import FitProgress, rounded_diagnostics
 
 __all__ = [
     "RunResult",
@@ -385,7 +385,7 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
             if not diag.ok:
                 result.status = "not_converged"
                 log.error("the fit failed its convergence checks: %s; no forecast issued",
-                          result.diagnostics)
+                          diag.summary())
             else:
                 t = time.perf_counter()
                 draws = fitted.predict(panel, origin)
@@ -433,8 +433,10 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
             path = run_dir / "manifest.json"
             atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
             result.manifest = str(path)
-        log.info("rerun %s: %s", run_id, json.dumps(
-            {k: v for k, v in asdict(result).items() if k != "scores"}, default=str))
+        shown = {k: v for k, v in asdict(result).items() if k != "scores"}
+        shown["diagnostics"] = rounded_diagnostics(
+            {k: v for k, v in result.diagnostics.items() if k not in ("worst", "problems")})
+        log.info("rerun %s: %s", run_id, json.dumps(shown, default=str))
         if own:
             tracker.close()
         return result

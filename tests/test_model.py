@@ -188,7 +188,7 @@ def test_convergence_check_skips_constant_elements_without_warnings():
 def fitted(toy):
     panel, _ = toy
     cfg = ModelConfig(sampler="pymc", chains=2, draws=150, tune=150, horizon=1, seed=7,
-                      retries=0)
+                      retries=0, extend=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit(panel, cfg)
@@ -260,7 +260,7 @@ def test_save_load_round_trip_and_refusals(toy, fitted, tmp_path):
     with pytest.raises(ModelFileError, match="horizon = 1"):
         load_model(path, expected_config=ModelConfig(horizon=2, sampler="pymc", chains=2,
                                                      draws=150, tune=150, seed=7,
-                                                     retries=0))
+                                                     retries=0, extend=0))
     with h5py.File(path, "a") as f:
         f.attrs["format_version"] = 99
     with pytest.raises(ModelFileError, match="newer"):

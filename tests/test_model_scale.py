@@ -137,17 +137,19 @@ def test_bad_effect_scale_setting(value):
 def test_config_hash_of_the_default_is_unchanged():
     """Files and ledgers written before the setting existed keep their config hash."""
     cfg = ModelConfig()
-    old = {k: v for k, v in cfg.to_dict().items() if k not in ("effect_scale", "train_at_risk")}
+    old = {k: v for k, v in cfg.to_dict().items()
+           if k not in ("effect_scale", "train_at_risk", "extend")}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert config_hash(cfg) == expected
     assert config_hash(replace(cfg, effect_scale="rolling_cv")) != expected
     assert config_hash(replace(cfg, train_at_risk="origin")) != expected
+    assert config_hash(replace(cfg, extend=0)) != expected
 
 
 def test_fit_records_the_chosen_scale_and_it_survives_save_and_load(tmp_path):
     panel = _world(0.5, seed=3, n_countries=40, n_years=14)
     cfg = ModelConfig(variant="no_country", horizon=1, sampler="pymc", chains=2, draws=30,
-                      tune=30, retries=0, effect_scale="rolling_cv")
+                      tune=30, retries=0, extend=0, effect_scale="rolling_cv")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fm = fit(panel, cfg, through=2011)

@@ -22,6 +22,7 @@ draws = 60
 tune = 60
 horizon = 1
 retries = 0
+extend = 0
 [ledger]
 path = "ledger.sqlite"
 [report]
