@@ -81,7 +81,7 @@ from scipy.optimize import minimize
 from scipy.special import betainc, expit, log_expit, logit, softmax
 
 from r2p_models.errors import InputError
-from r2p_models.ledger import POOL_METHODS, Ledger, ledger_lock
+from r2p_models.ledger import POOL_METHODS, Ledger, _text, ledger_lock
 
 __all__ = ["EPS", "LEVEL", "N_BOOT", "STRENGTH", "PoolResult", "combine", "fit_pool",
            "pool_frame", "pool_sources"]
@@ -513,7 +513,7 @@ def pool_sources(
         raise PoolInputError(f"n_boot must be a whole number >= 0, got {n_boot!r}")
     if not 0 < level < 1:
         raise PoolInputError(f"level must be in (0, 1), got {level!r}")
-    name = f"{method} pool of {' + '.join(sources)}" if name is None else name
+    name = _text("name", f"{method} pool of {' + '.join(sources)}" if name is None else name)
     if name in sources:
         raise PoolInputError(f"name {name!r} is one of the pooled sources")
     _prior(sources, prior)
