@@ -311,3 +311,23 @@ def test_bad_source_error_names_it(path: Path) -> None:
     make_ledger(path, cases(n_countries=2))
     with pytest.raises(PoolInputError, match=r"no forecasts of source\(s\) \['nosuch'\]"):
         pool_sources(path, ["good", "nosuch"])
+
+
+# ---------------------------------------------------------------------------- report
+
+def test_report_shows_the_latest_pool_weights(path: Path) -> None:
+    from r2p_models.report import build_report
+
+    make_ledger(path, cases(n_countries=4))
+    html = build_report(path, n_boot=10)
+    assert "Pooled sources: weights" not in html  # no pool yet: no table
+    res = pool_sources(path, ["good", "noise"], method="beta", n_boot=5, name="P",
+                       issued_at=T0)
+    html = build_report(path, n_boot=10)
+    assert "Pooled sources: weights" in html
+    section = html.split("Pooled sources: weights", 1)[1].split("</table>", 1)[0]
+    last = res.weights[res.weights["origin_year"] == LAST]
+    assert section.count('data-metric="pool_weight"') == len(last) == 4
+    good = last.set_index("input_source").loc["good"]
+    assert f'data-value="{good.value!r}"' in section or f"{good.value:.3f}" in section
+    assert "beta a" in section and str(LAST) in section
