@@ -306,6 +306,34 @@ def _cmd_ledger_recalibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_pool(args: argparse.Namespace) -> int:
+    from r2p_models.errors import InputError
+    from r2p_models.pool import pool_sources
+
+    prior = None
+    for item in args.prior or []:
+        src, sep, value = item.rpartition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not src:
+            raise InputError(f"--prior {item!r}: expected SOURCE=WEIGHT")
+        prior = (prior or {}) | {src: weight}
+    res = pool_sources(args.ledger, args.source, method=args.method, name=args.name,
+                       kind=args.kind, prior=prior, strength=args.strength,
+                       n_boot=args.n_boot)
+    print(f"recorded {res.inserted} pooled forecasts ({res.unchanged} already recorded) as "
+          f"{res.source!r} ({res.kind}); {res.skipped} cases skipped (not forecast by every "
+          "source); outcomes resolve with the next `r2p resolve`")
+    last = res.weights[res.weights["origin_year"] == res.weights["origin_year"].max()]
+    for r in last.itertuples():
+        what = r.input_source or r.parameter
+        print(f"  origin {r.origin_year}: {what} {r.value:.3f} [{r.lo:.3f}, {r.hi:.3f}] "
+              f"({r.n_cases} training cases)")
+    return EXIT_OK
+
+
 def _positive_int(text: str) -> int:
     """An argparse type: a whole number >= 1 (e.g. ``--workers``)."""
     try:
@@ -484,6 +512,26 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--warmup", type=int, default=2,
                            help="origins backtested before the first compared one, for the "
                                 "recalibration's track record only (default 2, the horizon)")
+
+    what = ("record the pool of ledger sources as a new source, weights learned at each "
+            "origin from the outcomes resolved by then")
+    p = sub.add_parser("pool", help=what, description=what)
+    p.add_argument("--ledger", required=True, type=Path)
+    p.add_argument("--source", required=True, action="append",
+                   help="ledger source to pool (repeat; at least two)")
+    p.add_argument("--method", choices=["linear", "log", "beta"], default="linear",
+                   help="linear (default), log (log-odds) or beta (beta-transformed linear)")
+    p.add_argument("--name", default=None,
+                   help="the pooled source (default: '<method> pool of A + B')")
+    p.add_argument("--kind", choices=["backtest", "forecast"], default=None,
+                   help="rows to pool (default: the kind every source has)")
+    p.add_argument("--prior", action="append", default=None, metavar="SOURCE=WEIGHT",
+                   help="prior weight of a source (repeat for each; default equal shares)")
+    p.add_argument("--strength", type=float, default=10.0,
+                   help="prior strength in pseudo-cases (default 10)")
+    p.add_argument("--n-boot", type=int, default=200,
+                   help="bootstrap replicates of the weights' 90%% intervals (default 200)")
+    p.set_defaults(func=_cmd_pool)
 
     p = sub.add_parser("ledger", help="ledger utilities",
                        description="ledger utilities: export, import-analyst, recalibrate, "

@@ -97,6 +97,17 @@ chain. A ledger of version 1 (no REPLACE guards, no chain) is upgraded in place 
 package opens it where it can be written, in one transaction: the guards are added, the
 rows it holds are chained in id order, and ``meta`` records ``upgraded_at`` and
 ``rows_at_upgrade`` (those rows' hashes date from the upgrade, not from their issue).
+
+Schema version 3 adds table ``pool_weights``: the weights (and, for a beta-transformed
+linear pool, the recalibration parameters ``beta_a``, ``beta_b``) that
+:func:`r2p_models.pool.pool_sources` learned for a pooled source at each origin, with a
+90 % interval, the number of training cases and the pooling configuration (JSON). It is
+append-only like the logs (no update, delete or replace; key ``(pooled_source, kind,
+origin_year, parameter, input_source)``), written in the same transaction as the pooled
+forecasts, and checked by :meth:`Ledger.verify` like every table; its rows are not
+hash-chained (the pooled forecasts they produced are). A ledger of version 1 or 2 gets it
+when opened writable (``meta`` records ``upgraded_to_3_at``); a ledger of version 3 is
+refused by releases that only know version 2.
 """
 
 from __future__ import annotations
@@ -133,6 +144,8 @@ __all__ = [
     "COLUMNS",
     "EXPORT_COLUMNS",
     "KINDS",
+    "POOL_COLUMNS",
+    "POOL_METHODS",
     "SCHEMA_VERSION",
     "YEAR_MAX",
     "YEAR_MIN",
@@ -155,8 +168,9 @@ __all__ = [
 ]
 
 #: Version of the database layout written by this module (1: before the REPLACE guards and
-#: the hash chain; a ledger of version 1 is upgraded in place when opened writable).
-SCHEMA_VERSION = 2
+#: the hash chain; 2: before table ``pool_weights``; an older ledger is upgraded in place
+#: when opened writable).
+SCHEMA_VERSION = 3
 #: Plausible calendar years of ``origin_year``, ``target_start`` and ``target_end``.
 YEAR_MIN, YEAR_MAX = 1800, 2200
 #: Kinds of rows: real-time model forecasts, backtest postdictions, analyst assessments.
@@ -182,6 +196,15 @@ _FRAME_REQUIRED = (*_CASE, "p_mean")
 _FRAME_OPTIONAL = ("horizon", "p_q05", "p_q50", "p_q95")
 _CSV_REQUIRED = ("origin_year", "country", "crime", "target_start", "target_end", "p")
 _CSV_OPTIONAL = ("p_q05", "p_q50", "p_q95")
+#: Pooling methods and parameters recorded in table ``pool_weights``.
+POOL_METHODS: tuple[str, ...] = ("linear", "log", "beta")
+POOL_PARAMETERS: tuple[str, ...] = ("weight", "beta_a", "beta_b")
+#: Columns of table ``pool_weights`` (and of :meth:`Ledger.pool_weights`), in order.
+POOL_COLUMNS: tuple[str, ...] = (
+    "id", "pooled_source", "kind", "method", "origin_year", "parameter", "input_source",
+    "value", "lo", "hi", "prior", "n_cases", "config", "run_id", "created_at",
+)
+_POOL_KEY = ("pooled_source", "kind", "origin_year", "parameter", "input_source")
 #: Probabilities closer than this count as the same issued value.
 P_ATOL = 1e-12
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -381,8 +404,52 @@ END"""
         for op in ("UPDATE", "DELETE")
     ),
 )
+_POOL_MATCH = " AND ".join(f"{c} = NEW.{c}" for c in _POOL_KEY)
+#: Added by schema version 3: the weights of pooled sources (r2p_models.pool), append-only
+#: with the same guards as the logs (no update, delete or replace of an id or key).
+_DDL_3: tuple[str, ...] = (
+    f"""CREATE TABLE pool_weights (
+    id INTEGER PRIMARY KEY,
+    pooled_source TEXT NOT NULL CHECK (length(trim(pooled_source)) > 0),
+    kind TEXT NOT NULL CHECK (kind IN ('forecast', 'backtest')),
+    method TEXT NOT NULL CHECK (method IN ({", ".join(f"'{m}'" for m in POOL_METHODS)})),
+    origin_year INTEGER NOT NULL,
+    parameter TEXT NOT NULL CHECK (parameter IN ({", ".join(f"'{m}'" for m in POOL_PARAMETERS)})),
+    input_source TEXT NOT NULL,
+    value REAL NOT NULL,
+    lo REAL,
+    hi REAL,
+    prior REAL,
+    n_cases INTEGER NOT NULL CHECK (n_cases >= 0),
+    config TEXT NOT NULL,
+    run_id TEXT NOT NULL CHECK (length(trim(run_id)) > 0),
+    created_at TEXT NOT NULL CHECK (created_at GLOB '{_STAMP_GLOB}'),
+    CHECK ((parameter = 'weight') = (length(input_source) > 0)),
+    CHECK (parameter <> 'weight' OR (value BETWEEN 0 AND 1 AND lo BETWEEN 0 AND 1
+                                     AND hi BETWEEN 0 AND 1 AND prior BETWEEN 0 AND 1)),
+    CHECK (parameter = 'weight' OR (value > 0 AND lo > 0 AND hi > 0)),
+    CHECK (lo <= value AND value <= hi),
+    UNIQUE (pooled_source, kind, origin_year, parameter, input_source)
+) STRICT""",
+    *(
+        f"""CREATE TRIGGER pool_weights_{op.lower()} BEFORE {op} ON pool_weights BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: pool_weights is append-only');
+END"""
+        for op in ("UPDATE", "DELETE")
+    ),
+    f"""CREATE TRIGGER pool_weights_no_replace BEFORE INSERT ON pool_weights
+WHEN EXISTS (SELECT 1 FROM pool_weights WHERE id = NEW.id)
+  OR EXISTS (SELECT 1 FROM pool_weights WHERE {_POOL_MATCH})
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: pool_weights is append-only');
+END""",
+    """CREATE TRIGGER pool_weights_id_positive AFTER INSERT ON pool_weights WHEN NEW.id < 1
+BEGIN
+    SELECT RAISE(ABORT, 'r2p ledger: pool_weights ids start at 1');
+END""",
+)
 #: The layout this module writes (schema version :data:`SCHEMA_VERSION`).
-_DDL: tuple[str, ...] = (*_DDL_1, *_DDL_2)
+_DDL: tuple[str, ...] = (*_DDL_1, *_DDL_2, *_DDL_3)
 #: First link of the hash chain (the "previous hash" of the first issued row).
 _GENESIS = "0" * 64
 
@@ -877,11 +944,13 @@ class Ledger:
             self._upgrade()
 
     def _upgrade(self) -> None:
-        """Upgrade a schema-1 ledger to version 2 in place, in one transaction.
+        """Upgrade a ledger of schema version 1 or 2 to the current one, in one transaction.
 
-        Adds :data:`_DDL_2` (the REPLACE guards and table ``forecast_chain``), chains the
-        rows it holds in id order, and records ``upgraded_at`` and ``rows_at_upgrade`` in
-        ``meta``. Another process may have upgraded it meanwhile: checked inside the lock.
+        From version 1: adds :data:`_DDL_2` (the REPLACE guards and table
+        ``forecast_chain``), chains the rows it holds in id order, and records
+        ``upgraded_at`` and ``rows_at_upgrade`` in ``meta``. From version 1 or 2: adds
+        :data:`_DDL_3` (table ``pool_weights``) and records ``upgraded_to_3_at``. Another
+        process may have upgraded it meanwhile: checked inside the lock.
         """
         with self._transaction() as con:
             (version,) = con.execute(
@@ -889,14 +958,19 @@ class Ledger:
             if int(version) >= SCHEMA_VERSION:
                 self.schema_version = int(version)
                 return
-            for stmt in _DDL_2:
+            stamp = _utc_stamp(what="upgraded_at")
+            if int(version) < 2:
+                for stmt in _DDL_2:
+                    con.execute(stmt)
+                n = self._chain(con, after_id=0)
+                con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                                [("upgraded_at", stamp), ("rows_at_upgrade", str(n))])
+            for stmt in _DDL_3:
                 con.execute(stmt)
-            n = self._chain(con, after_id=0)
+            con.execute("INSERT INTO meta (key, value) VALUES ('upgraded_to_3_at', ?)",
+                        (stamp,))
             con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                         (str(SCHEMA_VERSION),))
-            con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
-                            [("upgraded_at", _utc_stamp(what="upgraded_at")),
-                             ("rows_at_upgrade", str(n))])
         self.schema_version = SCHEMA_VERSION
 
     @staticmethod
@@ -976,6 +1050,13 @@ class Ledger:
         data_hash = _opt_text("data_hash", data_hash, optional=optional)
         config_hash = _opt_text("config_hash", config_hash, optional=optional)
         stamp = _utc_stamp(issued_at)
+        frame = self._issue_rows(rows, ignore_extra_columns)
+        return self._issue_frame(frame, source=source, kind=kind, run_id=run_id,
+                                 data_hash=data_hash, config_hash=config_hash, stamp=stamp)
+
+    @staticmethod
+    def _issue_rows(rows: pd.DataFrame, ignore_extra_columns: bool) -> pd.DataFrame:
+        """The rows of :meth:`issue`, checked, with canonical columns."""
         if not isinstance(rows, pd.DataFrame):
             raise TypeError(f"rows must be a pandas DataFrame, got {type(rows).__name__}")
         missing = [c for c in _FRAME_REQUIRED if c not in rows.columns]
@@ -997,14 +1078,86 @@ class Ledger:
         if len(rows) == 0:
             raise LedgerValidationError("rows: no forecasts to issue (empty frame)")
         checker = _Rows("rows", [f"row {label!r}" for label in rows.index], {})
-        frame = _validate(rows, checker, text=False)
+        return _validate(rows, checker, text=False)
+
+    def issue_pool(
+        self,
+        rows: pd.DataFrame,
+        weights: pd.DataFrame,
+        *,
+        source: str,
+        kind: Literal["forecast", "backtest"],
+        method: str,
+        config: str,
+        run_id: str,
+        data_hash: str,
+        config_hash: str,
+        issued_at: dt.datetime | None = None,
+    ) -> IssueResult:
+        """Record a pooled source's forecasts and the weights behind them, all or nothing.
+
+        Used by :func:`r2p_models.pool.pool_sources`. ``rows`` are issued as by
+        :meth:`issue` (same checks, idempotence and conflicts) and ``weights`` appended to
+        table ``pool_weights`` in the same transaction.
+
+        Parameters
+        ----------
+        rows : pandas.DataFrame
+            The pooled forecasts (columns of :meth:`issue`).
+        weights : pandas.DataFrame
+            Columns ``origin_year, parameter, input_source, value, lo, hi, prior,
+            n_cases`` (may be empty: origins pooled before keep their stored weights).
+        source, kind, run_id, data_hash, config_hash, issued_at
+            As for :meth:`issue` (``kind`` 'forecast' or 'backtest').
+        method : {'linear', 'log', 'beta'}
+        config : str
+            The pooling configuration (JSON), recorded with each weight.
+
+        Raises
+        ------
+        LedgerValidationError
+            Bad rows or weights (a weight outside [0, 1], a key already recorded, ...).
+        LedgerConflictError
+            As for :meth:`issue`.
+        """
+        source = _text("source", source)
+        run_id = _text("run_id", run_id)
+        if kind not in ("forecast", "backtest"):
+            raise LedgerValidationError(f"kind of a pooled source must be 'forecast' or "
+                                        f"'backtest', got {kind!r}")
+        if method not in POOL_METHODS:
+            raise LedgerValidationError(f"method must be one of {list(POOL_METHODS)}, "
+                                        f"got {method!r}")
+        stamp = _utc_stamp(issued_at)
+        frame = self._issue_rows(rows, False)
+        cols = [c for c in POOL_COLUMNS if c not in ("id", "pooled_source", "kind", "method",
+                                                     "config", "run_id", "created_at")]
+        missing = [c for c in cols if c not in weights.columns]
+        if missing:
+            raise LedgerValidationError(f"weights: missing column(s) {missing}")
+        records = [
+            (source, kind, method, int(r.origin_year), str(r.parameter), str(r.input_source),
+             *(None if pd.isna(v) else float(v) for v in (r.value, r.lo, r.hi, r.prior)),
+             int(r.n_cases), config, run_id, stamp)
+            for r in weights[cols].itertuples(index=False)
+        ]
+        names = POOL_COLUMNS[1:]
+
+        def add_weights(con: sqlite3.Connection) -> None:
+            con.executemany(f"INSERT INTO pool_weights ({', '.join(names)}) VALUES "
+                            f"({', '.join('?' * len(names))})", records)
+
         return self._issue_frame(frame, source=source, kind=kind, run_id=run_id,
-                                 data_hash=data_hash, config_hash=config_hash, stamp=stamp)
+                                 data_hash=_text("data_hash", data_hash),
+                                 config_hash=_text("config_hash", config_hash), stamp=stamp,
+                                 also=add_weights)
 
     def _issue_frame(
         self, frame: pd.DataFrame, *, source: str, kind: str, run_id: str,
         data_hash: str | None, config_hash: str | None, stamp: str,
+        also: Any = None,
     ) -> IssueResult:
+        """Issue checked rows in one transaction (``also(con)``, if given, runs in it)."""
         with self._transaction() as con:
             existing = pd.DataFrame(
                 con.execute(
@@ -1039,6 +1192,8 @@ class Ledger:
                 " n_inserted, n_unchanged) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, source, kind, stamp, data_hash, config_hash, len(new), int(old.sum())),
             )
+            if also is not None:
+                also(con)
         return IssueResult(run_id=run_id, source=source, kind=kind, issued_at=stamp,
                            inserted=len(new), unchanged=int(old.sum()))
 
@@ -1285,6 +1440,39 @@ class Ledger:
         floats = (*_PROBS, "outcome")
         return df.astype({c: "int64" for c in ints} | {c: "float64" for c in floats})
 
+    def pool_weights(self, pooled_source: str | None = None) -> pd.DataFrame:
+        """The weights of pooled sources (table ``pool_weights``), sorted by ``id``.
+
+        Parameters
+        ----------
+        pooled_source : str, optional
+            Only this pooled source's rows.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`POOL_COLUMNS`: per pooled source, kind and origin, one
+            ``parameter='weight'`` row per input source (``value`` the weight, ``lo``/``hi``
+            its interval, ``prior`` its prior weight, ``n_cases`` the training cases) and,
+            for the beta pool, rows ``beta_a`` and ``beta_b`` (``input_source`` empty).
+            Empty for a ledger that predates the table (schema 2, read where it cannot be
+            upgraded).
+        """
+        present = self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                              "'pool_weights'")
+        rows: list[tuple[Any, ...]] = []
+        if present:
+            sql = f"SELECT {', '.join(POOL_COLUMNS)} FROM pool_weights"
+            params: tuple[Any, ...] = ()
+            if pooled_source is not None:
+                sql += " WHERE pooled_source = ?"
+                params = (pooled_source,)
+            rows = self._query(sql + " ORDER BY id", params)
+        df = pd.DataFrame(rows, columns=list(POOL_COLUMNS))
+        return df.astype({"id": "int64", "origin_year": "int64", "n_cases": "int64",
+                          "value": "float64", "lo": "float64", "hi": "float64",
+                          "prior": "float64"})
+
     def runs(self) -> pd.DataFrame:
         """The runs that issued to this ledger, from the issue log.
 
@@ -1369,10 +1557,12 @@ class Ledger:
             raise LedgerIntegrityError(f"{where}: PRAGMA integrity_check found {len(problems)}"
                                        f" problem(s), e.g. {problems[0]!r}")
         if self.schema_version < SCHEMA_VERSION:
+            lacks = ("the REPLACE guards and the hash chain" if self.schema_version < 2
+                     else "table pool_weights")
             raise LedgerIntegrityError(
-                f"{where}: schema version {self.schema_version} predates the REPLACE guards "
-                "and the hash chain, and the file could not be upgraded (it is not writable "
-                "here); open it once where it is writable (any r2p command upgrades it)"
+                f"{where}: schema version {self.schema_version} predates {lacks}, and the "
+                "file could not be upgraded (it is not writable here); open it once where it "
+                "is writable (any r2p command upgrades it)"
             )
         expected = _expected_schema()
         found = _schema_objects(con)

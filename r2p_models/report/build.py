@@ -161,6 +161,8 @@ class ReportContent:
     seed: int
     notices: list[str] = field(default_factory=list)
     skill_excluded: int = 0
+    #: The ledger's table pool_weights (r2p_models.pool); None when built from rows.
+    pool_weights: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- input
@@ -645,4 +647,14 @@ def report_content(
         proxies=proxy_map, region_given=regions is not None, explanations_given=ex is not None,
         top_n=top_n, n_boot=n_boot, seed=seed, notices=notices,
         skill_excluded=int(scored["base_rate_ref"].isna().sum()) if not scored.empty else 0,
+        pool_weights=_pool_weights(ledger_path_or_rows),
     )
+
+
+def _pool_weights(ledger_path_or_rows: str | os.PathLike[str] | pd.DataFrame,
+                  ) -> pd.DataFrame | None:
+    """The ledger's pooled-source weights (None for rows given as a DataFrame)."""
+    if isinstance(ledger_path_or_rows, pd.DataFrame):
+        return None
+    with Ledger(Path(ledger_path_or_rows), readonly=True) as led:
+        return led.pool_weights()

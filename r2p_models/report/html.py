@@ -1027,6 +1027,26 @@ def _methods(c: ReportContent) -> str:
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
+def _pool_weights_block(c: ReportContent) -> str:
+    """Table "Pooled sources: weights": each pooled source's parameters at its newest
+    origin, with their 90 % intervals (empty when the ledger has no pooled source)."""
+    w = c.pool_weights
+    if w is None or w.empty:
+        return ""
+    newest = w.groupby(["pooled_source", "kind"])["origin_year"].transform("max")
+    w = w[w["origin_year"] == newest]
+    body = [tr([track_th(f"{r.pooled_source} ({r.kind})"), td(r.method), td(r.origin_year),
+                td(r.input_source or r.parameter.replace("beta_", "beta ")),
+                num(r.value, "auc", metric="pool_weight", lower=r.lo, upper=r.hi),
+                num(r.prior, "auc"), num(r.n_cases, "int")])
+            for r in w.itertuples()]
+    return ("<h3>Pooled sources: weights</h3><p>Weights (and the beta pool's a, b) learned at "
+            "each pooled source's newest origin from the outcomes resolved by then, with 90 % "
+            "block-bootstrap intervals over countries (r2p pool).</p>"
+            + table(["Pooled source", "Method", "Origin", "Input", "Weight (90% interval)",
+                     "Prior", "Training cases"], body))
+
+
 # ------------------------------------------------------------------------ page
 
 
@@ -1040,6 +1060,8 @@ def render(c: ReportContent) -> str:
     sections = []
     for sid, heading in SECTIONS:
         body = builders[sid](c)
+        if sid == "summary":
+            body += _pool_weights_block(c)
         sections.append(f'<section id="{sid}" data-section="{sid}" aria-labelledby="h-{sid}">'
                         f'<h2 id="h-{sid}">{esc(heading)}</h2>\n{body}\n</section>')
     stamps = pd.concat([c.rows["issued_at"], c.rows["resolved_at"]]).dropna() \
