@@ -1,0 +1,169 @@
+"""Lead time of warnings and what changed between runs, on hand-worked tiny ledgers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from r2p_models.calibration import CalibrationInputError
+from r2p_models.calibration.leadtime import (
+    compare_lead_times,
+    find_onsets,
+    lead_time_at_budget,
+    lead_time_summary,
+    lead_times,
+    onset_histories,
+)
+from r2p_models.ledger import Ledger
+
+T0 = dt.datetime(2020, 1, 15, 12, 0, tzinfo=dt.UTC)
+MODEL = "r2p-hier 1.0"
+ANALYST = "analyst/desk"
+#: p_mean of (country, origin) for the model, genocide, window origin+1 (one year).
+#: Ranks: 2010 B A C; 2011-2012 A B C; 2013 A C B; 2014 C B A; 2015 A B C.
+P = {
+    "A": {2010: 0.20, 2011: 0.30, 2012: 0.40, 2013: 0.50, 2014: 0.01, 2015: 0.30},
+    "B": {2010: 0.25, 2011: 0.20, 2012: 0.20, 2013: 0.02, 2014: 0.10, 2015: 0.20},
+    "C": {2010: 0.05, 2011: 0.05, 2012: 0.05, 2013: 0.10, 2014: 0.20, 2015: 0.10},
+}
+#: Onsets: A in 2014, B in 2015, C in 2013.
+ONSETS = {"A": 2014, "B": 2015, "C": 2013}
+
+
+def _rows(p: dict[str, dict[int, float]], horizon: int = 1) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"origin_year": o, "country": c, "crime": "genocide", "target_start": o + 1,
+         "target_end": o + horizon, "p_mean": v}
+        for c, by in p.items() for o, v in by.items()])
+
+
+def _panel(onsets: dict[str, int], years: range = range(2008, 2018)) -> xr.DataArray:
+    countries = sorted(onsets)
+    vals = np.zeros((len(countries), len(years), 1))
+    for i, c in enumerate(countries):
+        vals[i, list(years).index(onsets[c]), 0] = 1
+    return xr.DataArray(vals, dims=("country", "year", "crime"),
+                        coords={"country": countries, "year": list(years),
+                                "crime": ["genocide"]})
+
+
+def _ledger(path, *, horizon: int = 1, analyst: bool = True) -> pd.DataFrame:
+    with Ledger(path) as led:
+        led.issue(_rows(P, horizon), source=MODEL, kind="forecast", run_id="r1",
+                  data_hash="d", config_hash="c", issued_at=T0)
+        if analyst:
+            # the analyst puts C first at 2011 and 2012 only
+            pa = {"A": {2011: 0.1, 2012: 0.1}, "B": {2011: 0.05, 2012: 0.05},
+                  "C": {2011: 0.3, 2012: 0.3}}
+            led.issue(_rows(pa, horizon), source=ANALYST, kind="analyst", run_id="a1",
+                      data_hash=None, config_hash=None, issued_at=T0)
+        led.resolve(_panel(ONSETS), outcome_source="hand", observed_through=2017,
+                    resolved_at=T0)
+        return led.rows()
+
+
+@pytest.fixture
+def rows(tmp_path) -> pd.DataFrame:
+    return _ledger(tmp_path / "ledger.sqlite")
+
+
+def _one(lt: pd.DataFrame, country: str, source: str = MODEL) -> pd.Series:
+    r = lt[(lt["country"] == country) & (lt["source"] == source)]
+    assert len(r) == 1
+    return r.iloc[0]
+
+
+def test_onsets_are_read_from_the_resolved_windows(rows, tmp_path) -> None:
+    ons = find_onsets(rows)
+    assert list(zip(ons["country"], ons["onset_year"], strict=True)) == [
+        ("C", 2013), ("A", 2014), ("B", 2015)]
+    assert ons["onset_exact"].all()
+    # two-year windows: each onset is in two positive windows; still one onset, its year
+    # the one year those windows share (or the earliest one no zero window rules out)
+    two = _ledger(tmp_path / "two.sqlite", horizon=2, analyst=False)
+    ons2 = find_onsets(two)
+    assert dict(zip(ons2["country"], ons2["onset_year"], strict=True)) == ONSETS
+    assert (ons2["windows"] >= 1).all()
+
+
+def test_lead_time_top_n(rows) -> None:
+    lt = lead_times(rows, top_n=1, sources=[MODEL])
+    a = _one(lt, "A")
+    # ranked 1st at origins 2011, 2012, 2013 (2nd at 2010): 3 years before the 2014 onset
+    assert (a.flagged, a.lead_time, a.entered, a.origins, a.last_origin) == (
+        True, 3.0, 2011, 4, 2013)
+    b = _one(lt, "B")  # 1st at 2010 only, then dropped: missed, though flagged once
+    assert not b.flagged and np.isnan(b.lead_time) and b.ever_flagged
+    assert b.first_flagged == 2010 and b.rank_last == 2
+    c = _one(lt, "C")  # never on the list: missed
+    assert not c.flagged and not c.ever_flagged and np.isnan(c.lead_time)
+    # top 2: B is back on the list at 2014 only (3rd at 2013), so 1 year
+    lt2 = lead_times(rows, top_n=2, sources=[MODEL])
+    assert _one(lt2, "B").lead_time == 1.0 and _one(lt2, "A").lead_time == 4.0
+    # origins at or after the onset never count
+    h = onset_histories(rows, sources=[MODEL])
+    assert (h["origin_year"] < h["onset_year"]).all()
+    assert set(h.loc[h["country"] == "C", "origin_year"]) == {2010, 2011, 2012}
+
+
+def test_lead_time_threshold_and_lookback(rows) -> None:
+    lt = lead_times(rows, top_n=None, threshold=0.25, sources=[MODEL])
+    assert set(lt["rule"]) == {"p >= 0.25"}
+    assert _one(lt, "A").lead_time == 3.0  # 0.30, 0.40, 0.50 from 2011
+    assert not _one(lt, "B").flagged  # 0.25 at 2010 only
+    assert _one(lead_times(rows, top_n=None, threshold=0.45, sources=[MODEL]),
+                "A").lead_time == 1.0
+    both = lead_times(rows, top_n=1, threshold=0.25, sources=[MODEL])
+    assert set(both["rule"]) == {"top 1", "p >= 0.25"}
+    short = lead_times(rows, top_n=1, max_lookback=2, sources=[MODEL])
+    assert _one(short, "A").lead_time == 2.0 and _one(short, "A").origins == 2
+
+
+def test_summary_per_source_and_crime(rows) -> None:
+    s = lead_time_summary(lead_times(rows, top_n=2))
+    m = s[s["source"] == MODEL].iloc[0]
+    assert (m.crime, m.onsets, m.flagged, m.dropped) == ("genocide", 3, 2, 0)
+    assert m.share_flagged == pytest.approx(2 / 3)
+    assert m.median_lead == 2.5 and m.q25_lead == 1.75 and m.q75_lead == 3.25  # {1, 4}
+    assert m.mean_warning_years == pytest.approx(5 / 3)
+    a = s[s["source"] == ANALYST].iloc[0]
+    assert a.onsets == 3  # the analyst covered A (2014), B (2015) and C (2013)
+
+
+def test_paired_comparison(rows) -> None:
+    lt = lead_times(rows, top_n=1)
+    assert _one(lt, "C", ANALYST).lead_time == 2.0  # 1st at 2011 and 2012
+    cmp = compare_lead_times(lt, MODEL, ANALYST, n_boot=500, seed=1)
+    r = cmp.iloc[0]
+    assert (r.onsets, r.both, r.a_only, r.b_only, r.neither) == (3, 0, 1, 1, 1)
+    assert r.mean_a == pytest.approx(1.0) and r.mean_b == pytest.approx(2 / 3)
+    assert r.difference == pytest.approx(1 / 3)
+    assert r.lower <= r.difference <= r.upper and r.lower < 0 < r.upper
+    assert np.isnan(r.median_diff_both)
+    with pytest.raises(CalibrationInputError, match="no lead times of source"):
+        compare_lead_times(lt, MODEL, "nobody")
+
+
+def test_alert_budget(rows) -> None:
+    b = lead_time_at_budget(rows, budgets=[1, 2, 3], sources=[MODEL])
+    got = b.set_index("budget")[["flagged", "median_lead"]]
+    assert got.loc[1].tolist() == [1, 3.0]
+    assert got.loc[2].tolist() == [2, 2.5]
+    assert got.loc[3, "flagged"] == 3  # every country is on a list of 3
+
+
+def test_bad_input_is_named(rows) -> None:
+    with pytest.raises(CalibrationInputError, match="unknown source"):
+        lead_times(rows, sources=["nobody"])
+    with pytest.raises(CalibrationInputError, match="top_n"):
+        lead_times(rows, top_n=0)
+    with pytest.raises(CalibrationInputError, match="threshold"):
+        lead_times(rows, threshold=1.5)
+    with pytest.raises(CalibrationInputError, match="lack column"):
+        lead_times(rows.drop(columns="p_mean"))
+    empty = lead_times(rows[rows["outcome_status"] != "observed"], top_n=1)
+    assert empty.empty and lead_time_summary(empty).empty
