@@ -44,14 +44,17 @@ Flagged, lead time
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from r2p_models.calibration._validate import CalibrationInputError
 
 __all__ = [
-    "MAX_LOOKBACK",
+    "COMPARE_COLUMNS",
     "LEAD_COLUMNS",
+    "MAX_LOOKBACK",
+    "SUMMARY_COLUMNS",
     "compare_lead_times",
     "find_onsets",
     "lead_time_at_budget",
