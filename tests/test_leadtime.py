@@ -167,3 +167,93 @@ def test_bad_input_is_named(rows) -> None:
         lead_times(rows.drop(columns="p_mean"))
     empty = lead_times(rows[rows["outcome_status"] != "observed"], top_n=1)
     assert empty.empty and lead_time_summary(empty).empty
+
+
+# ----------------------------------------------------------------------------- what changed
+
+V19 = {"A": 0.5, "B": 0.4, "C": 0.3, "D": 0.2, "E": 0.1}
+V20 = {"A": 0.45, "C": 0.6, "B": 0.1, "D": 0.25}  # E no longer at risk: not forecast
+
+
+def _vintage_rows(p: dict[str, float], origin: int) -> pd.DataFrame:
+    df = pd.DataFrame({"country": list(p), "p_mean": list(p.values())})
+    df["origin_year"], df["crime"] = origin, "genocide"
+    df["target_start"], df["target_end"] = origin + 1, origin + 2
+    df["p_q05"] = (df["p_mean"] - 0.05).clip(0, 1)
+    df["p_q50"] = df["p_mean"]
+    df["p_q95"] = (df["p_mean"] + 0.05).clip(0, 1)
+    return df
+
+
+def _two_vintages(path, both: bool = True) -> pd.DataFrame:
+    with Ledger(path) as led:
+        for origin, p in ((2019, V19), (2020, V20))[: 2 if both else 1]:
+            led.issue(_vintage_rows(p, origin), source=MODEL, kind="forecast",
+                      run_id=f"r{origin}", data_hash="d", config_hash="c",
+                      issued_at=dt.datetime(origin + 1, 3, 1, tzinfo=dt.UTC))
+        return led.rows()
+
+
+EXPLAIN = {
+    "r2019": pd.DataFrame({"country": ["C", "C", "B"], "crime": "genocide",
+                           "risk_factor": ["1 Armed conflict", "9 Tensions", "1 Armed conflict"],
+                           "contribution": [0.2, 0.1, 0.5]}),
+    "r2020": pd.DataFrame({"country": ["C", "C", "C"], "crime": "genocide",
+                           "risk_factor": ["1 Armed conflict", "9 Tensions",
+                                           "3 Weakness of State structures"],
+                           "contribution": [0.9, 0.1, -0.3]}),
+}
+
+
+def test_what_changed_between_two_vintages(tmp_path) -> None:
+    from r2p_models.report.changes import what_changed
+
+    rows = _two_vintages(tmp_path / "l.sqlite")
+    ch = what_changed(rows, top_n=2, n=5)
+    assert (ch.source, ch.latest, ch.previous, ch.latest_run, ch.previous_run) == (
+        MODEL, 2020, 2019, "r2020", "r2019")
+    assert ch.entrants[["country", "rank_now", "rank_before"]].values.tolist() == [["C", 1, 3]]
+    assert ch.exits[["country", "rank_before", "rank_now"]].values.tolist() == [["B", 2, 4]]
+    assert ch.risers["country"].tolist() == ["C", "D"]
+    assert ch.fallers["country"].tolist() == ["B", "A"]
+    c = ch.risers.iloc[0]
+    assert c.change == pytest.approx(0.3)
+    assert (c.p_before_q05, c.p_before_q95, c.p_now_q05, c.p_now_q95) == pytest.approx(
+        (0.25, 0.35, 0.55, 0.65))
+    assert not ch.explained and "drivers" not in ch.risers.columns
+    # E left the forecasts (not at risk) but was never on the top 2: not an exit
+    wide = what_changed(rows, top_n=5, n=1)
+    assert wide.exits[["country", "note"]].values.tolist() == [
+        ["E", "not forecast in the latest run"]]
+    assert len(wide.risers) == len(wide.fallers) == 1
+    assert what_changed(rows, top_n=2, by="run").entrants["country"].tolist() == ["C"]
+
+
+def test_what_changed_shows_the_risk_factors_that_moved(tmp_path) -> None:
+    from r2p_models.report.changes import run_explanations, what_changed
+
+    rows = _two_vintages(tmp_path / "l.sqlite")
+    for run, df in EXPLAIN.items():
+        (tmp_path / "runs" / run).mkdir(parents=True)
+        df.to_csv(tmp_path / "runs" / run / "explanations.csv", index=False)
+    ex = run_explanations(tmp_path / "l.sqlite", ["r2019", "r2020", "r-missing"])
+    assert sorted(ex) == ["r2019", "r2020"]
+    ch = what_changed(rows, top_n=2, explanations=ex)
+    assert ch.explained
+    drivers = dict(zip(ch.risers["country"], ch.risers["drivers"], strict=True))
+    assert drivers["C"] == "1 Armed conflict (+0.70); 3 Weakness of State structures (-0.30)"
+    assert dict(zip(ch.fallers["country"], ch.fallers["drivers"], strict=True))["B"] == \
+        "not recorded in both runs"
+
+
+def test_what_changed_with_one_vintage_or_none(tmp_path) -> None:
+    from r2p_models.errors import InputError
+    from r2p_models.report.changes import what_changed
+
+    rows = _two_vintages(tmp_path / "l.sqlite", both=False)
+    ch = what_changed(rows)
+    assert ch.previous is None and "Only one real-time run" in ch.note
+    assert ch.entrants.empty and ch.risers.empty
+    assert "no real-time forecasts" in what_changed(rows.iloc[:0]).note
+    with pytest.raises(InputError, match="unknown source"):
+        what_changed(rows, "nobody")
