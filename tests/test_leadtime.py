@@ -257,3 +257,34 @@ def test_what_changed_with_one_vintage_or_none(tmp_path) -> None:
     assert "no real-time forecasts" in what_changed(rows.iloc[:0]).note
     with pytest.raises(InputError, match="unknown source"):
         what_changed(rows, "nobody")
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_prints_the_summary_and_writes_the_lead_times(tmp_path, capsys) -> None:
+    from r2p_models.cli import EXIT_BAD_INPUT, EXIT_OK, main
+
+    path = tmp_path / "ledger.sqlite"
+    _ledger(path)
+    out = tmp_path / "sub" / "lead.csv"
+    assert main(["--log-format", "text", "leadtime", "--ledger", str(path), "--top-n", "1",
+                 "--threshold", "0.25", "--source", MODEL, "--out", str(out)]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "median_lead" in printed and "top 1" in printed and "p >= 0.25" in printed
+    assert ANALYST not in printed
+    lt = pd.read_csv(out)
+    assert len(lt) == 6 and set(lt["source"]) == {MODEL}
+    for argv, message in (
+        (["--source", "nobody"], "unknown source(s) ['nobody']"),
+        (["--threshold", "2"], "threshold must be a probability"),
+    ):
+        assert main(["--log-format", "text", "leadtime", "--ledger", str(path), *argv]) \
+            == EXIT_BAD_INPUT
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0] and err[0].startswith("r2p leadtime: error")
+    assert main(["leadtime", "--ledger", str(tmp_path / "missing.sqlite")]) == EXIT_BAD_INPUT
+    assert not (tmp_path / "missing.sqlite").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["leadtime", "--ledger", str(path), "--top-n", "0"])
+    assert exc.value.code == EXIT_BAD_INPUT
