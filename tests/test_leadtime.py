@@ -288,3 +288,65 @@ def test_cli_prints_the_summary_and_writes_the_lead_times(tmp_path, capsys) -> N
     with pytest.raises(SystemExit) as exc:
         main(["leadtime", "--ledger", str(path), "--top-n", "0"])
     assert exc.value.code == EXIT_BAD_INPUT
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _section(html: str, sid: str) -> str:
+    start = html.index(f'<section id="{sid}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_report_shows_lead_times_when_there_are_onsets(tmp_path) -> None:
+    from r2p_models.report import SECTIONS, build_report
+
+    path = tmp_path / "ledger.sqlite"
+    _ledger(path)
+    html = build_report(path, top_n=1, n_boot=20)
+    ids = [sid for sid, _ in SECTIONS]
+    assert ids.index("changes") == 1 and "lead-time" in ids
+    sec = _section(html, "lead-time")
+    assert "How early did warnings come?" in sec
+    assert 'data-track="r2p-hier 1.0 (real time)"' in sec
+    row = sec[sec.index('data-track="r2p-hier 1.0 (real time)" data-crime="genocide"'):]
+    assert 'data-metric="onsets" data-value="3.0"' in row
+    assert 'data-metric="flagged" data-value="1.0"' in row
+    assert 'data-metric="median_lead" data-value="3.0"' in row
+    assert 'id="lead-time-ranks"' in sec and "<img" in sec  # the figure
+    assert "Alert budgets" in sec and "against the other sources" in sec
+    # each origin is a vintage: the last two are compared
+    assert "origin 2015" in _section(html, "changes")
+
+
+def test_report_says_plainly_when_there_are_no_onsets(tmp_path) -> None:
+    from r2p_models.report import build_report
+
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        led.issue(_rows(P), source=MODEL, kind="forecast", run_id="r1", data_hash="d",
+                  config_hash="c", issued_at=T0)
+        led.resolve(_panel({"A": 2030, "B": 2030, "C": 2030}, range(2008, 2031)),
+                    outcome_source="hand", observed_through=2017, resolved_at=T0)
+    html = build_report(path, n_boot=20)
+    assert "The ledger has no resolved onsets yet" in _section(html, "lead-time")
+
+
+def test_report_shows_what_changed_with_the_risk_factors(tmp_path) -> None:
+    from r2p_models.report import build_report
+
+    path = tmp_path / "l.sqlite"
+    _two_vintages(path)
+    sec = _section(build_report(path, top_n=2, n_boot=20), "changes")
+    assert "origin 2020" in sec and "origin 2019" in sec
+    assert 'data-country="C" data-change="New on the watchlist"' in sec
+    assert 'data-country="B" data-change="Off the watchlist"' in sec
+    assert "Risk factors that moved most" not in sec and "not found" in sec
+    for run, df in EXPLAIN.items():
+        (tmp_path / "runs" / run).mkdir(parents=True)
+        df.to_csv(tmp_path / "runs" / run / "explanations.csv", index=False)
+    sec = _section(build_report(path, top_n=2, n_boot=20), "changes")
+    assert "Risk factors that moved most" in sec
+    assert "1 Armed conflict (+0.70)" in sec
+    rise = sec[sec.index('data-country="C" data-change="Largest rises"'):]
+    assert 'data-metric="p_now" data-value="0.6" data-lower="0.5' in rise
