@@ -566,8 +566,8 @@ def _lead_time_content(
     comps = []
     for other in sorted(set(lt["track"]) - {main}):
         o_source, o_kind = _track_parts(rows, other) or ("", "")
-        if o_source == source:
-            continue
+        if o_source == source or o_kind not in (kind, "analyst"):
+            continue  # real time beside real time and analysts; backtests beside backtests
         try:
             comps.append(compare_lead_times(lt, (source, kind), (o_source, o_kind),
                                             n_boot=n_boot, level=LEVEL, seed=seed))

@@ -335,7 +335,7 @@ def plot_lead_times(
     with style():
         fig = Figure(figsize=(4.6 * ncols, 3.0 * nrows + 0.8), layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
-        for ax, crime in zip(axes, crimes, strict=False):
+        for i, (ax, crime) in enumerate(zip(axes, crimes, strict=False)):
             h = history[history["crime"] == crime]
             for (_, _), g in h.groupby(["country", "onset_year"], sort=True):
                 g = g.sort_values("years_before", ascending=False)
@@ -352,15 +352,19 @@ def plot_lead_times(
             ax.grid(True, color="0.9", linewidth=0.7)
             n_onsets = h.groupby(["country", "onset_year"]).ngroups
             ax.set_title(f"{labels.get(crime, crime)} ({n_onsets} onsets)")
-            ax.set_xlabel("Years before the onset (origin year of the forecast)")
-            ax.set_ylabel(f"Rank (1 = highest; top {top_n} above the dotted line)")
+            if i + ncols >= len(crimes):
+                ax.set_xlabel("Years before the onset")
+            if i % ncols == 0:
+                ax.set_ylabel("Rank (1 = highest risk)")
         for ax in axes[len(crimes):]:
             ax.set_visible(False)
         for flagged in (True, False):
             label, color, marker, line = styles[flagged]
             axes[0].plot([], [], color=color, marker=marker, linestyle=line, label=label)
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
-                   ncols=2, frameon=False)
+        handles, names = axes[0].get_legend_handles_labels()
+        axes[0].plot([], [], color="0.3", linestyle=":", label=f"Top-{top_n} cut-off")
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False)
         fig.suptitle(title)
     return fig
 

@@ -1209,7 +1209,9 @@ def _lead_time(c: ReportContent) -> str:
         "one is taken, which shortens the lead time). Each forecast year the country's rank "
         "is its place among the source's forecasts of that crime; equal probabilities are "
         "ordered by country code, so a source that gives every country the same "
-        "probability (such as a climatology) has no meaningful lead time.</p>")
+        "probability (such as a climatology) has no meaningful lead time. A source that began "
+        "issuing forecasts only a few years ago cannot show a longer lead time than that: "
+        "compare sources on the onsets both forecast (the table above).</p>")
     return "\n".join(parts)
 
 
