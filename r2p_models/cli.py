@@ -265,6 +265,27 @@ def _eval_overrides(args: argparse.Namespace) -> dict[str, object] | None:
     return overrides or None
 
 
+def _cmd_leadtime(args: argparse.Namespace) -> int:
+    from r2p_models.calibration.leadtime import lead_time_summary, lead_times
+    from r2p_models.ledger import Ledger
+
+    _check_out_file(args.out)
+    with Ledger(args.ledger, readonly=True) as led:
+        rows = led.rows()
+    lt = lead_times(rows, top_n=args.top_n, threshold=args.threshold, sources=args.source,
+                    max_lookback=args.max_lookback)
+    if args.out:
+        from r2p_models.atomic import atomic_write_text
+
+        atomic_write_text(args.out, lt.to_csv(index=False))
+        print(f"wrote {len(lt)} lead times (one row per source, rule and onset) to {args.out}")
+    if lt.empty:
+        print("no resolved onsets covered by the forecasts in the ledger yet")
+        return EXIT_OK
+    print(lead_time_summary(lt).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return EXIT_OK
+
+
 def _cmd_ledger_export(args: argparse.Namespace) -> int:
     from r2p_models.ledger import export_ledger_csv
 
@@ -465,6 +486,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("report", _cmd_report, "write the calibration report (HTML) from the ledger")
     p.add_argument("--out", type=Path, default=None,
                    help="HTML file (default: [report] path); missing folders are created")
+
+    what = ("how early did warnings come: for every resolved onset, the years it had been on "
+            "each source's watchlist (top N of its crime and origin) or above a threshold")
+    p = sub.add_parser("leadtime", help=what, description=what)
+    p.add_argument("--ledger", required=True, type=Path)
+    p.add_argument("--top-n", type=_positive_int, default=10,
+                   help="watchlist length per crime and origin (default 10)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="also: flagged when the probability is at least this (e.g. 0.2)")
+    p.add_argument("--source", nargs="+", action="extend", default=None,
+                   help="only these ledger sources (default: all)")
+    p.add_argument("--max-lookback", type=_positive_int, default=10,
+                   help="origins at most this many years before the onset count (default 10)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="CSV file of the lead time of every source and onset (the summary "
+                        "is printed); missing folders are created")
+    p.set_defaults(func=_cmd_leadtime)
 
     p = cmd("rerun", _cmd_rerun, "the scheduled job: validate, fit, forecast, resolve, "
             "score, report")

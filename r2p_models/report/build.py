@@ -163,6 +163,10 @@ class ReportContent:
     skill_excluded: int = 0
     #: The ledger's table pool_weights (r2p_models.pool); None when built from rows.
     pool_weights: pd.DataFrame | None = None
+    #: "How early did warnings come?" (:func:`_lead_time_content`).
+    lead_time: dict[str, Any] = field(default_factory=dict)
+    #: "What changed since the last run" (:class:`r2p_models.report.changes.Changes`).
+    changes: Any = None
 
 
 # ----------------------------------------------------------------------------- input
@@ -513,6 +517,94 @@ def _watchlist(
     return wl, info
 
 
+def _track_parts(rows: pd.DataFrame, track: str | None) -> tuple[str, str] | None:
+    if track is None:
+        return None
+    r = rows[rows["track"] == track]
+    return None if r.empty else (str(r["source"].iloc[0]), str(r["kind"].iloc[0]))
+
+
+#: Alert budgets (countries a year per crime) of the lead-time section, with the report's
+#: top_n added.
+LEAD_BUDGETS = (5, 10, 20)
+
+
+def _lead_time_content(
+    rows: pd.DataFrame, primary: str | None, top_n: int, n_boot: int, seed: int,
+) -> dict[str, Any]:
+    """Lead times of every track's warnings of the ledger's onsets (watchlist rule, top
+    ``top_n``), their summary, the featured track's rank histories and alert budgets, and
+    the featured track against every other source on shared onsets."""
+    from r2p_models.calibration.leadtime import (
+        compare_lead_times,
+        find_onsets,
+        lead_time_at_budget,
+        lead_time_summary,
+        lead_times,
+        onset_histories,
+    )
+
+    out: dict[str, Any] = {"onsets": 0, "top_n": top_n}
+    if rows.empty:
+        return out
+    onsets = find_onsets(rows)
+    out["onsets"] = len(onsets)
+    lt = lead_times(rows, top_n=top_n)
+    if onsets.empty or lt.empty:
+        return out
+    lt["track"] = [_track(s, k) for s, k in zip(lt["source"], lt["kind"], strict=True)]
+    summary = lead_time_summary(lt)
+    summary.insert(0, "track", [_track(s, k) for s, k in zip(summary["source"],
+                                                             summary["kind"], strict=True)])
+    covered = lt.groupby("track").size()
+    main = primary if primary in covered.index else str(covered.sort_index().idxmax())
+    source, kind = _track_parts(rows, main) or (None, None)
+    hist = onset_histories(rows, sources=[source], kinds=[kind])
+    hist = hist.merge(lt.loc[lt["track"] == main, ["country", "crime", "onset_year",
+                                                   "flagged"]],
+                      on=["country", "crime", "onset_year"], how="left")
+    budgets = sorted({*LEAD_BUDGETS, top_n})
+    budget = lead_time_at_budget(rows, budgets, sources=[source], kinds=[kind])
+    comps = []
+    for other in sorted(set(lt["track"]) - {main}):
+        o_source, o_kind = _track_parts(rows, other) or ("", "")
+        if o_source == source or o_kind not in (kind, "analyst"):
+            continue  # real time beside real time and analysts; backtests beside backtests
+        try:
+            comps.append(compare_lead_times(lt, (source, kind), (o_source, o_kind),
+                                            n_boot=n_boot, level=LEVEL, seed=seed))
+        except CalibrationInputError:
+            continue
+    compare = pd.concat(comps, ignore_index=True) if comps else pd.DataFrame()
+    if not compare.empty:
+        compare = compare[compare["onsets"] > 0]
+        compare.insert(3, "track_b", [_track(s, k) for s, k in zip(
+            compare["b"], compare["kind_b"], strict=True)])
+    out.update(lead=lt, summary=summary, main=main, history=hist, budget=budget,
+               compare=compare)
+    return out
+
+
+def _changes_content(
+    rows: pd.DataFrame, primary: str | None, top_n: int,
+    ledger_path_or_rows: str | os.PathLike[str] | pd.DataFrame,
+) -> Any:
+    """What changed between the two latest real-time runs of the current model, with the
+    risk factors that moved when rerun's explanations of both runs sit beside the ledger."""
+    from r2p_models.report.changes import run_explanations, what_changed
+
+    parts = _track_parts(rows, primary)
+    fc = rows[rows["kind"] == "forecast"]
+    source = parts[0] if parts and parts[1] == "forecast" and parts[0] in set(
+        fc["source"]) else None
+    changes = what_changed(rows, source, top_n=top_n)
+    if changes.previous is not None and not isinstance(ledger_path_or_rows, pd.DataFrame):
+        ex = run_explanations(ledger_path_or_rows, [changes.latest_run, changes.previous_run])
+        if len(ex) == 2:
+            changes = what_changed(rows, source, top_n=top_n, explanations=ex)
+    return changes
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -648,6 +740,8 @@ def report_content(
         top_n=top_n, n_boot=n_boot, seed=seed, notices=notices,
         skill_excluded=int(scored["base_rate_ref"].isna().sum()) if not scored.empty else 0,
         pool_weights=_pool_weights(ledger_path_or_rows),
+        lead_time=_lead_time_content(rows, primary, top_n, n_boot, seed),
+        changes=_changes_content(rows, primary, top_n, ledger_path_or_rows),
     )
 
 

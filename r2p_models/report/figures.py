@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 __all__ = [
     "PALETTE",
     "figure_uri",
+    "plot_lead_times",
     "plot_over_time",
     "plot_region_audit",
     "plot_watchlist",
@@ -300,6 +301,71 @@ def plot_watchlist(table: pd.DataFrame, *, title: str) -> Figure:
         ax.grid(True, axis="x", color="0.9")
         ax.legend(loc="lower right", frameon=True)
         ax.set_title(title)
+    return fig
+
+
+def plot_lead_times(
+    history: pd.DataFrame, *, top_n: int, crimes: Sequence[str], labels: dict[str, str],
+    title: str,
+) -> Figure:
+    """Rank of each onset's country at the origins before the onset, one panel per crime.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        :func:`r2p_models.calibration.leadtime.onset_histories` rows of one source, with a
+        boolean ``flagged`` column (warning in place when the onset came).
+    top_n : int
+        Watchlist length (the cut-off line).
+    crimes : sequence of str
+        Crimes to draw, in order (one panel each).
+    labels : dict
+        Crime -> panel title.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    cap = max(10 * top_n, int(history["rank"].max()) if history["rank"].notna().any() else 1)
+    ncols = min(2, max(1, len(crimes)))
+    nrows = -(-max(1, len(crimes)) // ncols)
+    styles = {True: ("Warned in time (on the list when the onset came)", PALETTE[0], "o", "-"),
+              False: ("Missed (not on the list when the onset came)", PALETTE[1], "s", "--")}
+    with style():
+        fig = Figure(figsize=(4.6 * ncols, 3.0 * nrows + 0.8), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
+        for i, (ax, crime) in enumerate(zip(axes, crimes, strict=False)):
+            h = history[history["crime"] == crime]
+            for (_, _), g in h.groupby(["country", "onset_year"], sort=True):
+                g = g.sort_values("years_before", ascending=False)
+                label, color, marker, line = styles[bool(g["flagged"].iloc[0])]
+                ax.plot(-g["years_before"], g["rank"].clip(upper=cap), color=color,
+                        marker=marker, linestyle=line, linewidth=1.0, markersize=3.5,
+                        alpha=0.75)
+            ax.axhline(top_n + 0.5, color="0.3", linestyle=":", linewidth=1.0)
+            ax.set_yscale("log")
+            ax.set_ylim(cap * 1.3, 0.8)
+            ax.set_xlim(right=-0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.grid(True, color="0.9", linewidth=0.7)
+            n_onsets = h.groupby(["country", "onset_year"]).ngroups
+            ax.set_title(f"{labels.get(crime, crime)} ({n_onsets} onsets)")
+            if i + ncols >= len(crimes):
+                ax.set_xlabel("Years before the onset")
+            if i % ncols == 0:
+                ax.set_ylabel("Rank (1 = highest risk)")
+        for ax in axes[len(crimes):]:
+            ax.set_visible(False)
+        for flagged in (True, False):
+            label, color, marker, line = styles[flagged]
+            axes[0].plot([], [], color=color, marker=marker, linestyle=line, label=label)
+        handles, names = axes[0].get_legend_handles_labels()
+        axes[0].plot([], [], color="0.3", linestyle=":", label=f"Top-{top_n} cut-off")
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False)
+        fig.suptitle(title)
     return fig
 
 

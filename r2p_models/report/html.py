@@ -31,6 +31,7 @@ from r2p_models.report.build import (
 )
 from r2p_models.report.figures import (
     figure_uri,
+    plot_lead_times,
     plot_over_time,
     plot_region_audit,
     plot_watchlist,
@@ -43,11 +44,13 @@ __all__ = ["SECTIONS", "render"]
 #: Section ids and headings, in page order.
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "What the ledger holds"),
+    ("changes", "What changed since the last run"),
     ("headline", "Headline scores"),
     ("reliability", "Reliability"),
     ("over-time", "Accuracy over time"),
     ("regions", "Breakdown by region"),
     ("side-by-side", "Models and analysts side by side"),
+    ("lead-time", "How early did warnings come?"),
     ("watchlist", "Current watchlist"),
     ("methods", "Methods and caveats"),
 )
@@ -1047,6 +1050,191 @@ def _pool_weights_block(c: ReportContent) -> str:
                      "Prior", "Training cases"], body))
 
 
+def _rank(v: Any) -> str:
+    return "not forecast" if not _finite(v) else f"{int(v)}"
+
+
+def _changes(c: ReportContent) -> str:
+    ch = c.changes
+    if ch is None:
+        return empty("Not computed.")
+    if ch.previous is None:
+        return f"<p>{esc(ch.note)}</p>"
+    unit = "origin" if isinstance(ch.latest, int) else "run"
+    parts = [
+        f"<p>The latest real-time forecasts of {esc(ch.source)} ({unit} {esc(ch.latest)}, run "
+        f"<code>{esc(ch.latest_run)}</code>) against the run before ({unit} "
+        f"{esc(ch.previous)}, run <code>{esc(ch.previous_run)}</code>). The watchlist is the "
+        f"{ch.top_n} highest forecasts of each crime.</p>"]
+    for title, t, rank_col in (("New on the watchlist", ch.entrants, "rank_now"),
+                               ("Off the watchlist", ch.exits, "rank_before")):
+        if t.empty:
+            parts.append(f"<p><strong>{title}:</strong> none.</p>")
+            continue
+        trs = [tr([td(crime_label(r.crime)), f'<th scope="row">{esc(r.country)}</th>',
+                   td(_rank(r.rank_before)), td(_rank(r.rank_now)),
+                   num(r.p_before, "pct", metric="p_before"),
+                   num(r.p_now, "pct", metric="p_now"), td(r.note or "—")],
+                  crime=r.crime, country=r.country, change=title)
+               for r in t.sort_values(["crime", rank_col]).itertuples()]
+        parts.append(table(["Crime", "Country", "Rank before", "Rank now",
+                            "Probability before", "Probability now", "Note"], trs,
+                           caption=title, cls="text"))
+    for title, t in (("Largest rises", ch.risers), ("Largest falls", ch.fallers)):
+        if t.empty:
+            parts.append(f"<p><strong>{title}:</strong> none.</p>")
+            continue
+        head: list[str | tuple[str, str]] = [
+            "Crime", "Country", ("Before", "probability with its 90% interval"),
+            ("Now", "probability with its 90% interval"), ("Change", "now minus before"),
+            "Rank before", "Rank now"]
+        if ch.explained:
+            head.append(("Risk factors that moved most",
+                         "change of each risk factor's contribution (log-odds) between the "
+                         "two runs"))
+        trs = []
+        for r in t.itertuples():
+            cells = [td(crime_label(r.crime)), f'<th scope="row">{esc(r.country)}</th>',
+                     num(r.p_before, "pct", metric="p_before", lower=r.p_before_q05,
+                         upper=r.p_before_q95),
+                     num(r.p_now, "pct", metric="p_now", lower=r.p_now_q05, upper=r.p_now_q95),
+                     num(r.change, "pct", metric="change"), td(_rank(r.rank_before)),
+                     td(_rank(r.rank_now))]
+            if ch.explained:
+                cells.append(td(r.drivers))
+            trs.append(tr(cells, crime=r.crime, country=r.country, change=title))
+        parts.append(table(head, trs, caption=title, cls="text"))
+    if not ch.explained:
+        parts.append("<p>The risk factors behind these changes are not shown: the "
+                     "explanations of both runs were not found (the scheduled rerun saves "
+                     "them as <code>runs/&lt;run id&gt;/explanations.csv</code> beside the "
+                     "ledger).</p>")
+    return "\n".join(parts)
+
+
+def _years(v: Any) -> str:
+    return "—" if not _finite(v) else f"{float(v):.1f}".removesuffix(".0")
+
+
+def _lead_time(c: ReportContent) -> str:
+    lt = c.lead_time
+    n = lt.get("top_n", c.top_n)
+    intro = (
+        "<p>For every onset of an atrocity crime the ledger has recorded: how many years "
+        f"before it began was the country already on the watchlist (the {n} highest "
+        "forecasts of its crime that year) and kept there without a break until the onset? "
+        "An onset that was not on the list in the last forecast before it counts as "
+        "<em>missed</em>, even if it had been listed earlier and then dropped. Only the "
+        "forecasts made before the onset count, up to 10 years back.</p>")
+    if not lt.get("onsets"):
+        return intro + empty("The ledger has no resolved onsets yet, so there is nothing "
+                             "to measure lead times on.")
+    if "summary" not in lt:
+        return intro + empty(f"The ledger records {lt['onsets']} onset(s), but no source "
+                             "forecast them before they happened.")
+    s = lt["summary"]
+    parts = [intro]
+
+    def rows_of(t: pd.DataFrame) -> list[str]:
+        out = []
+        for r in t.itertuples():
+            spread = (f"{_years(r.q25_lead)} to {_years(r.q75_lead)}"
+                      if _finite(r.q25_lead) else "")
+            out.append(tr([
+                track_th(r.track), td(crime_label(r.crime)),
+                num(r.onsets, "int", metric="onsets"),
+                num(r.flagged, "int", metric="flagged"),
+                num(r.share_flagged, "pct", metric="share_flagged"),
+                num(r.dropped, "int", metric="dropped"),
+                f'<td class="num" data-metric="median_lead" '
+                f'data-value="{_value_attr(r.median_lead)}">{_years(r.median_lead)}'
+                f'<span class="ci">{esc(spread)}</span></td>',
+                num(r.mean_warning_years, "small", metric="mean_warning_years"),
+            ], track=r.track, crime=r.crime))
+        return out
+
+    head: list[str | tuple[str, str]] = [
+        "Source", "Crime", ("Onsets", "onsets the source forecast before they happened"),
+        ("Warned in time", "on the watchlist in the last forecast before the onset"),
+        ("Share warned", "warned in time / onsets"),
+        ("Dropped", "listed at some point, but no longer when the onset came"),
+        ("Median lead (years)", "years on the list before the onset, over the onsets warned "
+                                "in time; below, the middle half (quartiles)"),
+        ("Average years of warning", "over all onsets, a missed one counting 0")]
+    pooled = s[s["crime"] == "all"] if (s["crime"] == "all").any() else s
+    parts.append(table(head, rows_of(pooled), caption=f"Lead times, top {n} watchlist",
+                       cls="text"))
+    if (s["crime"] == "all").any():
+        parts.append('<details class="print-open"><summary>By crime</summary>'
+                     + table(head, rows_of(s[s["crime"] != "all"]),
+                             caption=f"Lead times by crime, top {n} watchlist", cls="text")
+                     + "</details>")
+    main, hist = lt["main"], lt["history"]
+    crimes = [x for x in c.crimes if x in set(hist["crime"])]
+    if crimes:
+        fig = plot_lead_times(hist, top_n=n, crimes=crimes,
+                              labels={k: crime_label(k) for k in crimes},
+                              title=f"Rank before each onset: {main}")
+        m = pooled[pooled["track"] == main]
+        said = (f"{int(m['flagged'].iloc[0])} of {int(m['onsets'].iloc[0])} onsets were on "
+                "the list when they began" if not m.empty else "")
+        alt = (f"Lines, one per onset, of the rank {main} gave the country in each year "
+               f"before the onset, one panel per crime, with the top-{n} cut-off. {said}. "
+               "The numbers are in the table above.")
+        parts.append(figure(figure_uri(fig), alt,
+                            f"Each line is one onset: the country's rank in {esc(main)}'s "
+                            "forecasts in the years before it began (1 is the highest "
+                            f"risk). Below the dotted line it was on the top-{n} watchlist; "
+                            "ranks far down are drawn at the bottom edge.",
+                            fig_id="lead-time-ranks"))
+    b = lt["budget"]
+    if not b.empty:
+        b = b[b["crime"] == "all"] if (b["crime"] == "all").any() else b
+        trs = [tr([num(r.budget, "int", metric="budget"), num(r.onsets, "int", metric="onsets"),
+                   num(r.flagged, "int", metric="flagged"),
+                   num(r.share_flagged, "pct", metric="share_flagged"),
+                   num(r.median_lead, "small", metric="median_lead"),
+                   num(r.mean_warning_years, "small", metric="mean_warning_years")],
+                  track=main, budget=r.budget) for r in b.itertuples()]
+        parts.append(f"<h3>If only a few countries a year can be watched</h3><p>The same "
+                     f"for {esc(main)} with watchlists of different lengths (countries a "
+                     "year per crime): a shorter list is cheaper to follow but warns of "
+                     "fewer onsets, and later.</p>")
+        parts.append(table(["Countries a year", "Onsets", "Warned in time", "Share warned",
+                            "Median lead (years)", "Average years of warning"], trs,
+                           caption=f"Alert budgets: {main}"))
+    cmp_ = lt["compare"]
+    if not cmp_.empty:
+        cm = cmp_[cmp_["crime"] == "all"] if (cmp_["crime"] == "all").any() else cmp_
+        trs = [tr([track_th(r.track_b), num(r.onsets, "int", metric="onsets"),
+                   num(r.both, "int", metric="both"), num(r.a_only, "int", metric="a_only"),
+                   num(r.b_only, "int", metric="b_only"),
+                   num(r.neither, "int", metric="neither"),
+                   num(r.difference, "small", metric="difference", lower=r.lower,
+                       upper=r.upper)],
+                  track=r.track_b) for r in cm.itertuples()]
+        parts.append(f"<h3>{esc(main)} against the other sources</h3><p>On the onsets both "
+                     "sources forecast: how many each warned of in time, and how many more "
+                     f"years of warning per onset {esc(main)} gave on average (negative: "
+                     f"fewer), with a {LEVEL:.0%} interval from resampling the onsets.</p>")
+        parts.append(table(["Other source", "Shared onsets", "Both warned",
+                            f"Only {main}", "Only the other", "Neither",
+                            ("Extra years of warning", "average years of warning of "
+                             f"{main} minus the other's (missed = 0), with its interval")],
+                           trs, caption="Lead times on shared onsets"))
+    parts.append(
+        "<p>How this is counted: an onset is a country, crime and year read from the "
+        "resolved forecast windows (a window that saw an onset, together with the windows "
+        "around it, dates it; where they cannot tell the exact year, the earliest possible "
+        "one is taken, which shortens the lead time). Each forecast year the country's rank "
+        "is its place among the source's forecasts of that crime; equal probabilities are "
+        "ordered by country code, so a source that gives every country the same "
+        "probability (such as a climatology) has no meaningful lead time. A source that began "
+        "issuing forecasts only a few years ago cannot show a longer lead time than that: "
+        "compare sources on the onsets both forecast (the table above).</p>")
+    return "\n".join(parts)
+
+
 # ------------------------------------------------------------------------ page
 
 
@@ -1056,6 +1244,7 @@ def render(c: ReportContent) -> str:
         "summary": _summary, "headline": _headline, "reliability": _reliability,
         "over-time": _over_time, "regions": _regions, "side-by-side": _side_by_side,
         "watchlist": _watchlist, "methods": _methods,
+        "changes": _changes, "lead-time": _lead_time,
     }
     sections = []
     for sid, heading in SECTIONS:
