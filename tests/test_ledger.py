@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import snapshot
 
 from r2p_models.crimes import CRIMES
 from r2p_models.errors import InputError
@@ -61,20 +62,8 @@ def issue(led: Ledger, df: pd.DataFrame, **kw):
     return led.issue(df, **args)
 
 
-def snapshot(path: Path) -> dict[str, list[tuple]]:
-    """Every table's full content, read with a raw connection (independent of Ledger)."""
-    con = sqlite3.connect(path)
-    try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {n: con.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
-    finally:
-        con.close()
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "ledger.sqlite"
 
 
 # ----------------------------------------------------------------------------- schema

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import snapshot
 from scipy.special import betainc, expit, logit
 
 from r2p_models.crimes import CRIMES
@@ -61,19 +62,8 @@ def make_ledger(path: Path, df: pd.DataFrame, *, resolve: bool = True,
     return path
 
 
-def snapshot(path: Path) -> dict[str, list[tuple]]:
-    con = sqlite3.connect(path)
-    try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {n: con.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
-    finally:
-        con.close()
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "ledger.sqlite"
 
 
 # ----------------------------------------------------------------- hand-computed pools

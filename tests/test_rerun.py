@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import snapshot
 
 from r2p_models import model as model_pkg
 from r2p_models.cli import EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_NOT_CONVERGED, EXIT_OK, main
@@ -369,16 +370,6 @@ def _small_world(tmp_path: Path) -> Path:
     return path
 
 
-def snapshot(ledger: Path) -> dict[str, list[tuple]]:
-    """Every table of a ledger, read with a raw connection."""
-    import sqlite3
-
-    con = sqlite3.connect(ledger)
-    try:
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {n: con.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
-    finally:
-        con.close()
 
 
 def _no_fit(monkeypatch) -> None:
