@@ -148,7 +148,7 @@ def fmt(v: Any, style_: str) -> str:
 
     Styles: ``score`` (4 significant digits), ``milli`` (times 1000, for Brier-scale
     numbers), ``small`` (3 significant digits), ``skill`` (signed, 3 decimals), ``auc``
-    (3 decimals), ``pct`` (percent), ``int``, ``p`` (p-value).
+    (3 decimals), ``pct`` (percent), ``int``, ``p`` (p-value), ``years`` (1 decimal).
     """
     if not _finite(v):
         return "—"
@@ -165,6 +165,8 @@ def fmt(v: Any, style_: str) -> str:
         out = f"{v:+.3f}" if abs(v) < 10 else f"{v:+.0f}"
     elif style_ == "auc":
         out = f"{v:.3f}"
+    elif style_ == "years":
+        out = f"{v:.1f}"
     elif style_ == "pct":
         if v != 0 and abs(v) < 0.001:
             out = f"{100 * v:.2g}%"
@@ -1149,7 +1151,7 @@ def _lead_time(c: ReportContent) -> str:
                 f'<td class="num" data-metric="median_lead" '
                 f'data-value="{_value_attr(r.median_lead)}">{_years(r.median_lead)}'
                 f'<span class="ci">{esc(spread)}</span></td>',
-                num(r.mean_warning_years, "small", metric="mean_warning_years"),
+                num(r.mean_warning_years, "years", metric="mean_warning_years"),
             ], track=r.track, crime=r.crime))
         return out
 
@@ -1193,8 +1195,8 @@ def _lead_time(c: ReportContent) -> str:
         trs = [tr([num(r.budget, "int", metric="budget"), num(r.onsets, "int", metric="onsets"),
                    num(r.flagged, "int", metric="flagged"),
                    num(r.share_flagged, "pct", metric="share_flagged"),
-                   num(r.median_lead, "small", metric="median_lead"),
-                   num(r.mean_warning_years, "small", metric="mean_warning_years")],
+                   num(r.median_lead, "years", metric="median_lead"),
+                   num(r.mean_warning_years, "years", metric="mean_warning_years")],
                   track=main, budget=r.budget) for r in b.itertuples()]
         parts.append(f"<h3>If only a few countries a year can be watched</h3><p>The same "
                      f"for {esc(main)} with watchlists of different lengths (countries a "
@@ -1210,7 +1212,7 @@ def _lead_time(c: ReportContent) -> str:
                    num(r.both, "int", metric="both"), num(r.a_only, "int", metric="a_only"),
                    num(r.b_only, "int", metric="b_only"),
                    num(r.neither, "int", metric="neither"),
-                   num(r.difference, "small", metric="difference", lower=r.lower,
+                   num(r.difference, "years", metric="difference", lower=r.lower,
                        upper=r.upper)],
                   track=r.track_b) for r in cm.itertuples()]
         parts.append(f"<h3>{esc(main)} against the other sources</h3><p>On the onsets both "
