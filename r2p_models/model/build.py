@@ -344,9 +344,9 @@ def build_model(design: Design, variant: str = "hierarchical",
     -------
     pymc.Model
         Free parameters and the deterministics ``alpha``, ``beta``, ``beta_missing``,
-        ``beta_rule`` (the interaction rules' effects), ``a_region``, ``a_country``, ``sigma_country``, ``corr_country`` (those the variant
-        has). The likelihood is a ``Potential`` named ``loglik``; no per-observation
-        quantity is stored in a trace.
+        ``beta_rule`` (the interaction rules' effects), ``a_region``, ``a_country``,
+        ``sigma_country``, ``corr_country`` (those the variant has). The likelihood is a
+        ``Potential`` named ``loglik``; no per-observation quantity is stored in a trace.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant = {variant!r}: expected one of {list(VARIANTS)}")

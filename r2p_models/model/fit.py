@@ -52,8 +52,8 @@ RHAT_MAX = 1.01
 ESS_MIN = 400.0
 
 #: Posterior variables a fitted model keeps (those the variant has).
-KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "beta_rule", "a_region", "a_country", "sigma_region",
-        "sigma_country", "corr_country", "mu", "tau", "sigma_beta")
+KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "beta_rule", "a_region", "a_country",
+        "sigma_region", "sigma_country", "corr_country", "mu", "tau", "sigma_beta")
 
 
 class ConvergenceWarning(UserWarning):
@@ -192,8 +192,9 @@ def config_hash(config: ModelConfig) -> str:
     """sha256 of a model config's settings.
 
     ``effect_scale``, ``train_at_risk``, ``extend`` and ``rules`` enter only when they are
-    not their defaults (``"learned"``, ``"target_year"``, 1, 0), so the hashes of configs (and the files
-    and ledger entries that carry them) from before the settings existed stay valid.
+    not their defaults (``"learned"``, ``"target_year"``, 1, 0), so the hashes of configs
+    (and the files and ledger entries that carry them) from before the settings existed
+    stay valid.
     """
     settings = config.to_dict()
     if settings.get("effect_scale") == "learned":
