@@ -209,6 +209,10 @@ class ModelConfig:
         Interaction rules (threshold conjunctions of indicators found by shallow boosted
         trees on the training cells, :mod:`r2p_models.model.rules`) the model adds as
         terms beside the indicators: 0 (default) for none, at most ``MAX_RULES``.
+    history : bool
+        Add each crime's episode history (under way, or how long ago it ended) as a
+        precursor of every crime, one effect per pair of crimes (see
+        :mod:`r2p_models.model.design`); off by default.
     """
 
     variant: str = "hierarchical"
@@ -225,6 +229,7 @@ class ModelConfig:
     effect_scale: str | float = "learned"
     train_at_risk: str = "target_year"
     rules: int = 0
+    history: bool = False
 
     def __post_init__(self) -> None:
         allowed = {
@@ -246,6 +251,8 @@ class ModelConfig:
         r = self.retries
         if not _is_int(r) or not 0 <= r <= 3:
             raise ConfigError(f"[model] retries = {r!r}: expected an integer from 0 to 3")
+        if not isinstance(self.history, bool):
+            raise ConfigError(f"[model] history = {self.history!r}: expected true or false")
         if not _is_int(self.rules) or not 0 <= self.rules <= MAX_RULES:
             raise ConfigError(f"[model] rules = {self.rules!r}: expected an integer from 0 "
                               f"to {MAX_RULES}")

@@ -164,7 +164,8 @@ def _interval_rows(name: str, kind: str, values: np.ndarray) -> dict[str, object
 def _total_log_odds(t: xr.Dataset) -> xr.DataArray:
     """The log-odds as the sum of its additive terms (one crime, per draw)."""
     return (t["intercept"] + t["region"] + t["country_effect"]
-            + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag"))
+            + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag")
+            + t["history_term"].sum("history"))
 
 
 def explain(fm: FittedModel, panel: xr.Dataset, origin_year: int, country: str,
@@ -184,8 +185,9 @@ def explain(fm: FittedModel, panel: xr.Dataset, origin_year: int, country: str,
     -------
     pandas.DataFrame
         One row per (crime, term): ``term`` (``baseline``, ``region``, ``country``, an
-        indicator name, ``missing:<indicator>``, and ``total``), ``kind`` (``base``,
-        ``indicator``, ``missing``, ``total``), ``value`` (the indicator's raw value in the
+        indicator name, ``missing:<indicator>``, ``history:<crime>`` with ``[model]
+        history``, and ``total``), ``kind`` (``base``, ``indicator``, ``missing``,
+        ``history``, ``total``), ``value`` (the indicator's raw value in the
         origin year, NaN when missing), ``x_std`` (standardised, as used), and the mean
         and 5/50/95 % quantiles of the contribution to the log-odds. The ``total`` row
         is the log-odds; its probability is ``1 / (1 + exp(-total))``.
@@ -210,6 +212,9 @@ def explain(fm: FittedModel, panel: xr.Dataset, origin_year: int, country: str,
         for f in t["flag"].values:
             parts.append(_interval_rows(f"missing:{f}", "missing",
                                         t["missing_term"].sel(flag=f).values))
+        for h in t["history"].values:
+            parts.append(_interval_rows(str(h), "history",
+                                        t["history_term"].sel(history=h).values))
         parts.append(_interval_rows("total", "total", _total_log_odds(t).values))
         for r in parts:
             r["crime"] = k
@@ -226,8 +231,9 @@ def explain_risk_factors(fm: FittedModel, panel: xr.Dataset, origin_year: int, c
 
     Returns one row per (crime, term) where ``term`` is ``baseline``, ``region``,
     ``country``, ``RF<n>: <title>`` for each risk factor the indicators inform,
-    ``unmapped indicators`` (indicators without a risk factor), ``missing data`` and
-    ``total``; means and 5/50/95 % quantiles are computed draw by draw from the summed
+    ``unmapped indicators`` (indicators without a risk factor), ``missing data``,
+    ``episode history`` (with ``[model] history``) and ``total``; means and 5/50/95 %
+    quantiles are computed draw by draw from the summed
     contributions (an indicator informing several factors is split equally).
     """
     import json
@@ -263,6 +269,9 @@ def explain_risk_factors(fm: FittedModel, panel: xr.Dataset, origin_year: int, c
             parts.append(_interval_rows(key, "risk_factor", groups[key]))
         parts.append(_interval_rows("missing data", "missing",
                                     t["missing_term"].sum("flag").values))
+        if t.sizes.get("history", 0):
+            parts.append(_interval_rows("episode history", "history",
+                                        t["history_term"].sum("history").values))
         parts.append(_interval_rows("total", "total", _total_log_odds(t).values))
         for r in parts:
             r["crime"] = k

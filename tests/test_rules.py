@@ -1,8 +1,9 @@
-"""Interaction rules (``[model] rules``): the rule search, and the model that uses them.
+"""Interaction rules and episode history (``[model] rules``, ``[model] history``).
 
-The model checks use a toy panel with a known threshold interaction (log-odds + 2.5
-where both ``conflict`` and ``discrimination`` exceed 0.5): the model with rules must
-find it and forecast the true probabilities measurably better than the linear model.
+The rule search is checked on arrays with a known threshold conjunction. The model checks
+use a toy panel with a known threshold interaction and a known cross-crime precursor:
+the model with the new terms must recover both, and forecast the true probabilities
+measurably better than the linear model.
 """
 
 from __future__ import annotations
@@ -83,65 +84,77 @@ def test_rules_setting_is_checked_and_hash_stable():
 
 
 @pytest.fixture(scope="module")
-def interaction_fits():
-    panel, truth = toy_panel(1, n_countries=200, n_years=20, crimes=("genocide",),
-                             interaction=2.5, base_logit=-4.0, missing_rate=0.0,
-                             sigma_country=0.0)
-    through = 2014
+def rich_fits():
+    """A linear model and one with rules and episode history, fitted to a toy panel whose
+    log-odds hold a threshold interaction (+2.5 where conflict and discrimination both
+    exceed 0.5) and a cross-crime precursor (genocide +2 in the year after war crimes
+    were under way)."""
+    panel, truth = toy_panel(2, n_countries=150, n_years=20, crimes=("genocide", "war_crimes"),
+                             interaction=2.5, cross_crime=2.0, base_logit=-4.0,
+                             missing_rate=0.0, sigma_country=0.0)
+    through = 2015
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for r in (0, 6):
-            cfg = ModelConfig(variant="pooled", horizon=1, chains=2, draws=300, tune=300,
-                              retries=0, rules=r)
-            out[r] = fit(panel, cfg, through=through)
+        for rich in (False, True):
+            cfg = ModelConfig(variant="no_country", horizon=1, chains=2, draws=300, tune=300,
+                              retries=0, rules=6 if rich else 0, history=rich)
+            out[rich] = fit(panel, cfg, through=through)
     return panel, truth, through, out
 
 
-def test_rules_model_recovers_the_interaction_the_linear_model_misses(interaction_fits):
-    panel, truth, through, fits = interaction_fits
-    fm = fits[6]
+def test_new_terms_recover_the_interaction_and_cross_crime_effect(rich_fits):
+    panel, truth, through, fits = rich_fits
+    fm = fits[True]
     std = fm.standardisation
-    beta = fm.idata.posterior["beta_rule"].mean(("chain", "draw")).values[0]
+    post = fm.idata.posterior
     # the strongest rule tests both indicators of the true interaction, above thresholds
     # near the true one (raw scale)
-    top = int(np.argmax(beta))
+    beta = post["beta_rule"].sel(crime="genocide")
+    top = int(np.argmax(beta.mean(("chain", "draw")).values))
     names = {std.indicators[j] for j in std.rules.indicators_of(top)}
     assert names == {"conflict", "discrimination"}
     for j, t, a in zip(std.rules.feature[top], std.rules.threshold[top],
                        std.rules.above[top], strict=True):
         assert a
         assert abs(t * std.sd[j] + std.mean[j] - THRESHOLD) < 0.35
-    assert fm.idata.posterior["beta_rule"].isel(rule=top).quantile(0.05) > 0
-    # out of sample (origins after `through`): closer to the true probabilities
+    assert beta.isel(rule=top).quantile(0.05) > 0
+    # the cross-crime pair's effect: 90 % interval covers the truth and excludes 0
+    g = post["beta_history"].sel(crime="genocide", history="history:war_crimes")
+    lo, hi = g.quantile([0.05, 0.95]).values
+    assert 0 < lo < 2.0 < hi
+    # out of sample (origins after `through`): the linear model is measurably further
+    # from the true probabilities
     err = {}
-    for r, m in fits.items():
+    for rich, m in fits.items():
         sq = []
         for t in range(through, int(panel.year[-1])):
             p = m.predict(panel, t).mean("draw").sel(crime="genocide")
             true = truth["p"].sel(year=t + 1, crime="genocide", country=p.country)
             sq.append(((p - true) ** 2).values[p.at_risk.values])
-        err[r] = float(np.mean(np.concatenate(sq)))
-    assert err[6] < 0.6 * err[0], err
+        err[rich] = float(np.mean(np.concatenate(sq)))
+    assert err[True] < 0.6 * err[False], err
 
 
-def test_rules_model_save_load_predict_and_explain(interaction_fits, tmp_path):
-    panel, _, through, fits = interaction_fits
-    fm = fits[6]
+def test_new_terms_save_load_predict_and_explain(rich_fits, tmp_path):
+    panel, _, through, fits = rich_fits
+    fm = fits[True]
     back = load_model(fm.save(tmp_path / "m.nc"))
     np.testing.assert_array_equal(back.predict(panel, through).values,
                                   fm.predict(panel, through).values)
     assert back.standardisation.rules.describe(back.standardisation.indicators) == \
         fm.standardisation.rules.describe(fm.standardisation.indicators)
-    # the per-indicator contributions (rules shared among their indicators) add up to the
-    # forecast's log-odds, draw by draw
+    # the per-indicator contributions (rules shared among their indicators) and the
+    # history terms add up to the forecast's log-odds, draw by draw
     country = str(panel.country.values[0])
     e = explain(back, panel, through, country, "genocide").set_index("term")
+    assert {"history:genocide", "history:war_crimes"} <= set(e.index)
     parts = e.loc[e["kind"] != "total", "mean"].sum()
     assert np.isclose(parts, e.loc["total", "mean"])
     p = back.predict(panel, through).sel(country=country, crime="genocide").values
     t = back.log_odds_terms(panel, through, countries=[country]).sel(country=country,
                                                                      crime="genocide")
     total = (t["intercept"] + t["region"] + t["country_effect"]
-             + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag"))
+             + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag")
+             + t["history_term"].sum("history"))
     np.testing.assert_allclose(expit(total.values), p, rtol=1e-12)

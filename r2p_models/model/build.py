@@ -10,6 +10,10 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
 The rule columns (``[model] rules``, none by default) are threshold conjunctions of the
 indicators found on the training cells (:mod:`r2p_models.model.rules`); their effects
 have the prior of an indicator relevant to every crime, like the missingness flags.
+With ``[model] history`` the log-odds also hold ``sum_k' beta_history[k, k'] h[c, t, k']``,
+the episode history of every crime (:mod:`r2p_models.model.design`), one effect per
+pair with prior ``Normal(0, 1)``: the cross-crime precursors (an episode of war crimes
+under way raising the risk of genocide) and the dynamics of recurrence.
 
 ``hierarchical`` (default)
     ``alpha[k] = alpha_m[k] - (sigma_region**2 (1 - 1/R) + sigma_country[k]**2) / 2`` with
@@ -133,6 +137,7 @@ class Priors:
     region_sd: float = 0.4
     country_sd: float = 0.6
     lkj_eta: float = 2.0
+    history_sd: float = 1.0
     alpha_center: float | None = None
     learn_scale: bool = True
 
@@ -150,6 +155,7 @@ def _coords(design: Design) -> dict[str, list[str]]:
         "indicator": list(design.indicators),
         "flag": list(design.flag_names),
         "rule": list(design.rule_names),
+        "history": list(design.history_names),
     }
 
 
@@ -302,10 +308,11 @@ def usable_span(design: Design) -> slice:
 def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.ndarray]:
     """The data containers of the model of a design, by name.
 
-    ``Z`` (predictors, missingness flags and interaction rules, one row per country and
-    origin year of :func:`usable_span`), ``y`` and ``w`` (outcomes and weights on that grid) and
-    ``alpha_center`` (the prior means of the intercepts). Country-years without a usable
-    cell (e.g. after ``design.through``) carry zeros: their weight is 0 anyway.
+    ``Z`` (predictors, missingness flags, interaction rules and episode history, one row
+    per country and origin year of :func:`usable_span`), ``y`` and ``w`` (outcomes and
+    weights on that grid) and ``alpha_center`` (the prior means of the intercepts).
+    Country-years without a usable cell (e.g. after ``design.through``) carry zeros:
+    their weight is 0 anyway.
     """
     priors = priors or Priors()
     span = usable_span(design)
@@ -314,8 +321,8 @@ def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.nda
     C, Ts, _ = x.shape
     blank = (w.max(axis=2) == 0)[:, :, None]
     rule_x = design.rule_x[:, span] if design.rule_names else np.zeros((C, Ts, 0))
-    Z = np.concatenate([np.where(blank, 0.0, x), np.where(blank, 0.0, flags),
-                        np.where(blank, 0.0, rule_x)], axis=2)
+    hist = design.history[:, span] if design.history_names else np.zeros((C, Ts, 0))
+    Z = np.concatenate([np.where(blank, 0.0, v) for v in (x, flags, rule_x, hist)], axis=2)
     K = len(design.crimes)
     center = (logit(design.base_rate) if priors.alpha_center is None
               else np.full(K, priors.alpha_center))
@@ -344,7 +351,8 @@ def build_model(design: Design, variant: str = "hierarchical",
     -------
     pymc.Model
         Free parameters and the deterministics ``alpha``, ``beta``, ``beta_missing``,
-        ``beta_rule`` (the interaction rules' effects), ``a_region``, ``a_country``,
+        ``beta_rule`` (the interaction rules' effects), ``beta_history`` (the episode
+        history's, per pair of crimes), ``a_region``, ``a_country``,
         ``sigma_country``, ``corr_country`` (those the variant has). The likelihood is a
         ``Potential`` named ``loglik``; no per-observation quantity is stored in a trace.
     """
@@ -366,6 +374,12 @@ def build_model(design: Design, variant: str = "hierarchical",
         center = pm.Data("alpha_center", data["alpha_center"])
         alpha_m = pm.Normal("alpha_m", center, priors.alpha_sd, dims="crime")
         b, _, _ = _coefficients(design, variant, priors)
+        if design.history_names:
+            # one effect per (crime, crime whose episode history it is), own prior scale
+            g = pm.Normal("beta_history_z", 0.0, 1.0, dims=("crime", "history"))
+            g = pm.Deterministic("beta_history", g * priors.history_sd,
+                                 dims=("crime", "history"))
+            b = pt.concatenate([b, g], axis=1)
         a_region = _region_effects(design, variant, priors)
         country = _country_effects(design, variant, priors)
         a_country = None if country is None else country[0]

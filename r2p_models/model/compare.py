@@ -62,6 +62,7 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
     x = design.x[ci, ti]
     f = design.flags[ci, ti]
     r = design.rule_x[ci, ti] if design.rule_names else np.zeros((len(ci), 0))
+    hist = design.history[ci, ti] if design.history_names else np.zeros((len(ci), 0))
     out = np.empty((S, len(ci)))
     for s in range(S):
         eta = d["alpha"][s, ki] + np.einsum("nj,nj->n", x, d["beta"][s, ki])
@@ -69,6 +70,8 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
             eta += np.einsum("nf,nf->n", f, d["beta_missing"][s, ki])
         if r.shape[1] and "beta_rule" in d:
             eta += np.einsum("nr,nr->n", r, d["beta_rule"][s, ki])
+        if hist.shape[1] and "beta_history" in d:
+            eta += np.einsum("nh,nh->n", hist, d["beta_history"][s, ki])
         if "a_region" in d:
             eta += d["a_region"][s, design.region_idx[ci], ki]
         if "a_country" in d:

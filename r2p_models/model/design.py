@@ -61,6 +61,18 @@ forward value keeps the variance it was measured with. ``v`` is kept in
 :class:`Standardisation`, so forecasts shrink new values the same way. (Written here:
 no maintained Python library does regression calibration for a PyMC design.)
 
+Episode history
+---------------
+With ``history=True`` (``[model] history``) every observation also carries, per crime
+``k'``, ``exp(-(t - s) / HISTORY_DECAY)`` where ``s <= t`` is the country's latest year
+with an episode of ``k'`` under way or beginning (0 when it has had none): 1 while an
+episode is under way in the origin year, decaying over the years after it ends. The
+model gives each (crime, crime') pair its own effect, so an episode of war crimes under
+way or recently ended can raise the risk of genocide, and a crime's own past episodes
+its risk of recurrence. Only years up to the origin enter, so a forecast uses only what
+was known then. A blank (NaN) ``ongoing`` or ``onset`` reads as no episode. The columns
+are centred on their training means.
+
 Standardisation
 ---------------
 Each indicator is centred and scaled by the mean and standard deviation of its observed
@@ -90,12 +102,16 @@ __all__ = [
     "at_risk_mask",
     "build_design",
     "carry_forward",
+    "episode_history",
     "horizon_outcome",
     "origin_design",
     "relevance_matrix",
 ]
 
 MISSING_MODES = ("carry_forward", "bayes")
+
+#: Decay time, in years, of the episode-history term (see the module docstring).
+HISTORY_DECAY = 3.0
 
 
 class DesignError(InputError):
@@ -123,6 +139,11 @@ class Standardisation:
     rules : RuleSet, optional
         Interaction rules over the standardised indicators, learned on the training
         cells (:mod:`r2p_models.model.rules`); None without ``[model] rules``.
+    history_crimes : tuple of str
+        Crimes whose episode history enters the model (empty without ``[model]
+        history``).
+    history_mean : ndarray, shape (n_history,)
+        Training mean of each history column (the columns are centred).
     """
 
     indicators: tuple[str, ...]
@@ -132,6 +153,13 @@ class Standardisation:
     flag_mean: np.ndarray
     true_var: np.ndarray | None = None
     rules: RuleSet | None = None
+    history_crimes: tuple[str, ...] = ()
+    history_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def history_names(self) -> tuple[str, ...]:
+        """Column names of the episode-history terms (``history:<crime>``)."""
+        return tuple(f"history:{k}" for k in self.history_crimes)
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -173,6 +201,9 @@ class Standardisation:
             },
             coords={"indicator": list(self.indicators), "flag": list(self.flags)},
         )
+        if self.history_crimes:
+            ds = ds.assign(history_mean=(("history",), np.asarray(self.history_mean, float)))
+            ds = ds.assign_coords(history=list(self.history_crimes))
         return ds if self.rules is None else ds.merge(self.rules.to_dataset())
 
     @classmethod
@@ -188,6 +219,10 @@ class Standardisation:
             true_var=(ds["x_true_var"].values.astype(float) if "x_true_var" in ds
                       else None),
             rules=RuleSet.from_dataset(ds),
+            history_crimes=(tuple(str(v) for v in ds["history"].values)
+                            if "history_mean" in ds else ()),
+            history_mean=(ds["history_mean"].values.astype(float) if "history_mean" in ds
+                          else np.zeros(0)),
         )
 
 
@@ -260,6 +295,9 @@ class Design:
     rule_x : ndarray, shape (n_country, n_year, n_rule)
         The interaction-rule columns (:mod:`r2p_models.model.rules`; no columns without
         rules).
+    history : ndarray, shape (n_country, n_year, n_history)
+        Centred episode-history columns (see the module docstring; no columns without
+        ``history``).
     """
 
     countries: tuple[str, ...]
@@ -283,6 +321,12 @@ class Design:
     impute_mean: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     impute_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rule_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    history: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+
+    @property
+    def history_names(self) -> tuple[str, ...]:
+        """Column names of the episode-history terms (empty without them)."""
+        return self.standardisation.history_names
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -390,6 +434,32 @@ def horizon_outcome(
     return y, at_risk, in_panel
 
 
+def episode_history(onset: np.ndarray, ongoing: np.ndarray,
+                    decay: float = HISTORY_DECAY) -> np.ndarray:
+    """Episode history of every (country, year, crime): ``exp(-(t - s) / decay)``.
+
+    ``s`` is the latest year up to ``t`` with an episode under way or beginning
+    (``ongoing == 1`` or ``onset == 1``); 0 when there is none. NaN reads as no episode.
+
+    Parameters
+    ----------
+    onset, ongoing : ndarray, shape (n_country, n_year, n_crime)
+    decay : float
+        Decay time in years.
+
+    Examples
+    --------
+    >>> on = np.array([[[0.], [1.], [0.], [0.]]]); og = np.array([[[0.], [0.], [1.], [0.]]])
+    >>> np.round(episode_history(on, og, decay=1.0)[0, :, 0], 3)
+    array([0.   , 1.   , 1.   , 0.368])
+    """
+    ep = (np.asarray(onset) == 1) | (np.asarray(ongoing) == 1)
+    T = ep.shape[1]
+    years = np.arange(T)[None, :, None]
+    last = np.maximum.accumulate(np.where(ep, years, -1), axis=1)
+    return np.where(last >= 0, np.exp(-(years - last) / decay), 0.0)
+
+
 def at_risk_mask(panel: xr.Dataset, origin_year: int) -> xr.DataArray:
     """At-risk flag known at an origin year: no episode under way and no onset in that year.
 
@@ -475,6 +545,7 @@ def build_design(
     train_at_risk: str = "target_year",
     rules: int = 0,
     rule_seed: int = 0,
+    history: bool = False,
 ) -> Design:
     """Build the dense design of a panel for one horizon.
 
@@ -500,6 +571,8 @@ def build_design(
         :mod:`r2p_models.model.rules`).
     rule_seed : int
         Random state of the rule search.
+    history : bool
+        Add the episode-history columns (see the module docstring).
 
     Returns
     -------
@@ -606,6 +679,12 @@ def build_design(
     if rules:
         std = replace(std, rules=learn_rules(x_std, y, w, int(rules), seed=rule_seed))
     rule_x = std.rule_columns(x_std)
+    hist = np.zeros((C, T, 0))
+    if history:
+        raw_hist = episode_history(onset, ongoing)
+        h_mean = raw_hist[used_cy].mean(axis=0)
+        std = replace(std, history_crimes=crimes, history_mean=h_mean)
+        hist = raw_hist - h_mean
 
     rel, rfs = relevance_matrix(panel, crimes)
     regions_arr = np.array([str(r) for r in panel["region"].values])
@@ -646,6 +725,7 @@ def build_design(
         impute_mean=impute_mean,
         impute_sd=impute_sd,
         rule_x=rule_x,
+        history=hist,
     )
 
 
@@ -678,6 +758,7 @@ class OriginDesign:
     at_risk: np.ndarray  # (country, crime) bool
     crimes: tuple[str, ...]
     rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (country, rule)
+    history: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (country, crime')
 
 
 def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standardisation,
@@ -728,4 +809,17 @@ def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standard
         at_risk=risk,
         crimes=crimes,
         rules=standardisation.rule_columns(x_std),
+        history=_origin_history(panel, int(origin_year), standardisation),
     )
+
+
+def _origin_history(panel: xr.Dataset, origin_year: int,
+                    standardisation: Standardisation) -> np.ndarray:
+    """Centred episode-history columns of every country at an origin (years up to it)."""
+    crimes = list(standardisation.history_crimes)
+    if not crimes:
+        return np.zeros((panel.sizes["country"], 0))
+    past = panel.sel(year=slice(None, origin_year), crime=crimes)
+    onset = past["onset"].transpose("country", "year", "crime").values.astype(float)
+    ongoing = past["ongoing"].transpose("country", "year", "crime").values.astype(float)
+    return episode_history(onset, ongoing)[:, -1] - standardisation.history_mean

@@ -102,8 +102,11 @@ def _terms(fm: FittedModel, od: OriginDesign) -> dict[str, np.ndarray]:
     beta_m = d.get("beta_missing", np.zeros((S, K, od.flags.shape[1])))
     flag = np.einsum("cf,skf->sckf", od.flags, beta_m)
     alpha = np.broadcast_to(d["alpha"][:, None, :], (S, C, K))
+    H = od.history.shape[1] if "beta_history" in d else 0
+    hist = (np.einsum("ch,skh->sckh", od.history, d["beta_history"]) if H
+            else np.zeros((S, C, K, 0)))
     return {"intercept": alpha, "region": region, "country": country, "indicator": ind,
-            "missing": flag}
+            "missing": flag, "history": hist}
 
 
 def _origin(fm: FittedModel, panel: xr.Dataset, origin_year: int,
@@ -122,7 +125,7 @@ def predict(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
     od = _origin(fm, panel, origin_year, horizon)
     t = _terms(fm, od)
     eta = t["intercept"] + t["region"] + t["country"] + t["indicator"].sum(-1) + \
-        t["missing"].sum(-1)
+        t["missing"].sum(-1) + t["history"].sum(-1)
     p = expit(eta).transpose(1, 2, 0)  # country, crime, draw
     h = fm.horizon
     return xr.DataArray(
@@ -144,7 +147,7 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
     """Per-draw additive terms of each country's log-odds at an origin year.
 
     ``intercept + region + country_effect + indicator_term.sum("indicator")
-    + missing_term.sum("flag")``
+    + missing_term.sum("flag") + history_term.sum("history")``
     equals the log-odds behind :meth:`FittedModel.predict`. With interaction rules
     (``[model] rules``) an indicator's term includes its equal share of every rule that
     tests it.
@@ -159,13 +162,14 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
             countries=tuple(countries), regions=tuple(od.regions[i] for i in idx),
             origin_year=od.origin_year, x=od.x[idx], flags=od.flags[idx],
             missing=od.missing[idx], at_risk=od.at_risk[idx], crimes=od.crimes,
-            rules=od.rules[idx],
+            rules=od.rules[idx], history=od.history[idx],
         )
     t = _terms(fm, od)
     std = fm.standardisation
     S = t["intercept"].shape[0]
     coords = {"draw": np.arange(S), "country": list(od.countries), "crime": list(fm.crimes),
-              "indicator": list(std.indicators), "flag": list(std.flags)}
+              "indicator": list(std.indicators), "flag": list(std.flags),
+              "history": list(std.history_names)}
     return xr.Dataset(
         {
             "intercept": (("draw", "country", "crime"), t["intercept"]),
@@ -173,6 +177,7 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
             "country_effect": (("draw", "country", "crime"), t["country"]),
             "indicator_term": (("draw", "country", "crime", "indicator"), t["indicator"]),
             "missing_term": (("draw", "country", "crime", "flag"), t["missing"]),
+            "history_term": (("draw", "country", "crime", "history"), t["history"]),
             "x_std": (("country", "indicator"), od.x),
             "x_missing": (("country", "indicator"), od.missing),
         },

@@ -38,6 +38,7 @@ def toy_panel(
     missing_rate: float = 0.1,
     sigma_country: float = 0.5,
     interaction: float = 0.0,
+    cross_crime: float = 0.0,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Simulate a small panel and its truth.
 
@@ -46,7 +47,9 @@ def toy_panel(
     number of years (mean 2). Missing values are missing completely at random. With
     ``interaction`` the log-odds of every crime also rise by that much where both
     ``conflict`` and ``discrimination`` exceed :data:`THRESHOLD` (a threshold interaction
-    no linear logit can represent).
+    no linear logit can represent). With ``cross_crime`` (and at least two crimes) the
+    log-odds of the first crime rise by that much in a year after the second crime had an
+    episode under way or beginning (a cross-crime precursor).
 
     Returns
     -------
@@ -78,8 +81,11 @@ def toy_panel(
     remaining = np.zeros((C, K), dtype=int)
     for t in range(1, T + 1):
         both = (x[:, t - 1, 0] > THRESHOLD) & (x[:, t - 1, 2] > THRESHOLD)
+        cross = np.zeros((C, K))
+        if K > 1:
+            cross[:, 0] = cross_crime * ((ongoing[:, t - 1, 1] == 1) | (onset[:, t - 1, 1] == 1))
         p[:, t] = expit(alpha + a_region[r_idx] + a_country + x[:, t - 1] @ beta.T
-                        + interaction * both[:, None])
+                        + interaction * both[:, None] + cross)
         busy = remaining > 0
         ongoing[:, t] = busy
         remaining[busy] -= 1

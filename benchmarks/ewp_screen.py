@@ -1,0 +1,128 @@
+"""Screen model configurations on the EWP validation origins with MAP stand-ins.
+
+Not part of the product: the ex-ante selection of the default configuration
+(``benchmarks/ex_ante_selection.md``: protocol, amendment and results). For every
+validation origin and candidate (variant x interaction rules) the effect scale is chosen
+by the package's rolling-origin CV (:func:`r2p_models.model.scale.select_effect_scale`),
+and a ridge logit with that prior sd, the MAP of the candidate's effects under its
+``Normal(0, s)`` prior, is fitted (scikit-learn) on the columns the Bayesian model sees
+(indicators, missingness flags, rules), plus region indicators (prior sd 0.4) for
+``no_country`` and ``hierarchical`` and country indicators (prior sd 0.6) for
+``hierarchical``; a column scaled by ``a`` under penalty ``1 / (2 s**2)`` has prior sd
+``a * s``. Each forecasts the origin's at-risk countries; all candidates are scored on
+the same cases, with paired block-bootstrap differences against the first.
+
+Usage (from the project root; a few minutes)::
+
+    .venv/bin/python benchmarks/ewp_screen.py --data ../shared/datasets --out runs/ewp_screen
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CANDIDATES = [("pooled", 0), ("pooled", 16), ("no_country", 0), ("no_country", 16),
+              ("hierarchical", 0), ("hierarchical", 16)]
+METRICS = ["log", "brier", "auc", "auc_within", "mcb_brier", "capture_top30"]
+REGION_SD, COUNTRY_SD = 0.4, 0.6
+
+
+def _onehot(idx: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((len(idx), n))
+    out[np.arange(len(idx)), idx] = 1.0
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    ap.add_argument("--out", type=Path, default=Path("runs/ewp_screen"))
+    ap.add_argument("--first", type=int, default=1981)
+    ap.add_argument("--last", type=int, default=1990)
+    ap.add_argument("--n-boot", type=int, default=1000)
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    if args.last + 2 > 1992:
+        ap.error("--last must leave every window resolved before the compared origins: <= 1990")
+
+    from sklearn.linear_model import LogisticRegression
+
+    from r2p_models import calibration
+    from r2p_models.config import load_config
+    from r2p_models.data.adapters import write_adapted
+    from r2p_models.data.panel import load_panel
+    from r2p_models.model.design import build_design, origin_design
+    from r2p_models.model.scale import select_effect_scale
+    from r2p_models.peer import EVAL_MODEL
+
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    base = load_config(write_adapted("ewp", args.data, out / "ewp_panel"))
+    panel = load_panel(base)
+    model = replace(base.model, horizon=2, effect_scale="rolling_cv", **EVAL_MODEL)
+    full = build_design(panel, horizon=2)  # outcomes of every window, for scoring only
+    years = [int(y) for y in full.years]
+    rows = []
+    for variant, n_rules in CANDIDATES:
+        cfg = replace(model, variant=variant, rules=n_rules)
+        name = f"{variant}" + (f" + {n_rules} rules" if n_rules else "")
+        for t in range(args.first, args.last + 1):
+            s = select_effect_scale(panel, cfg, through=t).scale
+            d = build_design(panel, horizon=2, through=t, rules=n_rules, rule_seed=cfg.seed)
+            od = origin_design(panel, t, d.standardisation, d.crimes)
+            wk = d.w[:, :, 0] > 0
+            ci, _ = np.nonzero(wk)
+            X = np.concatenate([d.x, d.flags, d.rule_x], axis=2)[wk]
+            Xt = np.concatenate([od.x, od.flags, od.rules], axis=1)
+            C, R = len(d.countries), len(d.regions)
+            assert od.countries == d.countries  # both in the panel's order
+            test_c = np.arange(C)
+            if variant in ("no_country", "hierarchical"):
+                a = REGION_SD / s
+                X = np.hstack([X, a * _onehot(d.region_idx[ci], R)])
+                Xt = np.hstack([Xt, a * _onehot(d.region_idx[test_c], R)])
+            if variant == "hierarchical":
+                a = COUNTRY_SD / s
+                X = np.hstack([X, a * _onehot(ci, C)])
+                Xt = np.hstack([Xt, a * _onehot(test_c, C)])
+            m = LogisticRegression(C=s ** 2, max_iter=10000).fit(X, d.y[:, :, 0][wk])
+            p = m.predict_proba(Xt)[:, 1]
+            ti = years.index(t)
+            ok = od.at_risk[:, 0] & (full.w[:, ti, 0] > 0)
+            for c in np.flatnonzero(ok):
+                rows.append({"source": name, "country": d.countries[c], "crime": d.crimes[0],
+                             "origin_year": t, "p": float(p[c]),
+                             "outcome": float(full.y[c, ti, 0]), "scale": s,
+                             "rules": n_rules})
+        print(f"{name}: done", flush=True)
+    cases = pd.DataFrame(rows)
+    cases.to_csv(out / "screen_cases.csv", index=False)
+    names = list(dict.fromkeys(cases["source"]))
+    scores = calibration.score_table(cases, by=["source"], p_col="p", y_col="outcome",
+                                     metrics=METRICS, n_boot=args.n_boot, rng=0)
+    diffs = pd.concat([calibration.compare_table(cases, a=n, b=names[0], p_col="p",
+                                                 y_col="outcome", n_boot=args.n_boot, rng=0,
+                                                 metrics=["log", "brier", "auc"])
+                       for n in names[1:]])
+    scores.to_csv(out / "screen_scores.csv", index=False)
+    diffs.to_csv(out / "screen_differences.csv", index=False)
+    one = cases[cases["source"] == names[0]]
+    print(f"\norigins {args.first}-{args.last}: {len(one)} cases, {int(one['outcome'].sum())} "
+          "onsets\n")
+    print(scores.pivot(index="source", columns="metric", values="estimate")
+          .reindex(names).round(4).to_string())
+    print()
+    print(diffs[["metric", "a", "b", "difference", "lower", "upper"]].round(4)
+          .to_string(index=False))
+    print("\nchosen (lowest log score):", scores[scores["metric"] == "log"]
+          .sort_values("estimate").iloc[0]["source"])
+
+
+if __name__ == "__main__":
+    main()
