@@ -68,7 +68,7 @@ def test_every_facade_name_resolves_to_its_home_object(name: str) -> None:
 def test_facade_is_listed_by_dir_and_all() -> None:
     assert set(r2p.FACADE) <= set(dir(r2p))
     assert len(r2p.__all__) == len(set(r2p.__all__))
-    assert "__version__" in r2p.__all__
+    assert set(r2p.__all__) == set(r2p.FACADE) | {"FACADE", "__version__"}
 
 
 def test_unknown_name_is_an_attribute_error() -> None:
