@@ -1,11 +1,12 @@
 """Which variant would a validation period before the peer comparison have chosen?
 
-Not part of the product: a check on the headline EWP comparison (README, "Results against
-the EWP"), where the best series was picked among three variants after seeing the compared
-origins 1993-2006. Here the same three variants, with the same settings as
-``r2p evaluate-peer --effect-scale rolling_cv`` (horizon 2, ``r2p_models.peer.EVAL_MODEL``),
-are backtested on origins 1981-1990 only, whose two-year windows all resolve by 1992, and
-scored on the same cases with paired block-bootstrap differences against ``no_country``.
+Not part of the product: a check on the headline EWP comparison
+(``docs/results/2026-11-29-ewp.md``), where the best series was picked among three
+variants after seeing the compared origins 1993-2006. Here the same three variants, with
+the same settings as ``r2p evaluate-peer --effect-scale rolling_cv`` (horizon 2,
+``r2p_models.peer.EVAL_MODEL``), are backtested on origins 1981-1990 only, whose two-year
+windows all resolve by 1992, and scored on the same cases with paired block-bootstrap
+differences against ``no_country``.
 
 Usage (from the project root; about 20 minutes on 2 cores)::
 
