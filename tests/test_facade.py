@@ -143,3 +143,12 @@ def test_readme_examples_use_only_the_facade() -> None:
         assert "from r2p_models" not in block
         used = set(re.findall(r"\br2p\.(\w+)", block))
         assert used and used <= set(r2p.__all__), used - set(r2p.__all__)
+
+
+def test_no_facade_name_is_also_a_submodule() -> None:
+    """``import r2p_models.<name>`` would replace a facade name of the same spelling."""
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(r2p.__path__)}
+    assert submodules  # the check can fail
+    assert set(r2p.FACADE) & submodules == set()
