@@ -1,17 +1,19 @@
-"""Which variant would a validation period before the peer comparison have chosen?
+"""Which model configuration would a validation period before the peer comparison choose?
 
-Not part of the product: a check on the headline EWP comparison
-(``docs/results/2026-11-29-ewp.md``), where the best series was picked among three
-variants after seeing the compared origins 1993-2006. Here the same three variants, with
-the same settings as ``r2p evaluate-peer --effect-scale rolling_cv`` (horizon 2,
-``r2p_models.peer.EVAL_MODEL``), are backtested on origins 1981-1990 only, whose two-year
-windows all resolve by 1992, and scored on the same cases with paired block-bootstrap
-differences against ``no_country``.
+Not part of the product: the ex-ante selection of the default configuration
+(``benchmarks/ex_ante_selection.md`` holds the protocol and the results). Candidate
+configurations, with the settings of ``r2p evaluate-peer --effect-scale rolling_cv``
+(horizon 2, ``r2p_models.peer.EVAL_MODEL``) unless a candidate overrides them, are
+backtested on origins 1981-1990 only, whose two-year windows all resolve by 1992, and
+scored on the same cases with paired block-bootstrap differences against the first.
 
-Usage (from the project root; about 20 minutes on 2 cores)::
+A candidate is a variant with optional ``[model]`` overrides: ``pooled``,
+``no_country:rules=16``, ``pooled:rules=16:tune=500``.
+
+Usage (from the project root; about 10 to 30 minutes per candidate on 2 cores)::
 
     .venv/bin/python benchmarks/ewp_validation.py --data ../shared/datasets \
-        --out runs/ewp_validation
+        --out runs/ewp_validation --candidates no_country pooled no_country:rules=16
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ METRICS = ["brier", "log", "mcb_brier", "auc", "auc_within", "brier_skill_climat
            "log_skill_climatology", "mean_forecast", "base_rate"]
 
 
+def _setting(kv: str) -> tuple[str, object]:
+    """``"rules=16"`` -> ``("rules", 16)`` (ints and floats parsed, else the string)."""
+    key, _, value = kv.partition("=")
+    for cast in (int, float):
+        try:
+            return key, cast(value)
+        except ValueError:
+            pass
+    return key, value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/datasets"))
@@ -36,6 +49,11 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--train-at-risk", choices=("target_year", "origin"), default="target_year",
                     help="[model] train_at_risk of every variant")
+    ap.add_argument("--candidates", nargs="+",
+                    default=["no_country", "pooled", "hierarchical"],
+                    help="variant[:key=value...] per candidate (default: the three variants)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="[model] settings of every candidate (e.g. tune=500 draws=500)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -58,10 +76,15 @@ def main() -> None:
     base = base.with_outputs(ledger=ledger, report=out / "report.html")
     panel = load_panel(base)
     origins = list(range(args.first, args.last + 1))
-    sources = _backtest_variants(base, panel, origins, ["no_country", "pooled", "hierarchical"],
-                                 ledger, workers=1, model_overrides={"effect_scale": "rolling_cv",
-                                                  "train_at_risk": args.train_at_risk},
-                                 require_convergence=True, forecaster=None)
+    common = {"effect_scale": "rolling_cv", "train_at_risk": args.train_at_risk,
+              **dict(_setting(kv) for kv in args.set)}
+    sources = []
+    for cand in args.candidates:
+        variant, *sets = cand.split(":")
+        sources += _backtest_variants(base, panel, origins, [variant], ledger, workers=1,
+                                      model_overrides={**common,
+                                                       **dict(_setting(kv) for kv in sets)},
+                                      require_convergence=True, forecaster=None)
     resolve_ledger(ledger, panel, base)
     with Ledger(ledger) as led:
         rows = led.rows()

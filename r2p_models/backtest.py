@@ -117,13 +117,16 @@ def model_source(config: RunConfig) -> str:
     A model whose effect scale is not learned (``[model] effect_scale``) is another
     forecaster: ``" (effect scale <setting>)"`` is appended; so is one trained only on
     cases at risk at their origin (``[model] train_at_risk = "origin"``):
-    ``" (trained at risk at origin)"``.
+    ``" (trained at risk at origin)"``; so is one with interaction rules (``[model]
+    rules``): ``" (rules <n>)"``.
     """
     source = f"{config.ledger.source} {__version__} {config.model.variant}"
     if config.model.effect_scale != "learned":
         source += f" (effect scale {config.model.effect_scale})"
     if config.model.train_at_risk != "target_year":
         source += " (trained at risk at origin)"
+    if config.model.rules:
+        source += f" (rules {config.model.rules})"
     return source
 
 

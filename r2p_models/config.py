@@ -80,6 +80,8 @@ class ConfigError(InputError):
 
 #: Largest ``[model] seed``: every sampler takes seeds below 2**32, and a retry adds up to 3.
 MAX_SEED = 2**32 - 4
+#: Most interaction rules a model may add (``[model] rules``).
+MAX_RULES = 64
 
 #: Default ``[data] years``: a panel year, an origin or a ``--through`` outside this range
 #: is an input error (checked before anything is sized by it).
@@ -203,6 +205,10 @@ class ModelConfig:
         under way at the origin but ended by then; or only those at risk at the origin
         (``"origin"``: no episode under way and no onset in the origin year), the cases a
         forecast is ever issued for (see :mod:`r2p_models.model.design`).
+    rules : int
+        Interaction rules (threshold conjunctions of indicators found by shallow boosted
+        trees on the training cells, :mod:`r2p_models.model.rules`) the model adds as
+        terms beside the indicators: 0 (default) for none, at most ``MAX_RULES``.
     """
 
     variant: str = "hierarchical"
@@ -218,6 +224,7 @@ class ModelConfig:
     extend: int = 1
     effect_scale: str | float = "learned"
     train_at_risk: str = "target_year"
+    rules: int = 0
 
     def __post_init__(self) -> None:
         allowed = {
@@ -239,6 +246,9 @@ class ModelConfig:
         r = self.retries
         if not _is_int(r) or not 0 <= r <= 3:
             raise ConfigError(f"[model] retries = {r!r}: expected an integer from 0 to 3")
+        if not _is_int(self.rules) or not 0 <= self.rules <= MAX_RULES:
+            raise ConfigError(f"[model] rules = {self.rules!r}: expected an integer from 0 "
+                              f"to {MAX_RULES}")
         x = self.extend
         if not _is_int(x) or not 0 <= x <= 3:
             raise ConfigError(f"[model] extend = {x!r}: expected an integer from 0 to 3")

@@ -5,6 +5,11 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
     logit P(onset in t+1..t+h | at risk) =
         alpha[k] + a_region[r(c), k] + a_country[c, k]
         + sum_j beta[k, j] x[c, t, j] + sum_f beta_missing[k, f] flag[c, t, f]
+        + sum_r beta_rule[k, r] rule[c, t, r]
+
+The rule columns (``[model] rules``, none by default) are threshold conjunctions of the
+indicators found on the training cells (:mod:`r2p_models.model.rules`); their effects
+have the prior of an indicator relevant to every crime, like the missingness flags.
 
 ``hierarchical`` (default)
     ``alpha[k] = alpha_m[k] - (sigma_region**2 (1 - 1/R) + sigma_country[k]**2) / 2`` with
@@ -142,6 +147,7 @@ def _coords(design: Design) -> dict[str, list[str]]:
         "country": list(design.countries),
         "indicator": list(design.indicators),
         "flag": list(design.flag_names),
+        "rule": list(design.rule_names),
     }
 
 
@@ -149,7 +155,9 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
     """Indicator and flag effects (crime x indicator, crime x flag)."""
     K = len(design.crimes)
     F = len(design.flag_names)
-    rel = np.concatenate([design.relevance, np.ones((K, F), dtype=bool)], axis=1)
+    R = len(design.rule_names)
+    # missingness flags and interaction rules are relevant to every crime
+    rel = np.concatenate([design.relevance, np.ones((K, F + R), dtype=bool)], axis=1)
     dims_all = ("crime", "term")
     if variant == "pooled":
         if priors.learn_scale:
@@ -189,7 +197,9 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
     beta = pm.Deterministic("beta", b[:, :J], dims=("crime", "indicator"))
     beta_missing = None
     if F:  # no zero-size variable when nothing is ever missing
-        beta_missing = pm.Deterministic("beta_missing", b[:, J:], dims=("crime", "flag"))
+        beta_missing = pm.Deterministic("beta_missing", b[:, J:J + F], dims=("crime", "flag"))
+    if R:
+        pm.Deterministic("beta_rule", b[:, J + F:], dims=("crime", "rule"))
     return b, beta, beta_missing
 
 
@@ -290,8 +300,8 @@ def usable_span(design: Design) -> slice:
 def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.ndarray]:
     """The data containers of the model of a design, by name.
 
-    ``Z`` (predictors and missingness flags, one row per country and origin year of
-    :func:`usable_span`), ``y`` and ``w`` (outcomes and weights on that grid) and
+    ``Z`` (predictors, missingness flags and interaction rules, one row per country and
+    origin year of :func:`usable_span`), ``y`` and ``w`` (outcomes and weights on that grid) and
     ``alpha_center`` (the prior means of the intercepts). Country-years without a usable
     cell (e.g. after ``design.through``) carry zeros: their weight is 0 anyway.
     """
@@ -301,7 +311,9 @@ def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.nda
     y, w = design.y[:, span], design.w[:, span]
     C, Ts, _ = x.shape
     blank = (w.max(axis=2) == 0)[:, :, None]
-    Z = np.concatenate([np.where(blank, 0.0, x), np.where(blank, 0.0, flags)], axis=2)
+    rule_x = design.rule_x[:, span] if design.rule_names else np.zeros((C, Ts, 0))
+    Z = np.concatenate([np.where(blank, 0.0, x), np.where(blank, 0.0, flags),
+                        np.where(blank, 0.0, rule_x)], axis=2)
     K = len(design.crimes)
     center = (logit(design.base_rate) if priors.alpha_center is None
               else np.full(K, priors.alpha_center))
@@ -330,9 +342,9 @@ def build_model(design: Design, variant: str = "hierarchical",
     -------
     pymc.Model
         Free parameters and the deterministics ``alpha``, ``beta``, ``beta_missing``,
-        ``a_region``, ``a_country``, ``sigma_country``, ``corr_country`` (those the variant
-        has). The likelihood is a ``Potential`` named ``loglik``; no per-observation
-        quantity is stored in a trace.
+        ``beta_rule`` (the interaction rules' effects), ``a_region``, ``a_country``,
+        ``sigma_country``, ``corr_country`` (those the variant has). The likelihood is a
+        ``Potential`` named ``loglik``; no per-observation quantity is stored in a trace.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant = {variant!r}: expected one of {list(VARIANTS)}")
@@ -340,7 +352,8 @@ def build_model(design: Design, variant: str = "hierarchical",
     C, _, K = design.y.shape
     J = len(design.indicators)
     coords = _coords(design)
-    coords["term"] = [*design.indicators, *(f"missing:{f}" for f in design.flag_names)]
+    coords["term"] = [*design.indicators, *(f"missing:{f}" for f in design.flag_names),
+                      *design.rule_names]
     with pm.Model(coords=coords) as model:
         data = model_data(design, priors)
         # The prior is on the *marginal* intercept alpha_m ~ log-odds of an average-risk

@@ -61,11 +61,14 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
     y = design.y[ci, ti, ki]
     x = design.x[ci, ti]
     f = design.flags[ci, ti]
+    r = design.rule_x[ci, ti] if design.rule_names else np.zeros((len(ci), 0))
     out = np.empty((S, len(ci)))
     for s in range(S):
         eta = d["alpha"][s, ki] + np.einsum("nj,nj->n", x, d["beta"][s, ki])
         if f.shape[1] and "beta_missing" in d:
             eta += np.einsum("nf,nf->n", f, d["beta_missing"][s, ki])
+        if r.shape[1] and "beta_rule" in d:
+            eta += np.einsum("nr,nr->n", r, d["beta_rule"][s, ki])
         if "a_region" in d:
             eta += d["a_region"][s, design.region_idx[ci], ki]
         if "a_country" in d:
@@ -85,7 +88,7 @@ def _check_labels(post: xr.Dataset, design: Design) -> None:
     """
     for dim, labels in (("crime", design.crimes), ("region", design.regions),
                         ("country", design.countries), ("indicator", design.indicators),
-                        ("flag", design.flag_names)):
+                        ("flag", design.flag_names), ("rule", design.rule_names)):
         if dim not in post.coords:
             continue
         fitted = [str(v) for v in post[dim].values]

@@ -71,7 +71,7 @@ model standardises new data exactly as it did its training data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
@@ -79,6 +79,7 @@ import xarray as xr
 from r2p_models.crimes import CRIMES, indicator_relevance, parse_risk_factors
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
+from r2p_models.model.rules import RuleSet, learn_rules
 
 __all__ = [
     "Design",
@@ -119,6 +120,9 @@ class Standardisation:
     true_var : ndarray, shape (n_indicator,), optional
         True-score variance of each indicator for regression calibration (see the module
         docstring); ``inf`` (the default) for an indicator measured without error.
+    rules : RuleSet, optional
+        Interaction rules over the standardised indicators, learned on the training
+        cells (:mod:`r2p_models.model.rules`); None without ``[model] rules``.
     """
 
     indicators: tuple[str, ...]
@@ -127,6 +131,19 @@ class Standardisation:
     flags: tuple[str, ...]
     flag_mean: np.ndarray
     true_var: np.ndarray | None = None
+    rules: RuleSet | None = None
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Column names of the rules (empty without rules)."""
+        return () if self.rules is None else self.rules.names
+
+    def rule_columns(self, x_std: np.ndarray) -> np.ndarray:
+        """The model's rule columns for standardised indicators (..., n_indicator);
+        zero columns without rules."""
+        if self.rules is None:
+            return np.zeros((*x_std.shape[:-1], 0))
+        return self.rules.transform(x_std)
 
     def reliability(self, x_var: np.ndarray) -> np.ndarray:
         """``lambda = v / (v + X_var)`` per value (1 where ``X_var`` is 0 or missing).
@@ -145,7 +162,7 @@ class Standardisation:
 
     def to_dataset(self) -> xr.Dataset:
         """The parameters as a Dataset (stored in a saved model's ``constant_data``)."""
-        return xr.Dataset(
+        ds = xr.Dataset(
             {
                 "x_mean": (("indicator",), np.asarray(self.mean, dtype=float)),
                 "x_sd": (("indicator",), np.asarray(self.sd, dtype=float)),
@@ -156,6 +173,7 @@ class Standardisation:
             },
             coords={"indicator": list(self.indicators), "flag": list(self.flags)},
         )
+        return ds if self.rules is None else ds.merge(self.rules.to_dataset())
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> Standardisation:
@@ -169,6 +187,7 @@ class Standardisation:
             # files saved before regression calibration existed: no calibration
             true_var=(ds["x_true_var"].values.astype(float) if "x_true_var" in ds
                       else None),
+            rules=RuleSet.from_dataset(ds),
         )
 
 
@@ -238,6 +257,9 @@ class Design:
     impute_mean, impute_sd : ndarray
         For ``missing="bayes"``: per (country, indicator) mean and per indicator sd of the
         imputation distribution on the standardised scale.
+    rule_x : ndarray, shape (n_country, n_year, n_rule)
+        The interaction-rule columns (:mod:`r2p_models.model.rules`; no columns without
+        rules).
     """
 
     countries: tuple[str, ...]
@@ -260,6 +282,12 @@ class Design:
     counts: DesignCounts
     impute_mean: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     impute_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rule_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Column names of the interaction rules (empty without rules)."""
+        return self.standardisation.rule_names
 
     @property
     def flag_names(self) -> tuple[str, ...]:
@@ -445,6 +473,8 @@ def build_design(
     through: int | None = None,
     missing: str = "carry_forward",
     train_at_risk: str = "target_year",
+    rules: int = 0,
+    rule_seed: int = 0,
 ) -> Design:
     """Build the dense design of a panel for one horizon.
 
@@ -465,6 +495,11 @@ def build_design(
         Which observations count as at risk: at risk in the first target year (default),
         or also at the origin (the cases forecasts are issued for; see the module
         docstring).
+    rules : int
+        How many interaction rules to learn from the usable cells (0: none; see
+        :mod:`r2p_models.model.rules`).
+    rule_seed : int
+        Random state of the rule search.
 
     Returns
     -------
@@ -568,6 +603,10 @@ def build_design(
         impute_mean, impute_sd = _imputation_params(x_raw, mean, sd, train_years)
         x_std = np.where(missing_mask, impute_mean[:, None, :], x_std)
 
+    if rules:
+        std = replace(std, rules=learn_rules(x_std, y, w, int(rules), seed=rule_seed))
+    rule_x = std.rule_columns(x_std)
+
     rel, rfs = relevance_matrix(panel, crimes)
     regions_arr = np.array([str(r) for r in panel["region"].values])
     regions = tuple(dict.fromkeys(regions_arr))
@@ -606,6 +645,7 @@ def build_design(
         counts=counts,
         impute_mean=impute_mean,
         impute_sd=impute_sd,
+        rule_x=rule_x,
     )
 
 
@@ -637,6 +677,7 @@ class OriginDesign:
     missing: np.ndarray  # (country, indicator) bool
     at_risk: np.ndarray  # (country, crime) bool
     crimes: tuple[str, ...]
+    rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (country, rule)
 
 
 def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standardisation,
@@ -686,4 +727,5 @@ def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standard
         missing=missing,
         at_risk=risk,
         crimes=crimes,
+        rules=standardisation.rule_columns(x_std),
     )

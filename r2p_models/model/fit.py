@@ -52,8 +52,8 @@ RHAT_MAX = 1.01
 ESS_MIN = 400.0
 
 #: Posterior variables a fitted model keeps (those the variant has).
-KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "a_region", "a_country", "sigma_region",
-        "sigma_country", "corr_country", "mu", "tau", "sigma_beta")
+KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "beta_rule", "a_region", "a_country",
+        "sigma_region", "sigma_country", "corr_country", "mu", "tau", "sigma_beta")
 
 
 class ConvergenceWarning(UserWarning):
@@ -191,9 +191,10 @@ def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds
 def config_hash(config: ModelConfig) -> str:
     """sha256 of a model config's settings.
 
-    ``effect_scale``, ``train_at_risk`` and ``extend`` enter only when they are not their
-    defaults (``"learned"``, ``"target_year"``, 1), so the hashes of configs (and the files
-    and ledger entries that carry them) from before the settings existed stay valid.
+    ``effect_scale``, ``train_at_risk``, ``extend`` and ``rules`` enter only when they are
+    not their defaults (``"learned"``, ``"target_year"``, 1, 0), so the hashes of configs
+    (and the files and ledger entries that carry them) from before the settings existed
+    stay valid.
     """
     settings = config.to_dict()
     if settings.get("effect_scale") == "learned":
@@ -202,6 +203,8 @@ def config_hash(config: ModelConfig) -> str:
         del settings["train_at_risk"]
     if settings.get("extend") == 1:
         del settings["extend"]
+    if settings.get("rules") == 0:
+        del settings["rules"]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -243,7 +246,8 @@ class SamplerCache:
         h = hashlib.sha256()
         h.update(json.dumps([variant, priors.to_dict(), design.missing_mode, design.countries,
                              design.crimes, design.indicators, design.regions,
-                             design.flag_names, [span.start, span.stop]],
+                             design.flag_names, design.rule_names,
+                             [span.start, span.stop]],
                             default=str).encode())
         for arr in (design.region_idx, design.relevance):
             h.update(np.ascontiguousarray(arr).tobytes())
@@ -666,7 +670,8 @@ def fit(
 
     config = config or ModelConfig()
     design = build_design(panel, horizon=config.horizon, through=through,
-                          missing=config.missing, train_at_risk=config.train_at_risk)
+                          missing=config.missing, train_at_risk=config.train_at_risk,
+                          rules=config.rules, rule_seed=config.seed)
     priors, selection = effect_priors(panel, config, priors, through=through)
     if selection is not None:
         log.info("effect scale %.3g chosen by rolling-origin CV (origins %d-%d, %d cases, "

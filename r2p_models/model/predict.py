@@ -91,6 +91,14 @@ def _terms(fm: FittedModel, od: OriginDesign) -> dict[str, np.ndarray]:
                 z = _rng(seed, "impute", c, str(od.origin_year)).standard_normal((S, miss.size))
                 x[:, ci, miss] = mean[ci, miss] + isd[miss] * z
     ind = np.einsum("scj,skj->sckj", x, d["beta"])
+    rules = fm.standardisation.rules
+    if rules is not None and "beta_rule" in d:
+        # each rule's term shared equally among the indicators it tests (its Shapley
+        # value as a conjunction: see r2p_models.model.rules), so the per-indicator terms
+        # still add up to the log-odds
+        # (rules are evaluated on the design's imputed values, as in training)
+        rule = np.einsum("cr,skr->sckr", od.rules, d["beta_rule"])
+        ind = ind + np.einsum("sckr,rj->sckj", rule, rules.share_matrix(x.shape[-1]))
     beta_m = d.get("beta_missing", np.zeros((S, K, od.flags.shape[1])))
     flag = np.einsum("cf,skf->sckf", od.flags, beta_m)
     alpha = np.broadcast_to(d["alpha"][:, None, :], (S, C, K))
@@ -137,7 +145,9 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
 
     ``intercept + region + country_effect + indicator_term.sum("indicator")
     + missing_term.sum("flag")``
-    equals the log-odds behind :meth:`FittedModel.predict`.
+    equals the log-odds behind :meth:`FittedModel.predict`. With interaction rules
+    (``[model] rules``) an indicator's term includes its equal share of every rule that
+    tests it.
     """
     od = _origin(fm, panel, origin_year, None)
     if countries is not None:
@@ -149,6 +159,7 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
             countries=tuple(countries), regions=tuple(od.regions[i] for i in idx),
             origin_year=od.origin_year, x=od.x[idx], flags=od.flags[idx],
             missing=od.missing[idx], at_risk=od.at_risk[idx], crimes=od.crimes,
+            rules=od.rules[idx],
         )
     t = _terms(fm, od)
     std = fm.standardisation

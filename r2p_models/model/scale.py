@@ -149,7 +149,8 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             break
         if not any(t <= s - h for t in closed):
             break  # nothing was known yet to train on
-        inner = build_design(panel, horizon=h, through=s, train_at_risk=config.train_at_risk)
+        inner = build_design(panel, horizon=h, through=s, train_at_risk=config.train_at_risk,
+                             rules=config.rules, rule_seed=config.seed)
         od = origin_design(panel, s, inner.standardisation, inner.crimes)
         rows = np.array([pos[c] for c in od.countries])
         si = years.index(s)
@@ -162,8 +163,8 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             at_risk = (outer.w[rows, si, k] > 0) & od.at_risk[:, k]
             if yk.size == 0 or yk.min() == yk.max() or not at_risk.any():
                 continue  # nothing to learn (no onset yet) or nothing to forecast
-            X = np.concatenate([inner.x, inner.flags], axis=2)[wk]
-            Xt = np.concatenate([od.x, od.flags], axis=1)[at_risk]
+            X = np.concatenate([inner.x, inner.flags, inner.rule_x], axis=2)[wk]
+            Xt = np.concatenate([od.x, od.flags, od.rules], axis=1)[at_risk]
             for g, sd in enumerate(grid):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", category=ConvergenceWarning)

@@ -13,7 +13,10 @@ from scipy.special import expit
 
 from r2p_models.crimes import CRIMES, indicator_relevance
 
-__all__ = ["TOY_INDICATORS", "toy_panel"]
+__all__ = ["THRESHOLD", "TOY_INDICATORS", "toy_panel"]
+
+#: Threshold of both indicators in the ``interaction`` term of :func:`toy_panel`.
+THRESHOLD = 0.5
 
 #: name -> risk factors (one crime-specific indicator: 9 is genocide / ethnic cleansing)
 TOY_INDICATORS: dict[str, tuple[int, ...]] = {
@@ -34,12 +37,16 @@ def toy_panel(
     base_logit: float = -3.0,
     missing_rate: float = 0.1,
     sigma_country: float = 0.5,
+    interaction: float = 0.0,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Simulate a small panel and its truth.
 
     ``p[c, t, k]`` is the probability of an onset in year ``t`` for a country at risk,
     from the (standardised-scale) indicators of ``t - 1``; episodes last a geometric
-    number of years (mean 2). Missing values are missing completely at random.
+    number of years (mean 2). Missing values are missing completely at random. With
+    ``interaction`` the log-odds of every crime also rise by that much where both
+    ``conflict`` and ``discrimination`` exceed :data:`THRESHOLD` (a threshold interaction
+    no linear logit can represent).
 
     Returns
     -------
@@ -70,7 +77,9 @@ def toy_panel(
     p = np.full((C, T + 1, K), np.nan)
     remaining = np.zeros((C, K), dtype=int)
     for t in range(1, T + 1):
-        p[:, t] = expit(alpha + a_region[r_idx] + a_country + x[:, t - 1] @ beta.T)
+        both = (x[:, t - 1, 0] > THRESHOLD) & (x[:, t - 1, 2] > THRESHOLD)
+        p[:, t] = expit(alpha + a_region[r_idx] + a_country + x[:, t - 1] @ beta.T
+                        + interaction * both[:, None])
         busy = remaining > 0
         ongoing[:, t] = busy
         remaining[busy] -= 1
