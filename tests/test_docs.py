@@ -101,3 +101,19 @@ def test_results_pages_are_dated() -> None:
     for page in pages:
         assert re.match(r"\d{4}-\d{2}-\d{2}-", page.name), page.name
         assert page.name[:10] in page.read_text().splitlines()[0], page.name
+
+
+def test_every_public_module_has_an_api_reference() -> None:
+    """A new module gets a ``::: module`` line on its ``docs/api/`` page."""
+    documented = set(re.findall(r"^::: (\S+)", "\n".join(
+        p.read_text() for p in (DOCS / "api").glob("*.md")), re.M))
+    modules = set()
+    for f in (ROOT / "r2p_models").rglob("*.py"):  # the files, without importing them
+        parts = f.relative_to(ROOT).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if not any(part.startswith("_") for part in parts):
+            modules.add(".".join(parts))
+    assert "r2p_models.model.fit" in modules  # the walk finds modules
+    missing = sorted(modules - documented - {"r2p_models.model.toy"})  # toy: tests only
+    assert missing == [], f"no ::: line in docs/api/ for {missing}"
+    assert sorted(documented - modules - {"r2p_models"}) == []  # and none that is gone
