@@ -1,12 +1,13 @@
 """Which model families could close the gap to the EWP? Quick out-of-package proxies.
 
-Not part of the product: a measurement for choosing the next model variant (README,
-"What would narrow the ranking gap"). For every origin of the EWP backtest (1993-2006,
-onset in the next two years) each proxy is fitted on what was known at that origin
-(``build_design(..., through=origin)``: the same standardised predictors and missingness
-flags the package's models see) and forecasts the origin's at-risk countries. Scores on
-all those country-windows, then on the ones the peer (the EWP's published out-of-sample
-forecasts) also forecast, with each forecaster also recalibrated on its own track record
+Not part of the product: a measurement for choosing the next model variant
+(``docs/results/2026-11-29-ewp.md``, "What would narrow the gaps"). For every origin of
+the EWP backtest (1993-2006, onset in the next two years) each proxy is fitted on what was
+known at that origin (``build_design(..., through=origin)``: the same standardised
+predictors and missingness flags the package's models see) and forecasts the origin's
+at-risk countries. Scores on all those country-windows, then on the ones the peer (the
+EWP's published out-of-sample forecasts) also forecast, with each forecaster also
+recalibrated on its own track record
 (:func:`r2p_models.calibration.recalibrate_on_track_record`).
 
 Proxies: ridge logit (scikit-learn, C = 0.01, i.e. sd ~0.1), elastic net with its penalty

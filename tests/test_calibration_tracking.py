@@ -289,7 +289,7 @@ def test_auc_within_years_bootstrap_weights_repeat_cases():
 
 
 def test_the_readme_snippet_on_ledger_rows_with_a_pending_row() -> None:
-    """README "Calibration": score resolved ledger rows per source; pending rows are named."""
+    """docs/methods/calibration.md: score resolved ledger rows per source; pending ones named."""
     from r2p_models.calibration import CalibrationInputError, score_table
 
     rng = np.random.default_rng(3)

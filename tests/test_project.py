@@ -1,4 +1,4 @@
-"""The README's two set-up commands and CI stay in step."""
+"""The README's two set-up commands and CI stay in step; the README stays short."""
 
 from __future__ import annotations
 
@@ -34,16 +34,16 @@ def test_default_world_config_is_the_pipeline_default() -> None:
     assert DEFAULT_WORLD.exists()
 
 
-def _readme_paragraph(marker: str) -> str:
-    """The README paragraph (text between blank lines) that contains ``marker``."""
-    text = (ROOT / "README.md").read_text()
+def _doc_paragraph(page: str, marker: str) -> str:
+    """The paragraph (text between blank lines) of a page that contains ``marker``."""
+    text = (ROOT / page).read_text()
     found = [p for p in text.split("\n\n") if marker in p]
-    assert len(found) == 1, f"README.md: {len(found)} paragraphs contain {marker!r}"
+    assert len(found) == 1, f"{page}: {len(found)} paragraphs contain {marker!r}"
     return found[0]
 
 
-def test_readme_reliability_guarantees_name_test_files_that_exist() -> None:
-    para = " ".join(_readme_paragraph("Reliability guarantees").split())
+def test_cli_docs_reliability_guarantees_name_test_files_that_exist() -> None:
+    para = " ".join(_doc_paragraph("docs/cli.md", "Reliability guarantees").split())
     for promise in ("one line", "exit code 2", "nothing written"):
         assert promise in para
     named = re.findall(r"tests/test_\w+\.py", para)
@@ -51,8 +51,16 @@ def test_readme_reliability_guarantees_name_test_files_that_exist() -> None:
     assert [n for n in named if not (ROOT / n).exists()] == []
 
 
-def test_readme_says_previews_are_refused_by_the_recording_commands() -> None:
-    para = " ".join(_readme_paragraph("`advi`").split())
+def test_model_docs_say_previews_are_refused_by_the_recording_commands() -> None:
+    para = " ".join(_doc_paragraph("docs/methods/model.md", "`advi`").split())
     for word in ("`pathfinder`", "`r2p backtest`", "`rerun`", "`pipeline`", "`r2p fit`",
                  "never convergence-checked"):
         assert word in para
+
+
+def test_readme_is_short_and_links_to_pages_that_exist() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    assert any(link.startswith("docs/") for link in links)
+    assert [link for link in links if not (ROOT / link).exists()] == []

@@ -2,7 +2,7 @@
 
 Scores any probabilities of binary events (a model's or an analyst's) as plain arrays,
 xarray DataArrays, or a DataFrame of cases such as a ledger export. It knows nothing of
-PyMC. Design section 7.
+PyMC: importing it never imports PyMC.
 
 Inputs are checked in one place (:mod:`._validate`): two pandas Series are paired by index
 label (their labels must be unique and the same set, else the input is refused), two

@@ -33,7 +33,7 @@ of event counts per unique forecast (and, with resampled forecasts, of draw coun
 regression``). See ``benchmarks/bench_calibration.py`` for timings.
 
 Binned ECE is deliberately absent: with rare events most bins are empty or hold a
-handful of cases, and the value depends on the binning (design section 7).
+handful of cases, and the value depends on the binning.
 """
 
 from __future__ import annotations

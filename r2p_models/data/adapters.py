@@ -10,8 +10,8 @@ Two adapters:
   outcome, EWP mass-killing onset, as ``crimes_against_humanity`` (a proxy). Every
   country-year is at risk (no ``[ongoing]``), the task of the EWP's own model.
 - :func:`four_crime_table`: the EWP panel's keys and predictors with four proxy outcomes
-  built from the EWP episode list, PITF (or TMK) and UCDP one-sided violence (design
-  section 2), each with onset and ongoing columns.
+  built from the EWP episode list, PITF (or TMK) and UCDP one-sided violence, each with
+  onset and ongoing columns.
 
 :func:`write_adapted` writes either one to a user folder. The input files are expected in
 the layout of ``../shared/datasets`` (see :data:`DEFAULT_FILES`); each can be pointed
@@ -700,7 +700,7 @@ def four_crime_table(
     predictors: Sequence[str] | None = None,
     paths: Mapping[str, str | Path] | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """The EWP panel's keys and predictors with four proxy crime outcomes (design section 2).
+    """The EWP panel's keys and predictors with four proxy crime outcomes.
 
     Proxies (each labelled in ``[proxies]``):
 

@@ -119,12 +119,10 @@ class Priors:
         fitted to one crime) learn the scale of the indicator effects per crime,
         ``sigma_beta[k] ~ HalfNormal(mu_sd)`` (``HalfNormal(hypot(mu_sd, tau))`` for the
         mapped terms of a one-crime model), instead of fixing it at ``mu_sd``: the
-        Bayesian counterpart of the cross-validated penalty of the EWP's elastic net.
-        On the EWP panel (34 predictors, a few dozen onsets) the fixed scale 0.75
-        overfitted: ridge logits with the penalty chosen by cross-validation on each
-        origin's training data picked sd 0.1 (AUC 0.837 out of sample, origins
-        1993-2006) where sd 0.75 ranked at 0.795. The joint multi-crime model keeps
-        its fixed-scale shared effects (four crimes inform each shared effect).
+        Bayesian counterpart of the cross-validated penalty of the EWP's elastic net:
+        with many predictors and few onsets a fixed scale of ``mu_sd`` overfits. The
+        joint multi-crime model keeps its fixed-scale shared effects (four crimes
+        inform each shared effect).
         ``[model] effect_scale`` can replace the learned scale by a fixed or a
         cross-validated one (:mod:`r2p_models.model.scale`).
     """

@@ -132,10 +132,9 @@ def compare_variants(
 
     PSIS-LOO leaves out one observation (a country-year) and keeps the country's other
     years, later ones included, so it measures how well a variant interpolates a panel,
-    not how well it forecasts. On the EWP panel it preferred the hierarchical model by
-    108 elpd (dse 13.5) while the rolling-origin backtest ranked that model worst (AUC
-    0.771 against 0.841 without country effects; README). Choose a forecasting variant
-    with the rolling-origin backtest (:func:`r2p_models.backtest.run_backtest`,
+    not how well it forecasts: on the EWP panel it preferred the hierarchical model,
+    which the rolling-origin backtest ranked worst (``docs/results/``). Choose a
+    forecasting variant with the rolling-origin backtest (:func:`r2p_models.backtest.run_backtest`,
     ``r2p backtest``); use this for in-sample fit and for checking that the structure a
     world was simulated from is found.
 

@@ -1,6 +1,6 @@
 """The published calibration report: one self-contained HTML file built from the ledger.
 
-Design section 8. :func:`build_report` computes every section from the ledger's rows with
+:func:`build_report` computes every section from the ledger's rows with
 the calibration toolkit (:mod:`r2p_models.calibration`) and returns the page;
 :func:`write_report` writes it atomically; :func:`write_pdf` prints it to PDF with headless
 Chromium when that is installed. The HTML is deterministic: an unchanged ledger gives the

@@ -1,4 +1,4 @@
-"""Assemble the calibration report's content from a ledger (design section 8).
+"""Assemble the calibration report's content from a ledger.
 
 Everything here is computed from the ledger's rows (plus the optional region, proxy and
 explanation tables, which the ledger does not hold) with the calibration toolkit:
