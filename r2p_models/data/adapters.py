@@ -331,6 +331,7 @@ def _config_text(
     outcomes: Mapping[str, str],
     ongoing: Mapping[str, str],
     proxies: Mapping[str, str],
+    model: Sequence[str] = (),
 ) -> str:
     lines = [f"# {h}" for h in header]
     lines += [
@@ -351,6 +352,8 @@ def _config_text(
                                  if c in ongoing], ""]
     lines += ["[proxies]", *[f"{c} = {_toml_str(proxies[c])}" for c in CRIMES
                              if c in proxies], ""]
+    if model:
+        lines += ["[model]", *model, ""]
     for p in predictors:
         if p not in _META:
             continue
@@ -365,6 +368,15 @@ def _config_text(
         ]
     return "\n".join(lines)
 
+
+#: ``[model]`` of the EWP panel's run config: the configuration chosen ex ante on the
+#: validation origins 1981-1990 (benchmarks/ex_ante_selection.md).
+EWP_MODEL = (
+    "# chosen ex ante: the lowest log score on origins 1981-1990 among six candidates",
+    "# (benchmarks/ex_ante_selection.md)",
+    'variant = "pooled"',
+    'effect_scale = "rolling_cv"',
+)
 
 _HEADER = [
     "Written by r2p_models.data.adapters from the publishers' files; do not redistribute",
@@ -422,6 +434,7 @@ def ewp_table(
         {"crimes_against_humanity": "mk_onset"},
         {},
         proxies,
+        EWP_MODEL,
     )
     table.attrs["report"] = {"rows": len(table), "countries": int(table["ccode"].nunique())}
     return table, config
