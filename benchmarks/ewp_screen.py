@@ -27,8 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CANDIDATES = [("pooled", 0), ("pooled", 16), ("no_country", 0), ("no_country", 16),
-              ("hierarchical", 0), ("hierarchical", 16)]
+#: (variant, rules, prior sd of the rule effects relative to the indicators')
+CANDIDATES = [("pooled", 0, 1.0), ("pooled", 16, 1.0), ("no_country", 0, 1.0),
+              ("no_country", 16, 1.0), ("hierarchical", 0, 1.0), ("hierarchical", 16, 1.0)]
+#: Round 2 (benchmarks/ex_ante_selection.md): more, more strongly shrunk rules
+ROUND2 = [("pooled", 0, 1.0), ("pooled", 8, 0.5), ("pooled", 32, 0.5), ("pooled", 32, 0.25),
+          ("pooled", 64, 0.25), ("pooled", 64, 0.1)]
 METRICS = ["log", "brier", "auc", "auc_within", "mcb_brier", "capture_top30"]
 REGION_SD, COUNTRY_SD = 0.4, 0.6
 
@@ -46,6 +50,7 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=1981)
     ap.add_argument("--last", type=int, default=1990)
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--round", type=int, choices=(1, 2), default=1)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     if args.last + 2 > 1992:
@@ -69,17 +74,18 @@ def main() -> None:
     full = build_design(panel, horizon=2)  # outcomes of every window, for scoring only
     years = [int(y) for y in full.years]
     rows = []
-    for variant, n_rules in CANDIDATES:
+    for variant, n_rules, rule_sd in (CANDIDATES if args.round == 1 else ROUND2):
         cfg = replace(model, variant=variant, rules=n_rules)
         name = f"{variant}" + (f" + {n_rules} rules" if n_rules else "")
+        name += f" (rule sd x{rule_sd:g})" if n_rules and rule_sd != 1.0 else ""
         for t in range(args.first, args.last + 1):
             s = select_effect_scale(panel, cfg, through=t).scale
             d = build_design(panel, horizon=2, through=t, rules=n_rules, rule_seed=cfg.seed)
             od = origin_design(panel, t, d.standardisation, d.crimes)
             wk = d.w[:, :, 0] > 0
             ci, _ = np.nonzero(wk)
-            X = np.concatenate([d.x, d.flags, d.rule_x], axis=2)[wk]
-            Xt = np.concatenate([od.x, od.flags, od.rules], axis=1)
+            X = np.concatenate([d.x, d.flags, rule_sd * d.rule_x], axis=2)[wk]
+            Xt = np.concatenate([od.x, od.flags, rule_sd * od.rules], axis=1)
             C, R = len(d.countries), len(d.regions)
             assert od.countries == d.countries  # both in the panel's order
             test_c = np.arange(C)
