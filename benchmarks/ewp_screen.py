@@ -1,7 +1,7 @@
 """Screen model configurations on the EWP validation origins with MAP stand-ins.
 
-Not part of the product: the ex-ante selection of the default configuration
-(``benchmarks/ex_ante_selection.md``: protocol, amendment and results). For every
+Not part of the product: the ex-ante selection of the default configuration (protocol,
+amendment and results: ``docs/results/2026-12-02-ex-ante-selection.md``). For every
 validation origin and candidate (variant x interaction rules) the effect scale is chosen
 by the package's rolling-origin CV (:func:`r2p_models.model.scale.select_effect_scale`),
 and a ridge logit with that prior sd, the MAP of the candidate's effects under its
@@ -30,7 +30,7 @@ import pandas as pd
 #: (variant, rules, prior sd of the rule effects relative to the indicators')
 CANDIDATES = [("pooled", 0, 1.0), ("pooled", 16, 1.0), ("no_country", 0, 1.0),
               ("no_country", 16, 1.0), ("hierarchical", 0, 1.0), ("hierarchical", 16, 1.0)]
-#: Round 2 (benchmarks/ex_ante_selection.md): more, more strongly shrunk rules
+#: Round 2 (see the results page): more, more strongly shrunk rules
 ROUND2 = [("pooled", 0, 1.0), ("pooled", 8, 0.5), ("pooled", 32, 0.5), ("pooled", 32, 0.25),
           ("pooled", 64, 0.25), ("pooled", 64, 0.1)]
 METRICS = ["log", "brier", "auc", "auc_within", "mcb_brier", "capture_top30"]

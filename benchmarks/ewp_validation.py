@@ -1,7 +1,7 @@
 """Which model configuration would a validation period before the peer comparison choose?
 
-Not part of the product: the ex-ante selection of the default configuration
-(``benchmarks/ex_ante_selection.md`` holds the protocol and the results). Candidate
+Not part of the product: the ex-ante selection of the default configuration (the
+protocol and the results: ``docs/results/2026-12-02-ex-ante-selection.md``). Candidate
 configurations, with the settings of ``r2p evaluate-peer --effect-scale rolling_cv``
 (horizon 2, ``r2p_models.peer.EVAL_MODEL``) unless a candidate overrides them, are
 backtested on origins 1981-1990 only, whose two-year windows all resolve by 1992, and

@@ -370,10 +370,10 @@ def _config_text(
 
 
 #: ``[model]`` of the EWP panel's run config: the configuration chosen ex ante on the
-#: validation origins 1981-1990 (benchmarks/ex_ante_selection.md).
+#: validation origins 1981-1990 (docs/results/2026-12-02-ex-ante-selection.md).
 EWP_MODEL = (
     "# chosen ex ante: the lowest log score on origins 1981-1990 among six candidates",
-    "# (benchmarks/ex_ante_selection.md)",
+    "# (docs/results/2026-12-02-ex-ante-selection.md)",
     'variant = "pooled"',
     'effect_scale = "rolling_cv"',
 )
