@@ -138,11 +138,13 @@ def test_config_hash_of_the_default_is_unchanged():
     """Files and ledgers written before the setting existed keep their config hash."""
     cfg = ModelConfig()
     old = {k: v for k, v in cfg.to_dict().items()
-           if k not in ("effect_scale", "train_at_risk", "extend")}
+           if k not in ("effect_scale", "train_at_risk", "extend", "rules", "history")}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert config_hash(cfg) == expected
     assert config_hash(replace(cfg, effect_scale="rolling_cv")) != expected
     assert config_hash(replace(cfg, train_at_risk="origin")) != expected
+    assert config_hash(replace(cfg, rules=4)) != expected
+    assert config_hash(replace(cfg, history=True)) != expected
     assert config_hash(replace(cfg, extend=0)) != expected
 
 
