@@ -55,9 +55,12 @@ Value of information
 The decision quantities are the watchlist probability ``p = E[expit(eta)]`` (the posterior
 mean the watchlist ranks by) and ``P(in top N)`` among the countries at risk, both taken
 over the posterior draws and over every uncertain input (each drawn once per posterior
-draw, with a generator seeded from the model's seed). Learning ``x_j = z`` replaces that
-input's draws by ``z``; by iterated expectation the expected revised forecast equals the
-current one, so the expected value of information is the expected absolute revision::
+draw: its ``S`` quantile nodes in an order shuffled by a generator seeded from the
+model's seed, a Latin hypercube, so that with one uncertain input these are within
+``1 / (2 S)`` of their value given the draws, for ``S`` posterior draws). Learning
+``x_j = z`` replaces that input's draws by ``z``; by iterated expectation the expected
+revised forecast equals the current one, so the expected value of information is the
+expected absolute revision::
 
     VOI_p[c, k, j] = E_z | E[expit(eta) | x_j = z] - E[expit(eta)] |
 
@@ -261,7 +264,10 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
     J = beta.shape[2]
     var_param = eta_c.var(axis=0)
     var_ind = np.einsum("kj,cj->ckj", (beta**2).mean(axis=0), tau**2)
-    z = rng.standard_normal((S, C, J)) * tau[None]
+    # Latin hypercube: each input's draws are the S quantile nodes in a random order, so
+    # one input's marginal is matched exactly and the inputs are paired at random
+    nodes = ndtri((np.arange(S) + 0.5) / S)
+    z = nodes[np.argsort(rng.random((S, C, J)), axis=0)] * tau[None]
     noise = np.einsum("scj,skj->sckj", z, beta)  # each input's draw on the log-odds
     eta = eta_c + noise.sum(-1)
     p_mean = expit(eta).mean(axis=0)
