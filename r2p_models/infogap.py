@@ -94,6 +94,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, ndtri
 
+from r2p_models.crimes import CRIME_LABELS
 from r2p_models.errors import InputError
 
 if TYPE_CHECKING:
@@ -422,11 +423,11 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
     Returns
     -------
     pandas.DataFrame
-        One row per (crime, country): ``crime, rank, country, name, region, p_mean,
-        p_top_n, share_gap, share_missing, share_unreliable, voi_p, voi_top_n,
+        One row per (crime, country): ``crime, rank, country, name, region, at_risk,
+        p_mean, p_top_n, share_gap, share_missing, share_unreliable, voi_p, voi_top_n,
         best_indicator`` (the input with the largest ``by`` VOI, or the largest variance
-        part for the share keys), ``n_missing``, ``n_unreliable``; ``rank`` 1 = matters
-        most.
+        part for the share keys), ``n_missing``, ``n_unreliable``, ``origin_year``;
+        ``rank`` 1 = matters most.
     """
     _check_gaps(gaps)
     if by not in _RANK_KEYS:
@@ -452,7 +453,7 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
             best = inds[int(np.argmax(key[ci]))] if has_gap[ci] and key[ci].max() > 0 else ""
             rows.append({
                 "crime": k, "country": str(c), "name": str(names[ci]),
-                "region": str(g["region"].values[ci]),
+                "region": str(g["region"].values[ci]), "at_risk": risk,
                 "p_mean": float(g["p_mean"].values[ci]),
                 "p_top_n": float(g["p_top_n"].values[ci]),
                 "share_gap": float(g["share_gap"].values[ci]),
@@ -464,15 +465,17 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
                 "n_missing": int((kinds[ci] == "missing").sum()),
                 "n_unreliable": int((kinds[ci] == "unreliable").sum()),
             })
-    cols = ["crime", "rank", "country", "name", "region", "p_mean", "p_top_n", "share_gap",
+    cols = ["crime", "rank", "country", "name", "region", "at_risk", "p_mean", "p_top_n",
+            "share_gap",
             "share_missing", "share_unreliable", "var_gap", "voi_p", "voi_top_n",
             "best_indicator", "n_missing", "n_unreliable"]
     df = pd.DataFrame(rows, columns=[c for c in cols if c != "rank"])
     if df.empty:
-        return df.reindex(columns=cols)
+        return df.reindex(columns=[*cols, "origin_year"])
     df = df.sort_values(["crime", by, "country"], ascending=[True, False, True],
                         kind="stable")
     df.insert(1, "rank", df.groupby("crime").cumcount() + 1)
+    df["origin_year"] = gaps.attrs.get("origin_year", np.nan)
     order = {k: i for i, k in enumerate(crimes)}
     df = df.sort_values(["crime", "rank"], key=lambda s: s.map(order) if s.name == "crime"
                         else s, kind="stable")
@@ -498,7 +501,8 @@ def voi_table(gaps: xr.Dataset, *, min_voi: float = 0.0, at_risk_only: bool = Tr
         ``country, name, region, crime, indicator, kind, p_mean, p_top_n, voi_p,
         voi_top_n, var_share`` (the input's part of the log-odds variance) and
         ``statement`` ("collecting X in C would move its watchlist probability of K by
-        about ... percentage points on average"), sorted by ``voi_p`` (largest first).
+        about ... percentage points on average"), ``origin_year``; sorted by ``voi_p``
+        (largest first).
     """
     _check_gaps(gaps)
     if not np.isfinite(min_voi) or min_voi < 0:
@@ -531,30 +535,58 @@ def voi_table(gaps: xr.Dataset, *, min_voi: float = 0.0, at_risk_only: bool = Tr
                 "voi_p": float(vp[c, k, j]), "voi_top_n": float(vt[c, k, j]),
                 "var_share": float(vind[c, k, j] / total[c, k]) if total[c, k] > 0 else 0.0,
                 "statement": (f"collecting {ind} ({kinds[c, j]}) in {cname} would move its "
-                              f"{crime} watchlist probability ({100 * pm[c, k]:.1f} %) by "
+                              f"{CRIME_LABELS.get(str(crime), crime).lower()} watchlist "
+                              "probability ({100 * pm[c, k]:.1f} %) by "
                               f"{100 * vp[c, k, j]:.2f} percentage points on average{top}"),
             })
     cols = ["country", "name", "region", "crime", "indicator", "kind", "p_mean", "p_top_n",
             "voi_p", "voi_top_n", "var_share", "statement"]
     df = pd.DataFrame(rows, columns=cols)
+    df["origin_year"] = gaps.attrs.get("origin_year", np.nan)
     return df.sort_values(["voi_p", "country", "crime", "indicator"],
                           ascending=[False, True, True, True], kind="stable"
                           ).reset_index(drop=True)
 
 
-def plot_information_gaps(gaps: xr.Dataset, *, crime: str | None = None,
+def _map_frame(gaps: xr.Dataset | pd.DataFrame, crime: str | None) -> pd.DataFrame:
+    """``country, region, share, at_risk`` per country for the gap map."""
+    if isinstance(gaps, xr.Dataset):
+        _check_gaps(gaps)
+        frame = gap_ranking(gaps, by="share_gap", at_risk_only=False)
+    elif isinstance(gaps, pd.DataFrame):
+        frame = gaps
+    else:
+        raise InfoGapError("gaps: expected the Dataset of information_gaps() or the table "
+                           "of gap_ranking(..., at_risk_only=False)")
+    need = {"crime", "country", "region", "share_gap", "at_risk"}
+    if not need <= set(frame.columns):
+        raise InfoGapError(f"gaps: the table lacks column(s) {sorted(need - set(frame))}")
+    crimes = list(dict.fromkeys(frame["crime"].astype(str)))
+    if crime is not None:
+        if crime not in crimes:
+            raise InfoGapError(f"crime = {crime!r}: the result has {crimes}")
+        frame = frame[frame["crime"].astype(str) == crime]
+    return (frame.assign(country=frame["country"].astype(str),
+                         at_risk=frame["at_risk"].astype(bool))
+            .groupby(["country", "region"], as_index=False)
+            .agg(share=("share_gap", "mean"), at_risk=("at_risk", "any")))
+
+
+def plot_information_gaps(gaps: xr.Dataset | pd.DataFrame, *, crime: str | None = None,
                           labels: dict[str, str] | None = None,
                           max_columns: int = 12) -> Figure:
     """Countries by region on a grid, coloured by the information-gap share of variance.
 
     One row block per region, one cell per country (ordered by code), the cell's colour
     its ``share_gap`` (averaged over crimes unless ``crime`` is given) and its label the
-    country code; a country not at risk is drawn hatched. No map tiles, no network.
+    country code; a country not at risk (of any crime shown) is drawn hatched. No map
+    tiles, no network.
 
     Parameters
     ----------
-    gaps : xarray.Dataset
-        From :func:`information_gaps`.
+    gaps : xarray.Dataset or pandas.DataFrame
+        From :func:`information_gaps`, or the table of :func:`gap_ranking` with
+        ``at_risk_only=False`` (e.g. read back from a CSV file).
     crime : str, optional
         One crime; by default the mean share over the crimes.
     labels : dict, optional
@@ -566,20 +598,21 @@ def plot_information_gaps(gaps: xr.Dataset, *, crime: str | None = None,
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
-    _check_gaps(gaps)
     max_columns = _check_positive_int(max_columns, "max_columns")
-    crimes = [str(k) for k in gaps["crime"].values]
-    if crime is not None and crime not in crimes:
-        raise InfoGapError(f"crime = {crime!r}: the result has {crimes}")
-    share = (gaps["share_gap"].sel(crime=crime) if crime
-             else gaps["share_gap"].mean("crime")).values
-    risk = (gaps["at_risk"].sel(crime=crime) if crime
-            else gaps["at_risk"].any("crime")).values
-    countries = [str(c) for c in gaps["country"].values]
-    regions = [str(r) for r in gaps["region"].values]
+    frame = _map_frame(gaps, crime)
+    share = frame["share"].to_numpy(dtype=float)
+    risk = frame["at_risk"].to_numpy(dtype=bool)
+    origin = (gaps.attrs.get("origin_year", "") if isinstance(gaps, xr.Dataset)
+              else (int(gaps["origin_year"].iloc[0]) if "origin_year" in gaps.columns
+                    and len(gaps) else ""))
+    countries = frame["country"].tolist()
+    regions = frame["region"].astype(str).tolist()
     layout: list[tuple[str, list[int]]] = []
     for r in sorted(set(regions)):
         idx = sorted((i for i, x in enumerate(regions) if x == r), key=lambda i: countries[i])
@@ -594,15 +627,15 @@ def plot_information_gaps(gaps: xr.Dataset, *, crime: str | None = None,
     fig = Figure(figsize=(width, height))
     left, right = 2.4 / width, 1.2 / width
     ax = fig.add_axes((left, 0.2 / height, 1 - left - right, 1 - 0.8 / height))
-    cmap = plt.get_cmap("viridis_r")
-    norm = plt.Normalize(0, vmax)
+    cmap = colormaps["viridis_r"]
+    norm = Normalize(0, vmax)
     for row, (region, idx) in enumerate(layout):
         y = n_rows - 1 - row
         if region:
             ax.text(-0.2, y + 0.5, region, ha="right", va="center", fontsize=8)
         for col, i in enumerate(idx):
             colour = cmap(norm(float(np.clip(np.nan_to_num(share[i]), 0, vmax))))
-            ax.add_patch(plt.Rectangle((col, y + 0.05), 0.92, 0.9, facecolor=colour,
+            ax.add_patch(Rectangle((col, y + 0.05), 0.92, 0.9, facecolor=colour,
                                        edgecolor="white", hatch=None if risk[i] else "///"))
             ax.text(col + 0.46, y + 0.5, countries[i][:6], ha="center", va="center",
                     fontsize=6.5, color="white" if share[i] > 0.45 * vmax else "black")
@@ -612,11 +645,11 @@ def plot_information_gaps(gaps: xr.Dataset, *, crime: str | None = None,
     what = (labels or {}).get(crime, crime) if crime else "mean over crimes"
     fig.text(0.1 / width, 1 - 0.08 / height,
              f"Share of forecast variance from missing or unreliable data\n({what}, origin "
-             f"{gaps.attrs.get('origin_year', '')}; hatched: not at risk)",
+             f"{origin}; hatched: not at risk)",
              fontsize=9, ha="left", va="top")
     cax = fig.add_axes((1 - right + 0.25 / width, 0.2 / height, 0.15 / width,
                         1 - 0.8 / height))
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
+    sm = ScalarMappable(cmap=cmap, norm=norm)
     cb = fig.colorbar(sm, cax=cax)
     cb.set_label("information-gap share", fontsize=8)
     cb.ax.tick_params(labelsize=7)

@@ -320,3 +320,61 @@ def test_cli_writes_the_voi_table_ranking_and_figure(tmp_path: Path, capsys):
     assert main(["infogap", "--config", str(tmp_path / "run.toml"), "--run",
                  str(tmp_path)]) == EXIT_BAD_INPUT
     assert "no model.nc" in capsys.readouterr().err
+
+
+def test_report_section_shows_the_ranking_the_voi_and_the_map(panel, tmp_path: Path):
+    from html.parser import HTMLParser
+
+    from r2p_models.ledger import Ledger
+    from r2p_models.report import ReportInputError, build_report
+
+    rng = np.random.default_rng(6)
+    fm = _model(panel, "bayes", rng.normal(-2.0, 0.3, size=(S, 2)), {GAP[1]: (0.9, 0.5)})
+    gaps = infogap.information_gaps(fm, panel, ORIGIN, top_n=3)
+    path = tmp_path / "empty.sqlite"
+    Ledger(path).close()
+
+    class Page(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.section, self.row, self.cells, self.images = "", {}, [], []
+
+        def handle_starttag(self, tag, attrs):
+            a = {k: v or "" for k, v in attrs}
+            if tag == "section":
+                self.section = a["id"]
+            elif tag == "tr":
+                self.row = {k[5:]: v for k, v in a.items() if k.startswith("data-")}
+            elif tag == "td" and "data-metric" in a:
+                self.cells.append({"section": self.section, **self.row,
+                                   "metric": a["data-metric"], "value": a["data-value"]})
+            elif tag == "img":
+                self.images.append(self.section)
+
+    html = build_report(path, n_boot=10, infogap=gaps)
+    page = Page()
+    page.feed(html)
+    cells = [c for c in page.cells if c["section"] == "information-gaps"]
+    voi = [c for c in cells if c["metric"] == "voi_p_points" and c.get("country") == GAP[0]
+           and c.get("crime") == "genocide"]
+    expected = 100 * float(gaps["voi_p"].sel(country=GAP[0], crime="genocide",
+                                             indicator=GAP[1]))
+    assert voi and all(float(c["value"]) == pytest.approx(expected) for c in voi)
+    share = [c for c in cells if c["metric"] == "share_gap" and c.get("country") == GAP[0]
+             and c.get("crime") == "genocide"]
+    assert float(share[0]["value"]) == pytest.approx(
+        float(gaps["share_gap"].sel(country=GAP[0], crime="genocide")))
+    assert "information-gaps" in page.images
+    assert f"collecting {GAP[1]} (missing) in Toy {GAP[0]}" in html
+    # the tables a run saves as CSV give the same section
+    tables = {"ranking": infogap.gap_ranking(gaps, at_risk_only=False),
+              "voi": infogap.voi_table(gaps)}
+    for key, frame in tables.items():
+        frame.to_csv(tmp_path / f"{key}.csv", index=False)
+    back = {k: pd.read_csv(tmp_path / f"{k}.csv", dtype={"country": str}) for k in tables}
+    back["ranking"]["best_indicator"] = back["ranking"]["best_indicator"].fillna("")
+    assert build_report(path, n_boot=10, infogap={**back, "top_n": 3}) == html
+    assert "Not available: no information-gap analysis" in build_report(path, n_boot=10)
+    with pytest.raises(ReportInputError, match="lacks column"):
+        build_report(path, n_boot=10, infogap={"ranking": back["ranking"][["crime"]],
+                                               "voi": back["voi"]})

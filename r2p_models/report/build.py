@@ -167,6 +167,8 @@ class ReportContent:
     lead_time: dict[str, Any] = field(default_factory=dict)
     #: "What changed since the last run" (:class:`r2p_models.report.changes.Changes`).
     changes: Any = None
+    #: "Where missing information matters" (:func:`r2p_models.report.infogap.infogap_content`).
+    infogap: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- input
@@ -619,6 +621,7 @@ def report_content(
     top_n: int = 30,
     n_boot: int = 200,
     seed: int = 0,
+    infogap: Any = None,
 ) -> ReportContent:
     """Compute everything the report shows (see :func:`r2p_models.report.build_report`)."""
     if isinstance(top_n, bool) or not isinstance(top_n, int | np.integer) or top_n < 1:
@@ -742,7 +745,18 @@ def report_content(
         pool_weights=_pool_weights(ledger_path_or_rows),
         lead_time=_lead_time_content(rows, primary, top_n, n_boot, seed),
         changes=_changes_content(rows, primary, top_n, ledger_path_or_rows),
+        infogap=_infogap_content(infogap),
     )
+
+
+def _infogap_content(infogap: Any) -> dict[str, Any]:
+    """The information-gap section's content (:mod:`r2p_models.report.infogap`)."""
+    from r2p_models.report.infogap import infogap_content
+
+    try:
+        return infogap_content(infogap)
+    except InputError as exc:
+        raise ReportInputError(str(exc)) from exc
 
 
 def _pool_weights(ledger_path_or_rows: str | os.PathLike[str] | pd.DataFrame,

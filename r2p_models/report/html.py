@@ -38,6 +38,7 @@ from r2p_models.report.figures import (
     style,
     tidy_logit_axes,
 )
+from r2p_models.report.infogap import render_infogap
 
 __all__ = ["SECTIONS", "render"]
 
@@ -52,6 +53,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("side-by-side", "Models and analysts side by side"),
     ("lead-time", "How early did warnings come?"),
     ("watchlist", "Current watchlist"),
+    ("information-gaps", "Where missing information matters"),
     ("methods", "Methods and caveats"),
 )
 
@@ -1247,6 +1249,7 @@ def render(c: ReportContent) -> str:
         "over-time": _over_time, "regions": _regions, "side-by-side": _side_by_side,
         "watchlist": _watchlist, "methods": _methods,
         "changes": _changes, "lead-time": _lead_time,
+        "information-gaps": lambda c: render_infogap(c.infogap, c.crimes),
     }
     sections = []
     for sid, heading in SECTIONS:
