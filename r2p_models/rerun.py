@@ -300,6 +300,7 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
         explanations=explanations,
         top_n=config.report.top_n,
         infogap=infogap,
+        development_of=_development_of(panel, config),
     )
     write_report(path, html)
     return path
@@ -472,6 +473,20 @@ def _explanations(fitted: Any, panel: xr.Dataset, draws: xr.DataArray, origin: i
     out = pd.concat(frames, ignore_index=True)
     return out.rename(columns={"term": "risk_factor", "mean": "contribution"})[
         ["country", "crime", "risk_factor", "contribution"]]
+
+
+def _development_of(panel: xr.Dataset, config: RunConfig) -> pd.Series | None:
+    """Development groups for the report (None, with a log line, when the panel has no
+    development indicator and the config names none)."""
+    from r2p_models.report.development import development_groups
+
+    try:
+        return development_groups(panel, config.report.development)
+    except InputError as exc:
+        if config.report.development is not None:
+            raise
+        log.info("report: no breakdown by development level (%s)", exc)
+        return None
 
 
 #: Files of a run folder holding its information-gap analysis (r2p_models.infogap).

@@ -51,6 +51,7 @@ def build_report(
     n_boot: int = 200,
     seed: int = 0,
     infogap: xr.Dataset | Mapping[str, pd.DataFrame] | None = None,
+    development_of: Mapping[str, str] | pd.Series | None = None,
 ) -> str:
     """Build the calibration report from a ledger.
 
@@ -87,6 +88,10 @@ def build_report(
         (:func:`r2p_models.infogap.information_gaps`, or its ``"ranking"`` and ``"voi"``
         tables), for the section "Where missing information matters"; without it the
         section says it is not available.
+    development_of : mapping or pandas.Series, optional
+        Country id -> development group (e.g.
+        :func:`r2p_models.report.development.development_groups`: terciles of GDP per
+        capita or infant mortality), for the breakdown by development level.
 
     Returns
     -------
@@ -108,7 +113,7 @@ def build_report(
     content = report_content(
         ledger_path_or_rows, title=title, region_of=region_of, proxies=proxies,
         watchlist=watchlist, explanations=explanations, top_n=top_n, n_boot=n_boot, seed=seed,
-        infogap=infogap,
+        infogap=infogap, development_of=development_of,
     )
     return render(content)
 

@@ -29,6 +29,7 @@ from r2p_models.report.build import (
     WINDOW,
     ReportContent,
 )
+from r2p_models.report.development import render_development
 from r2p_models.report.figures import (
     figure_uri,
     plot_lead_times,
@@ -50,6 +51,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("reliability", "Reliability"),
     ("over-time", "Accuracy over time"),
     ("regions", "Breakdown by region"),
+    ("development", "Breakdown by development level"),
     ("side-by-side", "Models and analysts side by side"),
     ("lead-time", "How early did warnings come?"),
     ("watchlist", "Current watchlist"),
@@ -1250,6 +1252,7 @@ def render(c: ReportContent) -> str:
         "watchlist": _watchlist, "methods": _methods,
         "changes": _changes, "lead-time": _lead_time,
         "information-gaps": lambda c: render_infogap(c.infogap, c.crimes),
+        "development": render_development,
     }
     sections = []
     for sid, heading in SECTIONS:
