@@ -269,8 +269,7 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
     # one input's marginal is matched exactly and the inputs are paired at random
     nodes = ndtri((np.arange(S) + 0.5) / S)
     z = nodes[np.argsort(rng.random((S, C, J)), axis=0)] * tau[None]
-    noise = np.einsum("scj,skj->sckj", z, beta)  # each input's draw on the log-odds
-    eta = eta_c + noise.sum(-1)
+    eta = eta_c + np.einsum("scj,skj->sck", z, beta)
     p_mean = expit(eta).mean(axis=0)
     # per (draw, crime) the N-th and (N+1)-th highest log-odds among eligible countries
     masked = np.where(eligible[None], eta, -np.inf)
@@ -290,7 +289,7 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
         b = beta[:, :, j]  # (S, K)
         if not np.any(b):
             continue
-        base = eta[:, c, :] - noise[:, c, :, j]  # (S, K): input j removed
+        base = eta[:, c, :] - z[:, c, j, None] * b  # (S, K): input j's draws removed
         eta_m = base[None] + b[None] * (tau[c, j] * q)[:, None, None]  # (M, S, K)
         pm = expit(eta_m).mean(axis=1)  # (M, K)
         voi_p[c, :, j] = np.abs(pm - pm.mean(axis=0)).mean(axis=0)
