@@ -291,6 +291,8 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
     from r2p_models.report import build_report, write_report
 
     path = _report_path(config, ledger)
+    if infogap is None and rows is None:
+        infogap = _latest_information_gaps(ledger, config.report.top_n)
     html = build_report(
         ledger if rows is None else rows,
         title=config.report.title,
@@ -515,6 +517,23 @@ def _saved_information_gaps(run_dir: Path, top_n: int) -> dict[str, Any] | None:
                               for k, p in paths.items()}
     tables["ranking"]["best_indicator"] = tables["ranking"]["best_indicator"].fillna("")
     return {**tables, "top_n": top_n}
+
+
+def _latest_information_gaps(ledger: Path, top_n: int) -> dict[str, Any] | None:
+    """The saved information gaps of the run that issued the ledger's newest real-time
+    forecasts (the watchlist the report shows), or None."""
+    if not ledger.exists():
+        return None
+    with Ledger(ledger, readonly=True) as led:
+        fc = led.rows(kind="forecast")
+    if fc.empty:
+        return None
+    runs = fc.sort_values(["origin_year", "issued_at"], ascending=False)["run_id"]
+    for run_id in dict.fromkeys(map(str, runs)):  # newest first; a pool has no folder
+        saved = _saved_information_gaps(ledger.parent / "runs" / run_id, top_n)
+        if saved is not None:
+            return saved
+    return None
 
 
 def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,
