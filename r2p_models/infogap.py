@@ -204,8 +204,7 @@ def input_uncertainty(fm: FittedModel, panel: xr.Dataset, origin_year: int) -> x
         tau2 = np.where(missing & never, 1.0, tau2)
         mu = np.where(missing & never, 0.0, mu)
     kind = np.where(missing, "missing", np.where(tau2 > 0, "unreliable", ""))
-    raw = panel["X"].sel(year=int(origin_year), indicator=inds).transpose(
-        "country", "indicator").values.astype(float)
+    raw = x_raw[:, -1]  # as known at the origin (fused from the reports up to it)
     return xr.Dataset(
         {"mu": (("country", "indicator"), mu), "tau": (("country", "indicator"), np.sqrt(tau2)),
          "x_std": (("country", "indicator"), od.x),
