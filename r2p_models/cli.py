@@ -306,7 +306,8 @@ def _cmd_infogap(args: argparse.Namespace) -> int:
         raise InputError(f"--run {args.run}: no model.nc in that folder (a run folder of "
                          "r2p rerun / r2p pipeline: <ledger folder>/runs/<run id>)")
     fitted = load_model(model, expected_config_hash=cfg.hash())
-    gaps = information_gaps(fitted, panel, origin, top_n=args.top_n, n_nodes=args.nodes)
+    gaps = information_gaps(fitted, panel, origin, top_n=args.top_n, n_nodes=args.nodes,
+                            voi_draws=args.voi_draws)
     ranking = gap_ranking(gaps, by=args.by)
     voi = voi_table(gaps)
     if args.out:
@@ -562,8 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="origin year (default: the newest year with data)")
     p.add_argument("--top-n", type=_positive_int, default=20,
                    help="watchlist length for P(in top N) (default 20)")
-    p.add_argument("--nodes", type=_positive_int, default=100,
-                   help="quantile nodes per input (VOI error at most 1.5/nodes; default 100)")
+    p.add_argument("--nodes", type=_positive_int, default=50,
+                   help="quantile nodes per input (VOI error at most 1.5/nodes; default 50)")
+    p.add_argument("--voi-draws", type=_positive_int, default=1000,
+                   help="posterior draws (evenly spaced) in the VOI integrals (default 1000)")
     p.add_argument("--by", choices=["voi_p", "voi_top_n", "share_gap", "var_gap"],
                    default="voi_p", help="ranking key (default voi_p)")
     p.add_argument("--show", type=_positive_int, default=5,

@@ -235,7 +235,7 @@ def _centre_log_odds(fm: FittedModel, panel: xr.Dataset, origin_year: int,
 
 
 def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np.ndarray,
-              top_n: int, n_nodes: int, rng: np.random.Generator,
+              top_n: int, n_nodes: int, rng: np.random.Generator, voi_draws: int | None = None,
               ) -> dict[str, np.ndarray]:
     """The decomposition and the VOI on arrays (see the module docstring).
 
@@ -252,6 +252,8 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
     top_n, n_nodes : int
     rng : numpy.random.Generator
         Draws the uncertain inputs once per posterior draw.
+    voi_draws : int, optional
+        At most this many posterior draws (evenly spaced) in the VOI integrals.
 
     Returns
     -------
@@ -282,19 +284,22 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
     thr = np.where((n_el <= top_n)[None, None, :], -np.inf, thr)
     p_top = np.where(eligible, (eta > thr).mean(axis=0), np.nan)
     q = ndtri((np.arange(n_nodes) + 0.5) / n_nodes)
+    keep = (np.arange(S) if voi_draws is None or S <= voi_draws
+            else np.linspace(0, S - 1, voi_draws).round().astype(int))
+    eta_v, thr_v, beta_v, z_v = eta[keep], thr[keep], beta[keep], z[keep]
     voi_p = np.zeros((C, K, J))
     voi_top = np.where(eligible[:, :, None], 0.0, np.nan) * np.ones((C, K, J))
     for c, j in zip(*np.nonzero(tau > 0), strict=True):
-        b = beta[:, :, j]  # (S, K)
+        b = beta_v[:, :, j]  # (S, K)
         if not np.any(b):
             continue
-        base = eta[:, c, :] - z[:, c, j, None] * b  # (S, K): input j's draws removed
+        base = eta_v[:, c, :] - z_v[:, c, j, None] * b  # (S, K): input j's draws removed
         eta_m = base[None] + b[None] * (tau[c, j] * q)[:, None, None]  # (M, S, K)
         pm = expit(eta_m).mean(axis=1)  # (M, K)
         voi_p[c, :, j] = np.abs(pm - pm.mean(axis=0)).mean(axis=0)
         el = eligible[c]
         if el.any():
-            tm = (eta_m > thr[None, :, c, :]).mean(axis=1)
+            tm = (eta_m > thr_v[None, :, c, :]).mean(axis=1)
             v = np.abs(tm - tm.mean(axis=0)).mean(axis=0)
             voi_top[c, el, j] = v[el]
     return {"var_param": var_param, "var_ind": var_ind, "p_mean": p_mean, "p_top_n": p_top,
@@ -302,7 +307,8 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
 
 
 def information_gaps(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
-                     top_n: int = 20, n_nodes: int = 100) -> xr.Dataset:
+                     top_n: int = 20, n_nodes: int = 50,
+                     voi_draws: int | None = 1000) -> xr.Dataset:
     """Share of forecast uncertainty from information gaps, and the value of information.
 
     Parameters
@@ -315,9 +321,13 @@ def information_gaps(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
         The origin of the forecast (usually the latest year of the panel).
     top_n : int, default 20
         N of the watchlist for ``P(in top N)`` and its VOI.
-    n_nodes : int, default 100
+    n_nodes : int, default 50
         Quantile nodes of each input's predictive distribution (VOI error at most
-        ``1.5 / n_nodes``; see the module docstring).
+        ``1.5 / n_nodes``, a loose bound: see the module docstring).
+    voi_draws : int or None, default 1000
+        The VOI integrals use at most this many posterior draws, evenly spaced (their cost
+        is nodes x draws per input; the variance shares always use every draw). None:
+        every draw.
 
     Returns
     -------
@@ -348,13 +358,15 @@ def information_gaps(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
     """
     top_n = _check_positive_int(top_n, "top_n")
     n_nodes = _check_positive_int(n_nodes, "n_nodes", 2)
+    if voi_draws is not None:
+        voi_draws = _check_positive_int(voi_draws, "voi_draws", 10)
     unc = input_uncertainty(fm, panel, origin_year)
     mu, tau = unc["mu"].values, unc["tau"].values
     eta_c, beta, od = _centre_log_odds(fm, panel, origin_year, mu)
     eligible = od.at_risk.astype(bool)
     seed = int(fm.meta.get("seed", fm.config.seed))
     core = _gap_core(eta_c, beta, tau, eligible, top_n, n_nodes,
-                     _seeded(seed, "infogap", str(origin_year)))
+                     _seeded(seed, "infogap", str(origin_year)), voi_draws)
     kinds = unc["kind"].values
     var_ind = core["var_ind"]
     var_miss = (var_ind * (kinds == "missing")[:, None, :]).sum(-1)
@@ -381,7 +393,8 @@ def information_gaps(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
                 "region": ("country", list(od.regions)),
                 "at_risk": (ck, eligible)},
         attrs={"origin_year": int(origin_year), "horizon": fm.horizon, "top_n": top_n,
-               "n_nodes": n_nodes, "missing_mode": str(fm.config.missing),
+               "n_nodes": n_nodes, "voi_draws": voi_draws or 0,
+               "missing_mode": str(fm.config.missing),
                "voi_error_bound": 1.5 / n_nodes,
                "description": "information-gap share of the log-odds variance and value "
                               "of information (r2p_models.infogap)"},
@@ -534,7 +547,7 @@ def voi_table(gaps: xr.Dataset, *, min_voi: float = 0.0, at_risk_only: bool = Tr
                 "var_share": float(vind[c, k, j] / total[c, k]) if total[c, k] > 0 else 0.0,
                 "statement": (f"collecting {ind} ({kinds[c, j]}) in {cname} would move its "
                               f"{CRIME_LABELS.get(str(crime), crime).lower()} watchlist "
-                              "probability ({100 * pm[c, k]:.1f} %) by "
+                              f"probability ({100 * pm[c, k]:.1f} %) by "
                               f"{100 * vp[c, k, j]:.2f} percentage points on average{top}"),
             })
     cols = ["country", "name", "region", "crime", "indicator", "kind", "p_mean", "p_top_n",

@@ -252,6 +252,9 @@ def test_ranking_and_voi_table_follow_the_gaps(panel):
     assert first["country"] == GAP[0] and first["indicator"] == GAP[1]
     assert first["statement"].startswith(f"collecting {GAP[1]} (missing) in Toy {GAP[0]}")
     assert f"{100 * first['voi_p']:.2f} percentage points" in first["statement"]
+    assert f"genocide watchlist probability ({100 * first['p_mean']:.1f} %)" in first[
+        "statement"] or f"war crimes watchlist probability ({100 * first['p_mean']:.1f} %)" \
+        in first["statement"]
     assert len(infogap.voi_table(g, min_voi=float(table["voi_p"].max()) + 1e-9)) == 0
     fig = infogap.plot_information_gaps(g, crime="genocide")
     assert len(fig.axes) == 2
