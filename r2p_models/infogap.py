@@ -438,7 +438,7 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
         p_mean, p_top_n, share_gap, share_missing, share_unreliable, voi_p, voi_top_n,
         best_indicator`` (the input with the largest ``by`` VOI, or the largest variance
         part for the share keys), ``n_missing``, ``n_unreliable``, ``origin_year``;
-        ``rank`` 1 = matters most.
+        ``rank`` 1 = matters most, among the countries at risk (NaN for the others).
     """
     _check_gaps(gaps)
     if by not in _RANK_KEYS:
@@ -485,11 +485,13 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
         return df.reindex(columns=[*cols, "origin_year"])
     df = df.sort_values(["crime", by, "country"], ascending=[True, False, True],
                         kind="stable")
-    df.insert(1, "rank", df.groupby("crime").cumcount() + 1)
+    # ranks among the countries at risk (the ones forecast); NaN for the others
+    ranks = df[df["at_risk"]].groupby("crime").cumcount() + 1
+    df.insert(1, "rank", ranks.reindex(df.index).astype(float))
     df["origin_year"] = gaps.attrs.get("origin_year", np.nan)
     order = {k: i for i, k in enumerate(crimes)}
     df = df.sort_values(["crime", "rank"], key=lambda s: s.map(order) if s.name == "crime"
-                        else s, kind="stable")
+                        else s, kind="stable", na_position="last")
     return df.reset_index(drop=True)
 
 

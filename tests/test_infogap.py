@@ -231,14 +231,19 @@ def test_an_unreliable_fused_value_has_the_regression_calibration_variance():
 def test_ranking_and_voi_table_follow_the_gaps(panel):
     p2 = _panel()
     p2["X"].loc[{"country": "C006", "year": ORIGIN, "indicator": "repression"}] = np.nan
+    p2["ongoing"].loc[{"country": "C007", "year": ORIGIN}] = 1.0  # not at risk
     rng = np.random.default_rng(4)
     fm = _model(p2, "bayes", rng.normal(-2.0, 0.3, size=(S, 2)),
                 {GAP[1]: (1.0, 1.0), "repression": (0.2, 0.2)})
     g = infogap.information_gaps(fm, p2, ORIGIN, top_n=2)
     for by in ("voi_p", "share_gap", "var_gap", "voi_top_n"):
         r = infogap.gap_ranking(g, by=by, crime="genocide")
-        assert list(r["rank"]) == list(range(1, 9))
+        assert list(r["rank"]) == list(range(1, 8)) and "C007" not in set(r["country"])
         assert r[by].is_monotonic_decreasing
+    everyone = infogap.gap_ranking(g, crime="genocide", at_risk_only=False)
+    assert len(everyone) == 8 and np.isnan(
+        everyone.set_index("country").loc["C007", "rank"])
+    assert list(everyone["rank"].dropna()) == list(range(1, 8))
     r = infogap.gap_ranking(g)
     gen = r[r["crime"] == "genocide"].set_index("country")
     assert gen.loc[GAP[0], "rank"] == 1 and gen.loc[GAP[0], "best_indicator"] == GAP[1]
@@ -246,7 +251,7 @@ def test_ranking_and_voi_table_follow_the_gaps(panel):
     assert (gen.drop(index=[GAP[0], "C006"])["voi_p"] == 0).all()
     assert (gen.drop(index=[GAP[0], "C006"])["best_indicator"] == "").all()
     table = infogap.voi_table(g)
-    assert len(table) == 4  # two gaps x two crimes
+    assert len(table) == 4  # two gaps x two crimes (C007, not at risk, has none)
     assert table["voi_p"].is_monotonic_decreasing
     first = table.iloc[0]
     assert first["country"] == GAP[0] and first["indicator"] == GAP[1]
