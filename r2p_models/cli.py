@@ -331,7 +331,9 @@ def _cmd_infogap(args: argparse.Namespace) -> int:
           if len(shown) else "no country at risk")
     for line in voi["statement"].head(args.show):
         print(f"  {line}")
-    return EXIT_OK
+    if not fitted.diagnostics.ok:
+        print(f"model {fitted.status}: read these numbers with care")
+    return EXIT_OK if fitted.diagnostics.ok else EXIT_NOT_CONVERGED
 
 
 def _cmd_ledger_export(args: argparse.Namespace) -> int:

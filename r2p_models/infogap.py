@@ -538,8 +538,8 @@ def voi_table(gaps: xr.Dataset, *, min_voi: float = 0.0, at_risk_only: bool = Tr
                 continue
             ind, cname = str(gaps["indicator"].values[j]), str(names[c])
             top = ("" if not np.isfinite(vt[c, k, j]) else
-                   f", and its chance of being in the top {n} by {100 * vt[c, k, j]:.1f}"
-                   " points")
+                   f", and its chance of being in the top {n} ({100 * pt[c, k]:.0f} %) by "
+                   f"{100 * vt[c, k, j]:.1f} points")
             rows.append({
                 "country": str(gaps["country"].values[c]), "name": cname,
                 "region": str(gaps["region"].values[c]), "crime": str(crime),

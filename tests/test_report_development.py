@@ -32,13 +32,13 @@ def test_groups_are_terciles_of_the_country_means():
     assert development_indicator(p) == ("imr", "less")  # growth is not a level
     g = development_groups(p)
     assert g.name == "imr" and g.attrs["direction"] == "less"
-    assert (g[["C0", "C1", "C2"]] == "lowest third of imr (most developed)").all()
-    assert (g[["C3", "C4", "C5"]] == "middle third of imr").all()
-    assert (g[["C6", "C7", "C8"]] == "highest third of imr (least developed)").all()
+    assert (g[["C0", "C1", "C2"]] == "1. lowest third of imr (most developed)").all()
+    assert (g[["C3", "C4", "C5"]] == "2. middle third of imr").all()
+    assert (g[["C6", "C7", "C8"]] == "3. highest third of imr (least developed)").all()
     assert g["C9"] == "(no data)"
     p2 = _panel(["gdp_pc", "imr"], ["GDP per capita, log", "Infant mortality"], v)
     assert development_indicator(p2) == ("gdp_pc", "more")  # GDP per capita comes first
-    assert development_groups(p2, n_groups=2)["C0"] == "lower half of gdp_pc (least developed)"
+    assert development_groups(p2, n_groups=2)["C0"] == "1. lower half of gdp_pc (least developed)"
     assert development_indicator(p2, "imr") == ("imr", "less")
     with pytest.raises(InputError, match="not an indicator"):
         development_indicator(p2, "literacy")
@@ -77,7 +77,7 @@ def test_report_breaks_scores_down_by_development_group(tmp_path):
     html = build_report(path, region_of=panel["region"], development_of=groups, n_boot=20)
     assert [s for s, _ in SECTIONS].index("development") > [s for s, _ in SECTIONS].index(
         "regions")
-    assert "By development group:" in html and "highest third of state_weakness" in html
+    assert "By development group:" in html and "3. highest third of state_weakness" in html
     without = build_report(path, n_boot=20)
     assert "audit by development level cannot be made" in without
     with pytest.raises(ReportInputError, match="development_of"):

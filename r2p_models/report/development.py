@@ -96,9 +96,10 @@ def development_groups(panel: xr.Dataset, indicator: str | None = None, *,
     Returns
     -------
     pandas.Series
-        Index country, values labels such as ``"lowest third of un_imr_sqrt (least
-        developed)"``; ``"(no data)"`` for a country never observed. The series name is
-        the indicator, its ``attrs`` hold ``indicator`` and ``direction``.
+        Index country, values labels such as ``"3. highest third of un_imr_sqrt (least
+        developed)"`` (numbered from the lowest values); ``"(no data)"`` for a country
+        never observed. The series name is the indicator, its ``attrs`` hold
+        ``indicator`` and ``direction``.
 
     Raises
     ------
@@ -115,7 +116,8 @@ def development_groups(panel: xr.Dataset, indicator: str | None = None, *,
         raise InputError(f"development indicator {name!r}: fewer than {n_groups} distinct "
                          "country values, so it cannot be cut into groups")
     codes = pd.qcut(have.rank(method="first"), n_groups, labels=False)
-    labels = [f"{part} of {name}" for part in _NAMES[n_groups]]
+    # numbered, so that every table and figure (sorted by label) keeps the groups in order
+    labels = [f"{i + 1}. {part} of {name}" for i, part in enumerate(_NAMES[n_groups])]
     if direction:
         ends = ("least developed", "most developed")
         lo, hi = ends if direction == "more" else ends[::-1]
@@ -160,6 +162,7 @@ def render_development(c: Any) -> str:
     for i, main in enumerate(shown):
         t = t_all[t_all["track"] == main]
         fig = plot_region_audit(t, track=main)
+        fig.suptitle(f"Development groups: {main}")  # replaces the figure's "Regions: ..."
         flags = [f"{r}: {_flag(g)}" for r, g in t.groupby("region", sort=True)
                  if _flag(g) not in _QUIET_FLAGS]
         alt = (f"Two dot plots by development group for {main}: observed event rate and "

@@ -167,7 +167,7 @@ def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
         parts.append(empty("No country at risk has a missing or unreliable indicator."))
     v = voi.sort_values("voi_p", ascending=False).head(n_voi)
     if not v.empty:
-        items = "".join(f"<li>{esc(s)}.</li>" for s in v["statement"]) \
+        items = "".join(f"<li>{esc(s)}.</li>" for s in v["statement"].head(5)) \
             if "statement" in v.columns else ""
         vtrs = [tr([f'<th scope="row">{esc(r.country)}</th>', td(crime_label(r.crime)),
                     td(r.indicator), td(r.kind), num(r.p_mean, "pct", metric="p_mean"),
@@ -178,7 +178,7 @@ def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
                 for r in v.itertuples()]
         parts.append(f"<h3>What would be worth collecting</h3><p>The {len(v)} (country, "
                      "indicator) pairs whose collection would move a watchlist probability "
-                     "most, over all crimes.</p>")
+                     "most, over all crimes; the first five in words:</p>")
         if items:
             parts.append(f"<ul>{items}</ul>")
         parts.append(table(
