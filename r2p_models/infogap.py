@@ -628,7 +628,9 @@ def plot_information_gaps(gaps: xr.Dataset | pd.DataFrame, *, crime: str | None 
     regions = frame["region"].astype(str).tolist()
     layout: list[tuple[str, list[int]]] = []
     for r in sorted(set(regions)):
-        idx = sorted((i for i, x in enumerate(regions) if x == r), key=lambda i: countries[i])
+        idx = sorted((i for i, x in enumerate(regions) if x == r),
+                     key=lambda i: (0, int(countries[i]), "") if countries[i].isdigit()
+                     else (1, 0, countries[i]))  # numeric codes in numeric order
         for start in range(0, len(idx), max_columns):
             layout.append((r if start == 0 else "", idx[start:start + max_columns]))
     n_rows = max(len(layout), 1)
