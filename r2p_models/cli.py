@@ -286,6 +286,56 @@ def _cmd_leadtime(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_infogap(args: argparse.Namespace) -> int:
+    from r2p_models.atomic import atomic_write_text
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.errors import InputError
+    from r2p_models.infogap import gap_ranking, information_gaps, voi_table
+    from r2p_models.model import load_model
+    from r2p_models.rerun import latest_origin
+
+    cfg = load_config(args.config)
+    panel = load_panel(cfg)
+    origin = latest_origin(panel) if args.origin is None else args.origin
+    cfg.data.check_year(origin, "--origin")
+    for out in (args.out, args.ranking, args.figure):
+        _check_out_file(out)
+    model = args.model if args.model is not None else args.run / "model.nc"
+    if args.run is not None and not model.is_file():
+        raise InputError(f"--run {args.run}: no model.nc in that folder (a run folder of "
+                         "r2p rerun / r2p pipeline: <ledger folder>/runs/<run id>)")
+    fitted = load_model(model, expected_config_hash=cfg.hash())
+    gaps = information_gaps(fitted, panel, origin, top_n=args.top_n, n_nodes=args.nodes,
+                            voi_draws=args.voi_draws)
+    ranking = gap_ranking(gaps, by=args.by)
+    voi = voi_table(gaps)
+    if args.out:
+        atomic_write_text(args.out, voi.to_csv(index=False))
+        print(f"wrote the value of information of {len(voi)} (country, crime, indicator) "
+              f"to {args.out}")
+    if args.ranking:
+        atomic_write_text(args.ranking, ranking.to_csv(index=False))
+        print(f"wrote the ranking of {len(ranking)} (crime, country) to {args.ranking}")
+    if args.figure:
+        from r2p_models.infogap import plot_information_gaps
+
+        args.figure.parent.mkdir(parents=True, exist_ok=True)
+        plot_information_gaps(gaps).savefig(args.figure, dpi=150, bbox_inches="tight")
+        print(f"wrote {args.figure}")
+    shown = ranking.groupby("crime", sort=False).head(args.show)
+    cols = ["crime", "rank", "country", "p_mean", "share_gap", "voi_p", "voi_top_n",
+            "best_indicator"]
+    print(f"origin {origin}: where information gaps matter most (by {args.by})")
+    print(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+          if len(shown) else "no country at risk")
+    for line in voi["statement"].head(args.show):
+        print(f"  {line}")
+    if not fitted.diagnostics.ok:
+        print(f"model {fitted.status}: read these numbers with care")
+    return EXIT_OK if fitted.diagnostics.ok else EXIT_NOT_CONVERGED
+
+
 def _cmd_ledger_export(args: argparse.Namespace) -> int:
     from r2p_models.ledger import export_ledger_csv
 
@@ -503,6 +553,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV file of the lead time of every source and onset (the summary "
                         "is printed); missing folders are created")
     p.set_defaults(func=_cmd_leadtime)
+
+    what = ("information gaps: the share of each forecast's uncertainty from missing or "
+            "unreliable indicators, and the value of collecting each one")
+    p = cmd("infogap", _cmd_infogap, what)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", type=Path, default=None, help="model file from r2p fit")
+    src.add_argument("--run", type=Path, default=None,
+                     help="a run folder holding model.nc (<ledger folder>/runs/<run id>)")
+    p.add_argument("--origin", type=int, default=None,
+                   help="origin year (default: the newest year with data)")
+    p.add_argument("--top-n", type=_positive_int, default=20,
+                   help="watchlist length for P(in top N) (default 20)")
+    p.add_argument("--nodes", type=_positive_int, default=50,
+                   help="quantile nodes per input (VOI error at most 1.5/nodes; default 50)")
+    p.add_argument("--voi-draws", type=_positive_int, default=1000,
+                   help="posterior draws (evenly spaced) in the VOI integrals (default 1000)")
+    p.add_argument("--by", choices=["voi_p", "voi_top_n", "share_gap", "var_gap"],
+                   default="voi_p", help="ranking key (default voi_p)")
+    p.add_argument("--show", type=_positive_int, default=5,
+                   help="rows per crime to print (default 5)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="CSV of the value of information per (country, crime, indicator)")
+    p.add_argument("--ranking", type=Path, default=None, help="CSV of the country ranking")
+    p.add_argument("--figure", type=Path, default=None,
+                   help="figure file (.png, .svg or .pdf) of the gap map")
 
     p = cmd("rerun", _cmd_rerun, "the scheduled job: validate, fit, forecast, resolve, "
             "score, report")

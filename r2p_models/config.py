@@ -318,11 +318,16 @@ class ReportConfig:
         Title of the report.
     top_n : int
         Countries on each crime's watchlist (a positive integer).
+    development : str, optional
+        The panel indicator that groups countries by development level for the report's
+        objectivity audit (terciles of its country means); by default GDP per capita or
+        infant mortality when the panel has one (:mod:`r2p_models.report.development`).
     """
 
     path: Path | None = None
     title: str = "r2p-models calibration report"
     top_n: int = 30
+    development: str | None = None
 
     def __post_init__(self) -> None:
         _check_path(self, "report")
@@ -330,6 +335,9 @@ class ReportConfig:
             raise ConfigError(f"[report] title = {self.title!r}: expected a string")
         if not _is_int(self.top_n) or self.top_n < 1:
             raise ConfigError(f"[report] top_n = {self.top_n!r}: expected a positive integer")
+        if self.development is not None and not isinstance(self.development, str):
+            raise ConfigError(f"[report] development = {self.development!r}: expected the "
+                              "name of an indicator")
 
 
 def _is_int(value: Any) -> bool:

@@ -284,12 +284,15 @@ def score_table(ledger: Path) -> pd.DataFrame:
 
 def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
                      explanations: pd.DataFrame | None = None,
-                     rows: pd.DataFrame | None = None) -> Path:
+                     rows: pd.DataFrame | None = None,
+                     infogap: dict[str, Any] | None = None) -> Path:
     """Write the calibration report of ``ledger`` (or of its ``rows``, a subset) to the
-    config's report path."""
+    config's report path (``infogap``: the tables of :func:`_information_gaps`)."""
     from r2p_models.report import build_report, write_report
 
     path = _report_path(config, ledger)
+    if infogap is None and rows is None:
+        infogap = _latest_information_gaps(ledger, config.report.top_n)
     html = build_report(
         ledger if rows is None else rows,
         title=config.report.title,
@@ -298,6 +301,8 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
                                            strict=True) if p},
         explanations=explanations,
         top_n=config.report.top_n,
+        infogap=infogap,
+        development_of=_development_of(panel, config),
     )
     write_report(path, html)
     return path
@@ -356,6 +361,7 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
         with Ledger(ledger) as led:
             already = led.rows(source=source, kind="forecast", origin_year=origin)
         explanations = None
+        gaps: dict[str, Any] | None = None
         own = tracker is None
         tracker = tracker or FitProgress(0 if len(already) else 1, show_bar=False)
         if len(already):
@@ -367,6 +373,8 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
             saved = ledger.parent / "runs" / first_run / "explanations.csv"
             if saved.exists():
                 explanations = pd.read_csv(saved, dtype={"country": str})
+            gaps = _saved_information_gaps(ledger.parent / "runs" / first_run,
+                                           cfg.report.top_n)
         else:
             from r2p_models.model import fit
             from r2p_models.model.fit import SHARED_SAMPLERS
@@ -397,6 +405,7 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
                 explanations = _explanations(fitted, panel, draws, origin)
                 atomic_write_text(run_dir / "explanations.csv",
                                   explanations.to_csv(index=False))
+                gaps = _information_gaps(fitted, panel, origin, cfg.report.top_n, run_dir)
                 timings["forecast"] = round(time.perf_counter() - t, 2)
 
         t = time.perf_counter()
@@ -415,7 +424,8 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
         result.scores = scores.to_dict("records") if len(scores) else []
         timings["score"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
-        result.report = str(write_report_for(cfg, panel, ledger, explanations))
+        result.report = str(write_report_for(cfg, panel, ledger, explanations,
+                                             infogap=gaps))
         timings["report"] = round(time.perf_counter() - t, 2)
         timings["total"] = round(time.perf_counter() - t0, 2)
 
@@ -465,6 +475,65 @@ def _explanations(fitted: Any, panel: xr.Dataset, draws: xr.DataArray, origin: i
     out = pd.concat(frames, ignore_index=True)
     return out.rename(columns={"term": "risk_factor", "mean": "contribution"})[
         ["country", "crime", "risk_factor", "contribution"]]
+
+
+def _development_of(panel: xr.Dataset, config: RunConfig) -> pd.Series | None:
+    """Development groups for the report (None, with a log line, when the panel has no
+    development indicator and the config names none)."""
+    from r2p_models.report.development import development_groups
+
+    try:
+        return development_groups(panel, config.report.development)
+    except InputError as exc:
+        if config.report.development is not None:
+            raise
+        log.info("report: no breakdown by development level (%s)", exc)
+        return None
+
+
+#: Files of a run folder holding its information-gap analysis (r2p_models.infogap).
+INFOGAP_FILES = {"ranking": "infogap_ranking.csv", "voi": "infogap_voi.csv"}
+
+
+def _information_gaps(fitted: Any, panel: xr.Dataset, origin: int, top_n: int,
+                      run_dir: Path) -> dict[str, Any]:
+    """The information-gap ranking (every country) and value-of-information tables of the
+    current forecast, written to the run folder (:data:`INFOGAP_FILES`) for the report."""
+    from r2p_models.infogap import gap_ranking, information_gaps, voi_table
+
+    gaps = information_gaps(fitted, panel, origin, top_n=top_n)
+    tables = {"ranking": gap_ranking(gaps, at_risk_only=False), "voi": voi_table(gaps)}
+    for key, name in INFOGAP_FILES.items():
+        atomic_write_text(run_dir / name, tables[key].to_csv(index=False))
+    return {**tables, "top_n": top_n}
+
+
+def _saved_information_gaps(run_dir: Path, top_n: int) -> dict[str, Any] | None:
+    """The tables :func:`_information_gaps` saved in a run folder (None if absent)."""
+    paths = {k: run_dir / name for k, name in INFOGAP_FILES.items()}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    tables: dict[str, Any] = {k: pd.read_csv(p, dtype={"country": str})
+                              for k, p in paths.items()}
+    tables["ranking"]["best_indicator"] = tables["ranking"]["best_indicator"].fillna("")
+    return {**tables, "top_n": top_n}
+
+
+def _latest_information_gaps(ledger: Path, top_n: int) -> dict[str, Any] | None:
+    """The saved information gaps of the run that issued the ledger's newest real-time
+    forecasts (the watchlist the report shows), or None."""
+    if not ledger.exists():
+        return None
+    with Ledger(ledger, readonly=True) as led:
+        fc = led.rows(kind="forecast")
+    if fc.empty:
+        return None
+    runs = fc.sort_values(["origin_year", "issued_at"], ascending=False)["run_id"]
+    for run_id in dict.fromkeys(map(str, runs)):  # newest first; a pool has no folder
+        saved = _saved_information_gaps(ledger.parent / "runs" / run_id, top_n)
+        if saved is not None:
+            return saved
+    return None
 
 
 def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,

@@ -101,6 +101,10 @@ def test_rerun_issues_once_and_a_second_run_changes_nothing(world_config, real_f
     assert set(rows["kind"]) == {"forecast"}
     assert set(rows["origin_year"]) == {first.origin}
     report = Path(first.report).read_bytes()
+    # the run's information gaps are saved beside it and shown in the report
+    run_dir = Path(first.manifest).parent
+    assert (run_dir / "infogap_voi.csv").exists() and (run_dir / "infogap_ranking.csv").exists()
+    assert b"Where missing information matters most" in report
     manifest = json.loads(Path(first.manifest).read_text())
     assert manifest["versions"]["pymc"] and manifest["inputs"] and manifest["seed"] == 20051
     assert {"fit", "forecast", "resolve", "score", "report"} <= set(manifest["timings"])

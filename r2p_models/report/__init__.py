@@ -50,6 +50,8 @@ def build_report(
     top_n: int = 30,
     n_boot: int = 200,
     seed: int = 0,
+    infogap: xr.Dataset | Mapping[str, pd.DataFrame] | None = None,
+    development_of: Mapping[str, str] | pd.Series | None = None,
 ) -> str:
     """Build the calibration report from a ledger.
 
@@ -81,6 +83,15 @@ def build_report(
         Bootstrap replicates (and consistency resamples) per interval.
     seed : int, default 0
         Seed of every resampling (the report is reproducible).
+    infogap : xarray.Dataset or mapping, optional
+        The information-gap analysis of the current forecast
+        (:func:`r2p_models.infogap.information_gaps`, or its ``"ranking"`` and ``"voi"``
+        tables), for the section "Where missing information matters"; without it the
+        section says it is not available.
+    development_of : mapping or pandas.Series, optional
+        Country id -> development group (e.g.
+        :func:`r2p_models.report.development.development_groups`: terciles of GDP per
+        capita or infant mortality), for the breakdown by development level.
 
     Returns
     -------
@@ -102,6 +113,7 @@ def build_report(
     content = report_content(
         ledger_path_or_rows, title=title, region_of=region_of, proxies=proxies,
         watchlist=watchlist, explanations=explanations, top_n=top_n, n_boot=n_boot, seed=seed,
+        infogap=infogap, development_of=development_of,
     )
     return render(content)
 

@@ -167,6 +167,11 @@ class ReportContent:
     lead_time: dict[str, Any] = field(default_factory=dict)
     #: "What changed since the last run" (:class:`r2p_models.report.changes.Changes`).
     changes: Any = None
+    #: "Where missing information matters" (:func:`r2p_models.report.infogap.infogap_content`).
+    infogap: dict[str, Any] = field(default_factory=dict)
+    #: Metrics by development group (:mod:`r2p_models.report.development`), as ``regions``.
+    development: pd.DataFrame = field(default_factory=pd.DataFrame)
+    development_info: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- input
@@ -619,6 +624,8 @@ def report_content(
     top_n: int = 30,
     n_boot: int = 200,
     seed: int = 0,
+    infogap: Any = None,
+    development_of: Mapping[str, str] | pd.Series | None = None,
 ) -> ReportContent:
     """Compute everything the report shows (see :func:`r2p_models.report.build_report`)."""
     if isinstance(top_n, bool) or not isinstance(top_n, int | np.integer) or top_n < 1:
@@ -742,7 +749,40 @@ def report_content(
         pool_weights=_pool_weights(ledger_path_or_rows),
         lead_time=_lead_time_content(rows, primary, top_n, n_boot, seed),
         changes=_changes_content(rows, primary, top_n, ledger_path_or_rows),
+        infogap=_infogap_content(infogap),
+        **_development_content(scored, development_of, n_boot, seed),
     )
+
+
+def _development_content(scored: pd.DataFrame, development_of: Any, n_boot: int,
+                         seed: int) -> dict[str, Any]:
+    """Metrics by development group, computed as those by region
+    (:mod:`r2p_models.report.development`)."""
+    from r2p_models.report.development import _groups_of
+
+    try:
+        groups = _groups_of(development_of)
+    except InputError as exc:
+        raise ReportInputError(str(exc)) from exc
+    if groups is None:
+        return {"development": pd.DataFrame(), "development_info": {"given": False}}
+    label = str(getattr(development_of, "name", "") or "a development indicator")
+    info = {"given": True, "label": label}
+    if scored.empty:
+        return {"development": pd.DataFrame(), "development_info": info}
+    by_group = scored.assign(region=[groups.get(str(c), "(no data)")
+                                     for c in scored["country"]])
+    return {"development": _regions(by_group, n_boot, seed), "development_info": info}
+
+
+def _infogap_content(infogap: Any) -> dict[str, Any]:
+    """The information-gap section's content (:mod:`r2p_models.report.infogap`)."""
+    from r2p_models.report.infogap import infogap_content
+
+    try:
+        return infogap_content(infogap)
+    except InputError as exc:
+        raise ReportInputError(str(exc)) from exc
 
 
 def _pool_weights(ledger_path_or_rows: str | os.PathLike[str] | pd.DataFrame,

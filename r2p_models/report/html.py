@@ -29,6 +29,7 @@ from r2p_models.report.build import (
     WINDOW,
     ReportContent,
 )
+from r2p_models.report.development import render_development
 from r2p_models.report.figures import (
     figure_uri,
     plot_lead_times,
@@ -38,6 +39,7 @@ from r2p_models.report.figures import (
     style,
     tidy_logit_axes,
 )
+from r2p_models.report.infogap import render_infogap
 
 __all__ = ["SECTIONS", "render"]
 
@@ -49,9 +51,11 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("reliability", "Reliability"),
     ("over-time", "Accuracy over time"),
     ("regions", "Breakdown by region"),
+    ("development", "Breakdown by development level"),
     ("side-by-side", "Models and analysts side by side"),
     ("lead-time", "How early did warnings come?"),
     ("watchlist", "Current watchlist"),
+    ("information-gaps", "Where missing information matters"),
     ("methods", "Methods and caveats"),
 )
 
@@ -1247,6 +1251,8 @@ def render(c: ReportContent) -> str:
         "over-time": _over_time, "regions": _regions, "side-by-side": _side_by_side,
         "watchlist": _watchlist, "methods": _methods,
         "changes": _changes, "lead-time": _lead_time,
+        "information-gaps": lambda c: render_infogap(c.infogap, c.crimes),
+        "development": render_development,
     }
     sections = []
     for sid, heading in SECTIONS:
