@@ -224,13 +224,20 @@ def _centre_log_odds(fm: FittedModel, panel: xr.Dataset, origin_year: int,
     Returns ``eta (draw, country, crime)``, ``beta (draw, crime, indicator)`` and the
     origin design.
     """
+    from r2p_models.model.design import DesignError
     from r2p_models.model.predict import _origin, _terms, posterior_arrays
 
+    if fm.standardisation.rules is not None:
+        # the decomposition and the VOI rest on a log-odds linear in the inputs
+        raise DesignError("information gaps: not available for a model with interaction "
+                          "rules ([model] rules), whose log-odds are not linear in the "
+                          "indicators")
     od = _origin(fm, panel, origin_year, None)
     t = _terms(fm, od)
     beta = posterior_arrays(fm)["beta"]
+    # the episode history does not depend on the indicators: part of the centre
     eta = (t["intercept"] + t["region"] + t["country"] + t["missing"].sum(-1)
-           + np.einsum("cj,skj->sck", mu, beta))
+           + t["history"].sum(-1) + np.einsum("cj,skj->sck", mu, beta))
     return eta, beta, od
 
 
