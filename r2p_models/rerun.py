@@ -496,10 +496,17 @@ INFOGAP_FILES = {"ranking": "infogap_ranking.csv", "voi": "infogap_voi.csv"}
 
 
 def _information_gaps(fitted: Any, panel: xr.Dataset, origin: int, top_n: int,
-                      run_dir: Path) -> dict[str, Any]:
+                      run_dir: Path) -> dict[str, Any] | None:
     """The information-gap ranking (every country) and value-of-information tables of the
-    current forecast, written to the run folder (:data:`INFOGAP_FILES`) for the report."""
+    current forecast, written to the run folder (:data:`INFOGAP_FILES`) for the report;
+    None (and a log line) for a model with interaction rules, which the analysis does not
+    cover."""
     from r2p_models.infogap import gap_ranking, information_gaps, voi_table
+
+    if fitted.standardisation.rules is not None:
+        log.info("information gaps skipped: the model has interaction rules ([model] "
+                 "rules), whose log-odds are not linear in the indicators")
+        return None
 
     gaps = information_gaps(fitted, panel, origin, top_n=top_n)
     tables = {"ranking": gap_ranking(gaps, at_risk_only=False), "voi": voi_table(gaps)}
