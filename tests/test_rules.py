@@ -158,3 +158,16 @@ def test_new_terms_save_load_predict_and_explain(rich_fits, tmp_path):
              + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag")
              + t["history_term"].sum("history"))
     np.testing.assert_allclose(expit(total.values), p, rtol=1e-12)
+
+
+def test_information_gaps_refuse_a_rules_model_and_the_rerun_skips_them(rich_fits, tmp_path):
+    """The information-gap decomposition assumes log-odds linear in the indicators."""
+    from r2p_models.infogap import information_gaps
+    from r2p_models.model.design import DesignError
+    from r2p_models.rerun import _information_gaps
+
+    panel, _, through, fits = rich_fits
+    with pytest.raises(DesignError, match="interaction rules"):
+        information_gaps(fits[True], panel, through)
+    assert _information_gaps(fits[True], panel, through, 5, tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
