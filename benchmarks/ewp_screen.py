@@ -30,9 +30,13 @@ import pandas as pd
 #: (variant, rules, prior sd of the rule effects relative to the indicators')
 CANDIDATES = [("pooled", 0, 1.0), ("pooled", 16, 1.0), ("no_country", 0, 1.0),
               ("no_country", 16, 1.0), ("hierarchical", 0, 1.0), ("hierarchical", 16, 1.0)]
-#: Round 2 (see the results page): more, more strongly shrunk rules
+#: Round 2 (see the results page): more, more strongly shrunk rules (the effect-scale CV
+#: saw the rules at the indicators' prior sd)
 ROUND2 = [("pooled", 0, 1.0), ("pooled", 8, 0.5), ("pooled", 32, 0.5), ("pooled", 32, 0.25),
           ("pooled", 64, 0.25), ("pooled", 64, 0.1)]
+#: Round 3: the rules' prior sd a fixed fraction of the indicators' in the CV too
+#: ([model] rule_scale), as in the Bayesian model
+ROUND3 = [("pooled", 0, 1.0), ("pooled", 16, 0.25), ("pooled", 64, 0.25), ("pooled", 64, 0.5)]
 METRICS = ["log", "brier", "auc", "auc_within", "mcb_brier", "capture_top30"]
 REGION_SD, COUNTRY_SD = 0.4, 0.6
 
@@ -50,7 +54,7 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=1981)
     ap.add_argument("--last", type=int, default=1990)
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--round", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--round", type=int, choices=(1, 2, 3), default=1)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     if args.last + 2 > 1992:
@@ -74,8 +78,10 @@ def main() -> None:
     full = build_design(panel, horizon=2)  # outcomes of every window, for scoring only
     years = [int(y) for y in full.years]
     rows = []
-    for variant, n_rules, rule_sd in (CANDIDATES if args.round == 1 else ROUND2):
-        cfg = replace(model, variant=variant, rules=n_rules)
+    for variant, n_rules, rule_sd in {1: CANDIDATES, 2: ROUND2, 3: ROUND3}[args.round]:
+        # round 2 left the CV's rule columns unscaled (rule_scale 1)
+        cfg = replace(model, variant=variant, rules=n_rules,
+                      rule_scale=rule_sd if args.round == 3 else 1.0)
         name = f"{variant}" + (f" + {n_rules} rules" if n_rules else "")
         name += f" (rule sd x{rule_sd:g})" if n_rules and rule_sd != 1.0 else ""
         for t in range(args.first, args.last + 1):

@@ -209,6 +209,9 @@ class ModelConfig:
         Interaction rules (threshold conjunctions of indicators found by shallow boosted
         trees on the training cells, :mod:`r2p_models.model.rules`) the model adds as
         terms beside the indicators: 0 (default) for none, at most ``MAX_RULES``.
+    rule_scale : float
+        Prior sd of the rules' effects relative to the indicators' (default 0.25; from 0
+        to 2, exclusive of 0): many rules need a stronger shrinkage than the indicators.
     history : bool
         Add each crime's episode history (under way, or how long ago it ended) as a
         precursor of every crime, one effect per pair of crimes (see
@@ -229,6 +232,7 @@ class ModelConfig:
     effect_scale: str | float = "learned"
     train_at_risk: str = "target_year"
     rules: int = 0
+    rule_scale: float = 0.25
     history: bool = False
 
     def __post_init__(self) -> None:
@@ -251,6 +255,9 @@ class ModelConfig:
         r = self.retries
         if not _is_int(r) or not 0 <= r <= 3:
             raise ConfigError(f"[model] retries = {r!r}: expected an integer from 0 to 3")
+        rs = self.rule_scale
+        if isinstance(rs, bool) or not isinstance(rs, numbers.Real) or not 0 < rs <= 2:
+            raise ConfigError(f"[model] rule_scale = {rs!r}: expected a number in (0, 2]")
         if not isinstance(self.history, bool):
             raise ConfigError(f"[model] history = {self.history!r}: expected true or false")
         if not _is_int(self.rules) or not 0 <= self.rules <= MAX_RULES:

@@ -111,6 +111,11 @@ class Priors:
         left tail of log(scale) (1 % quantile ~0.01) that NUTS explored very slowly.
     lkj_eta : float
         LKJ shape of the correlation of country effects across crimes.
+    history_sd : float
+        Prior sd of each episode-history effect (``[model] history``).
+    rule_scale : float
+        Prior sd of the interaction rules' effects as a fraction of the indicators'
+        (``[model] rule_scale``; a fit sets it from the config).
     alpha_center : float, optional
         Prior mean of every intercept; by default the logit of each crime's training base
         rate (simulation-based calibration needs a prior that does not look at the data).
@@ -136,6 +141,7 @@ class Priors:
     country_sd: float = 0.6
     lkj_eta: float = 2.0
     history_sd: float = 1.0
+    rule_scale: float = 1.0
     alpha_center: float | None = None
     learn_scale: bool = True
 
@@ -200,6 +206,8 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
         scale = pt.where(rel, tau, priors.off_sd)
         b = rel * mu[None, :] + scale * z
     J = len(design.indicators)
+    if R and priors.rule_scale != 1.0:  # the rules' effects: a fraction of the prior sd
+        b = pt.concatenate([b[:, :J + F], priors.rule_scale * b[:, J + F:]], axis=1)
     beta = pm.Deterministic("beta", b[:, :J], dims=("crime", "indicator"))
     beta_missing = None
     if F:  # no zero-size variable when nothing is ever missing

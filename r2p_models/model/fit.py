@@ -203,8 +203,9 @@ def config_hash(config: ModelConfig) -> str:
         del settings["train_at_risk"]
     if settings.get("extend") == 1:
         del settings["extend"]
-    if settings.get("rules") == 0:
+    if settings.get("rules") == 0:  # the rule scale only matters with rules
         del settings["rules"]
+        settings.pop("rule_scale", None)
     if settings.get("history") is False:
         del settings["history"]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
@@ -676,6 +677,7 @@ def fit(
                           rules=config.rules, rule_seed=config.seed,
                           history=config.history)
     priors, selection = effect_priors(panel, config, priors, through=through)
+    priors = replace(priors, rule_scale=float(config.rule_scale))
     if selection is not None:
         log.info("effect scale %.3g chosen by rolling-origin CV (origins %d-%d, %d cases, "
                  "%d onsets)", selection.scale, selection.origins[0], selection.origins[-1],

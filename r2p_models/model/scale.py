@@ -164,9 +164,13 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             at_risk = (outer.w[rows, si, k] > 0) & od.at_risk[:, k]
             if yk.size == 0 or yk.min() == yk.max() or not at_risk.any():
                 continue  # nothing to learn (no onset yet) or nothing to forecast
-            X = np.concatenate([inner.x, inner.flags, inner.rule_x, inner.history],
+            # rule columns scaled so the ridge's prior sd of their effects is the model's
+            # (rule_scale times the effect scale)
+            a = config.rule_scale
+            X = np.concatenate([inner.x, inner.flags, a * inner.rule_x, inner.history],
                                axis=2)[wk]
-            Xt = np.concatenate([od.x, od.flags, od.rules, od.history], axis=1)[at_risk]
+            Xt = np.concatenate([od.x, od.flags, a * od.rules, od.history],
+                                axis=1)[at_risk]
             for g, sd in enumerate(grid):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", category=ConvergenceWarning)
