@@ -171,3 +171,27 @@ def test_information_gaps_refuse_a_rules_model_and_the_rerun_skips_them(rich_fit
         information_gaps(fits[True], panel, through)
     assert _information_gaps(fits[True], panel, through, 5, tmp_path) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rule_scale_sets_the_prior_sd_of_the_rule_effects():
+    import pymc as pm
+
+    from r2p_models.model import build_design, build_model
+    from r2p_models.model.build import Priors
+
+    panel, _ = toy_panel(3, n_countries=60, n_years=12, crimes=("genocide",), interaction=2.5,
+                         base_logit=-2.0)
+    design = build_design(panel, horizon=1, rules=4)
+    assert len(design.rule_names) == 4
+    priors = Priors(mu_sd=1.0, learn_scale=False, rule_scale=0.25)
+    with build_model(design, "pooled", priors):
+        draws = pm.sample_prior_predictive(4000, var_names=["beta", "beta_rule"],
+                                           random_seed=1).prior
+    n = 4000 * len(design.indicators)
+    sd_beta = float(draws["beta"].std())
+    sd_rule = float(draws["beta_rule"].std())
+    # sd of n normal draws: relative standard error about 1 / sqrt(2 n)
+    assert abs(sd_beta - 1.0) < 4 / np.sqrt(2 * n)
+    assert abs(sd_rule - 0.25) < 0.25 * 4 / np.sqrt(2 * 4000 * 4)
+    with pytest.raises(ConfigError, match=r"\[model\] rule_scale"):
+        ModelConfig(rule_scale=0)
