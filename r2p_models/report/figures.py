@@ -316,7 +316,8 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
         _mark_beyond(ax2, pos, lower, lo, color=PALETTE[2], horizontal=True)
         for y_pos in pos[no_events]:
             ax2.text(0.5, y_pos, "no events", transform=ax2.get_yaxis_transform(),
-                     ha="center", va="center", fontsize=8.5, color="0.35", style="italic")
+                     ha="center", va="center", fontsize=8.5, color="0.35", style="italic",
+                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
         ax2.grid(True, axis="x", color="0.9")
         ax2.set_title("Skill")
         fig.suptitle(f"Regions: {track}")
