@@ -298,6 +298,7 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
                                            strict=True) if p},
         explanations=explanations,
         top_n=config.report.top_n,
+        history=panel,
     )
     write_report(path, html)
     return path

@@ -50,6 +50,7 @@ def build_report(
     top_n: int = 30,
     n_boot: int = 200,
     seed: int = 0,
+    history: xr.Dataset | None = None,
 ) -> str:
     """Build the calibration report from a ledger.
 
@@ -81,6 +82,13 @@ def build_report(
         Bootstrap replicates (and consistency resamples) per interval.
     seed : int, default 0
         Seed of every resampling (the report is reproducible).
+    history : xarray.Dataset, optional
+        The outcome history (a panel with ``onset`` and, when it has them, ``ongoing`` and
+        ``present``, e.g. the panel the forecasts were made from). Its resolved windows are
+        a warm-up of the climatology reference of the skill scores: the base rate known
+        at issue time then counts every window of the history that had ended before the
+        origin, not only the ledger's own resolved cases, so the first origins of a short
+        track record get a reference (and a skill score) too. Never scored.
 
     Returns
     -------
@@ -102,6 +110,7 @@ def build_report(
     content = report_content(
         ledger_path_or_rows, title=title, region_of=region_of, proxies=proxies,
         watchlist=watchlist, explanations=explanations, top_n=top_n, n_boot=n_boot, seed=seed,
+        history=history,
     )
     return render(content)
 
