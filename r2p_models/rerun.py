@@ -303,6 +303,7 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
         top_n=config.report.top_n,
         infogap=infogap,
         development_of=_development_of(panel, config),
+        history=panel,
     )
     write_report(path, html)
     return path

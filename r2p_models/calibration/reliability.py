@@ -504,8 +504,31 @@ def plot_reliability(
     )
     c = rel.curve
     xs = np.column_stack([c["forecast_from"], c["forecast_to"]]).ravel()
-    ys = np.repeat(c["observed_rate"].to_numpy(), 2)
-    ax.plot(xs, ys, color="#b2182b", linewidth=2.0, label="PAV recalibrated (CORP)")
+    ys = np.repeat(c["observed_rate"].to_numpy(dtype=float), 2)
+    edge = np.zeros(ys.shape, dtype=bool)
+    if scale == "logit":
+        # A block with an observed rate of 0 (or 1) lies at minus (plus) infinity on a logit
+        # axis: drawn as it is, the step line would plunge to the axis edge. Such blocks are
+        # drawn as a dashed segment along the edge instead, unjoined to the curve.
+        edge = (ys <= 0) | (ys >= 1)
+        for value, at in ((0.0, lo), (1.0, hi)):
+            blocks = (c["observed_rate"].to_numpy(dtype=float) == value)
+            for x0, x1 in zip(c["forecast_from"][blocks], c["forecast_to"][blocks],
+                              strict=True):
+                ax.plot([x0, x1], [at, at], color="#b2182b", linewidth=2.5, linestyle="--",
+                        clip_on=False, zorder=3)
+        if edge.any():
+            ax.plot([], [], color="#b2182b", linewidth=2.5, linestyle="--",
+                    label="PAV block with observed rate 0 or 1 (at the edge)")
+    ax.plot(xs, np.where(edge, np.nan, ys), color="#b2182b", linewidth=2.0,
+            label="PAV recalibrated (CORP)")
+    point = (c["forecast_from"] == c["forecast_to"]).to_numpy()  # a block of one forecast
+    if point.any():
+        py = c["observed_rate"].to_numpy(dtype=float)[point]
+        if scale == "logit":
+            py = np.where(py <= 0, lo, np.where(py >= 1, hi, py))
+        ax.plot(c["forecast_from"].to_numpy()[point], py, "o", color="#b2182b",
+                markersize=4, clip_on=False, zorder=3)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_ylabel("Observed event rate (PAV)", fontsize=11)

@@ -52,6 +52,7 @@ def build_report(
     seed: int = 0,
     infogap: xr.Dataset | Mapping[str, pd.DataFrame] | None = None,
     development_of: Mapping[str, str] | pd.Series | None = None,
+    history: xr.Dataset | None = None,
 ) -> str:
     """Build the calibration report from a ledger.
 
@@ -92,6 +93,13 @@ def build_report(
         Country id -> development group (e.g.
         :func:`r2p_models.report.development.development_groups`: terciles of GDP per
         capita or infant mortality), for the breakdown by development level.
+    history : xarray.Dataset, optional
+        The outcome history (a panel with ``onset`` and, when it has them, ``ongoing`` and
+        ``present``, e.g. the panel the forecasts were made from). Its resolved windows are
+        a warm-up of the climatology reference of the skill scores: the base rate known
+        at issue time then counts every window of the history that had ended before the
+        origin, not only the ledger's own resolved cases, so the first origins of a short
+        track record get a reference (and a skill score) too. Never scored.
 
     Returns
     -------
@@ -114,6 +122,7 @@ def build_report(
         ledger_path_or_rows, title=title, region_of=region_of, proxies=proxies,
         watchlist=watchlist, explanations=explanations, top_n=top_n, n_boot=n_boot, seed=seed,
         infogap=infogap, development_of=development_of,
+        history=history,
     )
     return render(content)
 

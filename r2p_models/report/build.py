@@ -79,8 +79,11 @@ _KIND_ORDER = {"forecast": 0, "backtest": 1, "analyst": 2}
 FEW_EVENTS = 10
 #: Level of every interval and band.
 LEVEL = 0.9
-#: Issue years per rolling window.
+#: Issue years per rolling window (shortened when the track record is shorter, see
+#: :func:`window_length`).
 WINDOW = 5
+#: Note of a skill score left out because its group had no events.
+NO_EVENTS = "no events"
 REFERENCE = "climatology"
 _SKILL = ("brier_skill_climatology", "log_skill_climatology")
 _CASE = ["country", "crime", "target_start", "target_end"]
@@ -172,6 +175,15 @@ class ReportContent:
     #: Metrics by development group (:mod:`r2p_models.report.development`), as ``regions``.
     development: pd.DataFrame = field(default_factory=pd.DataFrame)
     development_info: dict[str, Any] = field(default_factory=dict)
+    #: Issue years per rolling window (:func:`window_length`); None: no window.
+    window: int | None = WINDOW
+    #: Resolved windows of the outcome history used by the climatology reference (0: the
+    #: reference comes from the ledger alone).
+    history_cases: int = 0
+    #: First origin year of the outcome history's windows (None without a history).
+    history_from: int | None = None
+    #: The executive summary (:class:`r2p_models.report.summary.Brief`).
+    brief: Any = None
 
 
 # ----------------------------------------------------------------------------- input
@@ -299,12 +311,17 @@ def _quiet(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[str]]:
 
 def _scored_table(
     frame: pd.DataFrame, *, by: list[str], metrics: list[str], skill: bool, n_boot: int,
-    seed: int, rolling: bool = False,
+    seed: int, rolling: bool = False, window: int = WINDOW,
 ) -> pd.DataFrame:
-    """score_table (or rolling_table) of ``metrics`` on all rows, plus the skill metrics on
-    the rows that have an issue-time reference."""
+    """score_table (or rolling_table over ``window`` issue years) of ``metrics`` on all
+    rows, plus the skill metrics on the rows that have an issue-time reference.
+
+    A skill score of a group without events is blanked (NaN, note ``"no events"``): with
+    no event to warn of, a forecaster beats climatology just by forecasting less, so a
+    skill of +0.99 there says nothing about warning skill.
+    """
     func = rolling_table if rolling else score_table
-    extra: dict[str, Any] = {"window": WINDOW} if rolling else {}
+    extra: dict[str, Any] = {"window": window} if rolling else {}
     common = dict(p_col="p_mean", y_col="outcome", cluster_col="country",
                   year_col="origin_year", n_boot=n_boot, level=LEVEL, rng=seed, **extra)
     tables = []
@@ -323,7 +340,11 @@ def _scored_table(
             pass
     if not tables:
         return pd.DataFrame()
-    return pd.concat(tables, ignore_index=True)
+    out = pd.concat(tables, ignore_index=True)
+    blank = out["metric"].isin(_SKILL) & (out["events"] == 0)
+    out.loc[blank, ["estimate", "lower", "upper"]] = np.nan
+    out.loc[blank, "note"] = NO_EVENTS
+    return out
 
 
 def _add_track(table: pd.DataFrame) -> pd.DataFrame:
@@ -335,13 +356,83 @@ def _add_track(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _issue_time_reference(rows: pd.DataFrame) -> pd.Series:
-    """Climatology known at issue time for every row (NaN before any resolved case)."""
+def history_cases(history: xr.Dataset, rows: pd.DataFrame) -> pd.DataFrame:
+    """The resolved windows of an outcome history, shaped like the ledger's windows.
+
+    For every window shape of the ledger's rows (years from origin to window start, and
+    window length), every country, crime and origin year of ``history``: the window's
+    outcome by the ledger's own resolution rule (:meth:`r2p_models.ledger.Ledger.resolve`:
+    an onset in the window is 1, a window without one 0; not at risk at the origin, or
+    with a year not yet known, is left out).
+
+    Parameters
+    ----------
+    history : xarray.Dataset
+        A panel with ``onset(country, year, crime)`` and, when it has them, ``ongoing``
+        and ``present`` (e.g. :func:`r2p_models.data.panel.load_panel`).
+    rows : pandas.DataFrame
+        Ledger rows (for the window shapes and the crimes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``country, crime, origin_year, target_start, target_end, outcome``: the observed
+        windows only.
+    """
+    from r2p_models.ledger import _window_outcomes, _year_status
+
+    cols = ["country", "crime", "origin_year", "target_start", "target_end", "outcome"]
+    if not isinstance(history, xr.Dataset) or "onset" not in history:
+        raise ReportInputError("history must be a panel Dataset with an 'onset' variable, "
+                               f"got {type(history).__name__}")
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    crimes = [k for k in np.asarray(history["crime"].values).astype(str)
+              if k in set(rows["crime"])]
+    status = _year_status(history.sel(crime=crimes), None)
+    countries = np.asarray(history["country"].values).astype(str)
+    years = np.asarray(history["year"].values).astype("int64")
+    shapes = (rows.assign(_lead=rows["target_start"] - rows["origin_year"],
+                          _len=rows["target_end"] - rows["target_start"])
+              [["_lead", "_len"]].drop_duplicates())
+    grid = pd.MultiIndex.from_product([countries, crimes, years],
+                                      names=["country", "crime", "origin_year"]).to_frame(
+                                          index=False)
+    tables = []
+    for lead, length in zip(shapes["_lead"], shapes["_len"], strict=True):
+        cand = grid.assign(target_start=grid["origin_year"] + int(lead))
+        cand["target_end"] = cand["target_start"] + int(length)
+        cand = cand[cand["target_end"] <= years.max()].reset_index(drop=True)
+        st, outcome = _window_outcomes(cand, status)
+        tables.append(cand.assign(outcome=outcome)[st.to_numpy() == "observed"])
+    return pd.concat(tables, ignore_index=True)[cols]
+
+
+def _issue_time_reference(rows: pd.DataFrame, history: pd.DataFrame | None = None,
+                          ) -> pd.Series:
+    """Climatology known at issue time for every row (NaN before any resolved case), from
+    the ledger's resolved cases and, when given, the resolved windows of an outcome history
+    (:func:`history_cases`; a case in both counts once)."""
     cases = rows.copy()
+    if history is not None and not history.empty:
+        cases = pd.concat([cases, history], ignore_index=True)
     plain = issue_time_base_rate(cases, y_col="outcome", by=["crime"])
     shrunk = issue_time_base_rate(cases, y_col="outcome", by=["crime"], prior_rate=0.5,
                                   prior_weight=1.0)
-    return shrunk.where(plain.notna())
+    return shrunk.where(plain.notna()).iloc[:len(rows)].set_axis(rows.index)
+
+
+def window_length(scored: pd.DataFrame) -> int | None:
+    """Issue years per rolling window: :data:`WINDOW`, or fewer when no track spans enough
+    issue years for two full windows (a track of 4 issue years gets 3-year windows, two of
+    them); None when no track spans 3 issue years (a window would be the whole record)."""
+    if scored.empty:
+        return None
+    years = scored.groupby("track")["origin_year"].agg(["min", "max"])
+    span = int((years["max"] - years["min"]).max()) + 1
+    if span >= WINDOW + 1:
+        return WINDOW
+    return span - 1 if span >= 3 else None
 
 
 # ----------------------------------------------------------------------------- sections
@@ -626,6 +717,7 @@ def report_content(
     seed: int = 0,
     infogap: Any = None,
     development_of: Mapping[str, str] | pd.Series | None = None,
+    history: xr.Dataset | None = None,
 ) -> ReportContent:
     """Compute everything the report shows (see :func:`r2p_models.report.build_report`)."""
     if isinstance(top_n, bool) or not isinstance(top_n, int | np.integer) or top_n < 1:
@@ -654,7 +746,8 @@ def report_content(
     if rows.empty:
         notices.append("The ledger is empty: no forecast has been issued yet, so there is "
                        "nothing to score and no watchlist.")
-    rows["base_rate_ref"] = _issue_time_reference(rows) if not rows.empty else np.nan
+    hist = history_cases(history, rows) if history is not None else None
+    rows["base_rate_ref"] = _issue_time_reference(rows, hist) if not rows.empty else np.nan
     scored = rows[rows["outcome_status"] == "observed"].copy()
     scored["outcome"] = scored["outcome"].astype(float)
     scored["region"] = [(regions or {}).get(c, "(region unknown)") for c in scored["country"]]
@@ -692,6 +785,7 @@ def report_content(
     empty = pd.DataFrame()
     if scored.empty:
         headline = yearly = rolled = region_table = empty
+        window = None
         rel: dict[tuple[str, str], Reliability] = {}
         rel_notes: dict[tuple[str, str], str] = {}
         vintages, vintage_notes = empty, ["No resolved outcomes yet."]
@@ -705,9 +799,10 @@ def report_content(
                                           metrics=time_metrics, skill=True, n_boot=n_boot,
                                           seed=seed))
         # windows per track, so that each is a full window of that track's issue years
-        rolled = _add_track(pd.concat(
+        window = window_length(scored)
+        rolled = empty if window is None else _add_track(pd.concat(
             [_scored_table(part, by=["source", "kind"], metrics=time_metrics, skill=True,
-                           n_boot=n_boot, seed=seed, rolling=True)
+                           n_boot=n_boot, seed=seed, rolling=True, window=window)
              for _, part in scored.groupby("track", sort=True)], ignore_index=True))
         vintages, vintage_notes = _vintages(scored, rows, n_boot, seed)
         region_table = _regions(scored, n_boot, seed) if regions is not None else empty
@@ -737,6 +832,12 @@ def report_content(
     else:
         wl, wl_info = _watchlist(rows, primary, crimes, top_n, regions, ex)
 
+    changes = _changes_content(rows, primary, top_n, ledger_path_or_rows)
+    from r2p_models.report.summary import executive_summary
+
+    brief = executive_summary(rows=rows, headline=headline, watchlist=wl, watchlist_info=wl_info,
+                              changes=changes, crimes=crimes, few=FEW_EVENTS, level=LEVEL,
+                              track=_track)
     return ReportContent(
         title=title, rows=rows, scored=scored, tracks=tracks, primary=primary,
         featured=featured, crimes=crimes,
@@ -748,9 +849,12 @@ def report_content(
         skill_excluded=int(scored["base_rate_ref"].isna().sum()) if not scored.empty else 0,
         pool_weights=_pool_weights(ledger_path_or_rows),
         lead_time=_lead_time_content(rows, primary, top_n, n_boot, seed),
-        changes=_changes_content(rows, primary, top_n, ledger_path_or_rows),
         infogap=_infogap_content(infogap),
         **_development_content(scored, development_of, n_boot, seed),
+        changes=changes, window=window,
+        history_cases=0 if hist is None else len(hist),
+        history_from=None if hist is None or hist.empty else int(hist["origin_year"].min()),
+        brief=brief,
     )
 
 

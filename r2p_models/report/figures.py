@@ -80,41 +80,66 @@ def _rate(v: float, _: object = None) -> str:
     return "0" if v == 0 else f"{100 * v:.3g}%"
 
 
-#: Skill axes stop here (a skill of -1 is twice the climatology's error); values below are
-#: cut, and the axis label says so. The tables carry every value.
-SKILL_FLOOR = -1.0
+#: Skill axes reach down to here at most (a skill of -3 is four times the climatology's
+#: error). An interval reaching further is drawn to the edge with an arrow and its end
+#: written beside it: nothing is cut silently. The tables carry every value.
+SKILL_FLOOR = -3.0
 
 
 def _values(yearly: pd.DataFrame, rolling: pd.DataFrame | None, metric: str,
             series: Sequence[str]) -> np.ndarray:
-    """Point estimates of single years and interval ends of rolling windows (what the
-    eye should see), for choosing axis limits."""
+    """Estimates and interval ends of single years and of rolling windows (everything
+    drawn), for choosing axis limits."""
     y = yearly[(yearly["metric"] == metric) & yearly["track"].isin(series)]
-    vals = [y["estimate"].to_numpy(float)]
+    vals = [y["estimate"].to_numpy(float), y["lower"].to_numpy(float),
+            y["upper"].to_numpy(float)]
     if rolling is not None and not rolling.empty:
         r = rolling[(rolling["metric"] == metric) & rolling["track"].isin(series)]
-        vals += [r["lower"].to_numpy(float), r["upper"].to_numpy(float)]
+        vals += [r["estimate"].to_numpy(float), r["lower"].to_numpy(float),
+                 r["upper"].to_numpy(float)]
     out = np.concatenate(vals)
     return out[np.isfinite(out)]
 
 
-def _cut_axis(ax: Any, values: np.ndarray, *, floor: float, axis: str = "y") -> None:
-    """Limit a skill axis to [max(floor, min), max] of what matters, padded; say if cut."""
+def skill_limits(values: np.ndarray, *, floor: float = SKILL_FLOOR) -> tuple[float, float]:
+    """Axis limits of a skill axis: every value in view (with a margin), down to ``floor``.
+
+    Parameters
+    ----------
+    values : ndarray
+        Estimates and interval ends drawn on the axis (finite).
+    floor : float
+        Lowest value shown; values below it are marked at the edge (:func:`_mark_beyond`).
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper limit; at least -0.1 to 0.1, so that the zero line shows.
+    """
     if values.size == 0:
-        return
-    lo = min(float(values.min()), -0.1)
+        return -0.1, 0.1
+    lo = max(min(float(values.min()), -0.1), floor)
     hi = max(float(values.max()), 0.1)
-    cut = lo < floor
-    lo = max(lo, floor)
     pad = 0.06 * (hi - lo)
-    if axis == "y":
-        ax.set_ylim(lo - pad, hi + pad)
-        if cut:
-            ax.set_ylabel(ax.get_ylabel() + f"\n(axis cut at {floor:g})")
-    else:
-        ax.set_xlim(lo - pad, hi + pad)
-        if cut:
-            ax.set_title(ax.get_title() + f" (axis cut at {floor:g})")
+    return lo - pad, hi + pad
+
+
+def _mark_beyond(ax: Any, pos: Any, lower: Any, limit: float, *, color: str,
+                 horizontal: bool = False) -> int:
+    """Arrow at the axis edge, and the value, for each interval whose lower end lies below
+    the axis (``limit``). Returns how many were marked."""
+    pos, lower = np.asarray(pos, float), np.asarray(lower, float)
+    beyond = np.isfinite(lower) & (lower < limit)
+    for x, v in zip(pos[beyond], lower[beyond], strict=True):
+        if horizontal:
+            ax.plot([limit], [x], marker="<", color=color, markersize=6, clip_on=False)
+            ax.annotate(f"{v:.2f}", (limit, x), xytext=(3, 4), textcoords="offset points",
+                        fontsize=7.5, color=color, ha="left", va="bottom")
+        else:
+            ax.plot([x], [limit], marker="v", color=color, markersize=6, clip_on=False)
+            ax.annotate(f"{v:.2f}", (x, limit), xytext=(4, 2), textcoords="offset points",
+                        fontsize=7.5, color=color, ha="left", va="bottom")
+    return int(beyond.sum())
 
 
 def _intervals(
@@ -146,7 +171,7 @@ def plot_over_time(
     *,
     metrics: Sequence[tuple[str, str, float | None]],
     series: Sequence[str],
-    window: int,
+    window: int | None,
 ) -> Figure:
     """Metrics by issue year: single years as points with intervals, rolling windows as
     lines with bands.
@@ -161,8 +186,9 @@ def plot_over_time(
         One panel each.
     series : sequence of str
         Tracks to draw, in legend order.
-    window : int
-        Rolling window length (for the legend).
+    window : int or None
+        Rolling window length (for the axis label; None, or no rolling rows for these
+        series: the label says no window is drawn).
 
     Returns
     -------
@@ -199,11 +225,24 @@ def plot_over_time(
             ax.set_ylabel(label)
             ax.grid(True, color="0.9", linewidth=0.7)
             if "skill" in metric:
-                _cut_axis(ax, _values(yearly, rolling, metric, series), floor=SKILL_FLOOR)
+                lo, hi = skill_limits(_values(yearly, rolling, metric, series))
+                ax.set_ylim(lo, hi)
+                for i, track in enumerate(series):
+                    st = _series_style(i)
+                    y = yearly[(yearly["track"] == track) & (yearly["metric"] == metric)]
+                    _mark_beyond(ax, y["origin_year"] + (i - (len(series) - 1) / 2) * 0.08,
+                                 y["lower"], lo, color=str(st["color"]))
+                    if rolling is not None and not rolling.empty:
+                        r = rolling[(rolling["track"] == track) & (rolling["metric"] == metric)]
+                        _mark_beyond(ax, r["window_end"], r["lower"], lo,
+                                     color=str(st["color"]))
         axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+        has_lines = (rolling is not None and not rolling.empty and window is not None
+                     and rolling["track"].isin(series).any())
         axes[-1].set_xlabel(
             f"Issue (origin) year; points: single years, lines: {window}-year windows "
-            "ending that year"
+            "ending that year" if has_lines else
+            "Issue (origin) year; points: single years (no rolling window drawn)"
         )
         handles, labels = axes[0].get_legend_handles_labels()
         if handles:
@@ -218,9 +257,12 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
     Parameters
     ----------
     table : pandas.DataFrame
-        Tidy table (``region, metric, estimate, lower, upper``) for one track with the
-        metrics ``mean_forecast``, ``base_rate`` and optionally
-        ``brier_skill_climatology``.
+        Tidy table (``region, metric, estimate, lower, upper``, and ``events``, ``note``)
+        for one track with the metrics ``mean_forecast``, ``base_rate`` and optionally
+        ``brier`` and ``brier_skill_climatology``. A region without events (``events`` of
+        its ``brier`` row 0, or a skill note ``"no events"``) gets the words "no events" in
+        the skill panel instead of a point: with no event to warn of, a skill score only
+        rewards forecasting less.
     track : str
         For the title.
 
@@ -253,15 +295,29 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
         ax1.grid(True, axis="x", color="0.9")
         ax1.set_title("Calibration in the large")
         t = get("brier_skill_climatology")
-        if t["estimate"].notna().any():
-            _intervals(ax2, pos, t["estimate"], t["lower"], t["upper"], color=PALETTE[2],
-                       marker="o", horizontal=True)
-        else:
+        brier = get("brier")
+        events = (brier["events"] if "events" in brier.columns
+                  else pd.Series(np.nan, index=brier.index))
+        no_events = (events == 0).to_numpy(copy=True)
+        if "note" in t.columns:
+            no_events = no_events | (t["note"] == "no events").to_numpy()
+        est = t["estimate"].where(~no_events)
+        lower, upper = t["lower"].where(~no_events), t["upper"].where(~no_events)
+        if est.notna().any():
+            _intervals(ax2, pos, est, lower, upper, color=PALETTE[2], marker="o",
+                       horizontal=True)
+        elif not no_events.any():
             ax2.text(0.5, 0.5, "no skill estimates", transform=ax2.transAxes, ha="center")
         ax2.axvline(0, color="0.3", linestyle=":", linewidth=1.0)
         ax2.set_xlabel("Brier skill (0 = climatology)")
-        vals = np.concatenate([t["estimate"], t["lower"], t["upper"]]).astype(float)
-        _cut_axis(ax2, vals[np.isfinite(vals)], floor=SKILL_FLOOR, axis="x")
+        vals = np.concatenate([est, lower, upper]).astype(float)
+        lo, hi = skill_limits(vals[np.isfinite(vals)])
+        ax2.set_xlim(lo, hi)
+        _mark_beyond(ax2, pos, lower, lo, color=PALETTE[2], horizontal=True)
+        for y_pos in pos[no_events]:
+            ax2.text(0.5, y_pos, "no events", transform=ax2.get_yaxis_transform(),
+                     ha="center", va="center", fontsize=8.5, color="0.35", style="italic",
+                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
         ax2.grid(True, axis="x", color="0.9")
         ax2.set_title("Skill")
         fig.suptitle(f"Regions: {track}")

@@ -26,6 +26,7 @@ from r2p_models.report.build import (
     FEW_EVENTS,
     KIND_LABELS,
     LEVEL,
+    NO_EVENTS,
     WINDOW,
     ReportContent,
 )
@@ -40,13 +41,15 @@ from r2p_models.report.figures import (
     tidy_logit_axes,
 )
 from r2p_models.report.infogap import render_infogap
+from r2p_models.report.summary import TOP
 
 __all__ = ["SECTIONS", "render"]
 
 #: Section ids and headings, in page order.
 SECTIONS: tuple[tuple[str, str], ...] = (
-    ("summary", "What the ledger holds"),
+    ("brief", "In brief"),
     ("changes", "What changed since the last run"),
+    ("summary", "What the ledger holds"),
     ("headline", "Headline scores"),
     ("reliability", "Reliability"),
     ("over-time", "Accuracy over time"),
@@ -108,6 +111,19 @@ figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; max-widt
 details { margin: .4rem 0 1rem; }
 summary { cursor: pointer; color: var(--accent); }
 code { font-size: .85em; background: var(--band); padding: 0 .2em; }
+.brief-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
+              gap: .8rem 1.2rem; margin: .6rem 0; }
+.card { border: 1px solid var(--rule); border-top: 3px solid var(--accent);
+        padding: 0 .8rem .5rem; }
+.card h3 { margin: .5rem 0 .2rem; }
+.card .table-wrap { margin: .2rem 0 .4rem; }
+.card td .ci { display: inline; margin-left: .35rem; }
+.card p { font-size: .9rem; margin: .35rem 0; }
+.verdict { border-left: 4px solid #7a7a7a; padding-left: .5rem; }
+.verdict-too-high, .verdict-too-low { border-left-color: var(--warn); }
+.verdict-calibrated { border-left-color: #00613a; }
+.about h2 { margin-top: 1.6rem; }
+.noev { color: var(--muted); font-style: italic; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 2.5rem; padding-bottom: 2rem;
          border-top: 1px solid var(--rule); }
 @media print {
@@ -122,7 +138,9 @@ footer { color: var(--muted); font-size: .8rem; margin-top: 2.5rem; padding-bott
   .ci { font-size: 6.5pt; }
   header.top, main, footer { max-width: none; padding: 0; }
   h2 { break-before: page; }
-  section#summary h2 { break-before: auto; }
+  section#brief h2, .about h2 { break-before: auto; }
+  .brief-grid { grid-template-columns: repeat(2, 1fr); }
+  .card { break-inside: avoid; }
   h2, h3, h4 { break-after: avoid; }
   figure, tr { break-inside: avoid; }
   .grid { grid-template-columns: repeat(2, 1fr); }
@@ -291,10 +309,18 @@ def _metric(table_: pd.DataFrame, metric: str) -> pd.Series | None:
     return None if t.empty else t.iloc[0]
 
 
+#: Skill metrics: blanked ("no events") in groups without events.
+_SKILL_METRICS = ("brier_skill_climatology", "log_skill_climatology")
+
+
 def _cell(t: pd.DataFrame, metric: str, style_: str, *, mark: str = "") -> str:
     r = _metric(t, metric)
     if r is None:
         return num(float("nan"), style_, metric=metric)
+    if r.get("note") == NO_EVENTS and metric in _SKILL_METRICS:
+        return (f'<td class="num noev" data-metric="{esc(metric)}" data-value="nan" '
+                f'data-note="{NO_EVENTS}" title="no event happened: a skill score would only '
+                f'reward forecasting less">{NO_EVENTS}</td>')
     note = f' title="{esc(r["note"])}"' if isinstance(r.get("note"), str) and r["note"] else ""
     return num(r["estimate"], style_, metric=metric, lower=r["lower"], upper=r["upper"],
                mark=mark, extra=note)
@@ -315,14 +341,44 @@ def _pvalue(v: float, n: int) -> str:
 # ------------------------------------------------------------------------ sections
 
 
+def data_vintage(c: ReportContent) -> str:
+    """The data year the report covers, in words: ``"data through 2019"`` (the newest
+    origin year in the ledger: its newest forecasts use data up to that year), or
+    ``"empty ledger"``. Not the wall-clock time of any entry."""
+    if c.rows.empty:
+        return "empty ledger"
+    return f"data through {int(c.rows['origin_year'].max())}"
+
+
+def _written(c: ReportContent) -> str:
+    """Date of the newest entry in the ledger (issue or resolution), ``YYYY-MM-DD``."""
+    stamps = pd.concat([c.rows["issued_at"], c.rows["resolved_at"]]).dropna()
+    return str(stamps.max())[:10] if not stamps.empty else ""
+
+
 def _header(c: ReportContent) -> str:
+    """The page's title and one line on what it covers (the answer follows at once)."""
+    vintage = data_vintage(c)
+    return (
+        f'<header class="top"><h1>{esc(c.title)}</h1>'
+        f'<p class="subtitle">Atrocity-risk forecasts and how good they have been: '
+        f'<span data-vintage="{esc(vintage)}">{esc(vintage)}</span>'
+        + (f", current model {esc(c.primary)}" if c.primary else "")
+        + ". The answer first; the evidence below it.</p></header>"
+    )
+
+
+def _about(c: ReportContent) -> str:
+    """Facts about the ledger, notices about thin input, and the contents."""
     rows = c.rows
     facts: list[tuple[str, str]] = []
     if rows.empty:
         facts.append(("Ledger", "empty"))
     else:
-        stamps = pd.concat([rows["issued_at"], rows["resolved_at"]]).dropna()
-        facts.append(("Vintage", f"{esc(stamps.max())} (newest entry in the ledger)"))
+        facts.append(("Vintage", (
+            f"{esc(data_vintage(c))} (the newest forecasts, origin "
+            f"{int(rows['origin_year'].max())}, use data up to that year; the ledger was last "
+            f"written on {esc(_written(c))})")))
         resolved = rows["resolved_at"].dropna()
         facts.append(("Newest resolved outcome",
                       esc(resolved.max()) if not resolved.empty else "none yet"))
@@ -347,13 +403,124 @@ def _header(c: ReportContent) -> str:
                    f"<ul>{items}</ul></div>")
     toc = "".join(f'<li><a href="#{i}">{esc(h)}</a></li>' for i, h in SECTIONS)
     return (
-        f'<header class="top"><h1>{esc(c.title)}</h1>'
-        '<p class="subtitle">How good are the atrocity-risk assessments, and are they '
-        "improving? Built only from the forecast ledger; every number has a "
+        '<div class="about"><h2 id="h-about">About this report</h2>'
+        '<p>How good are the atrocity-risk assessments, and are they improving? Built only '
+        "from the forecast ledger; every number has a "
         f"{LEVEL:.0%} interval from a block bootstrap over countries.</p>"
         f'<dl class="facts">{dl}</dl>{notices}'
-        f'<nav class="toc" aria-label="Contents"><ol>{toc}</ol></nav></header>'
+        f'<nav class="toc" aria-label="Contents"><ol>{toc}</ol></nav></div>'
     )
+
+
+def _ordinal_list(items: list[str], more: int) -> str:
+    """``a, b and c`` (plus ``and k more``)."""
+    if more:
+        return ", ".join(items) + f" and {more} more"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _who(r: Any, change: str, detail: str) -> str:
+    return (f'<span class="who" data-change="{change}" data-crime="{esc(r.crime)}" '
+            f'data-country="{esc(r.country)}">{esc(r.country)}</span>'
+            + (f" ({detail})" if detail else ""))
+
+
+def _p_ci(p: Any, lo: Any, hi: Any) -> str:
+    """``4.1% (2.2%–7.0%)``, or the probability alone without an interval."""
+    if _finite(lo) and _finite(hi):
+        return f"{fmt(p, 'pct')} ({fmt(lo, 'pct')}–{fmt(hi, 'pct')})"
+    return fmt(p, "pct")
+
+
+#: Countries named per list of entrants or exits in a crime's summary (the rest are
+#: counted), and largest rises and falls named.
+_BRIEF_NAMES = 4
+_BRIEF_MOVES = 2
+
+
+def _brief_changes(c: ReportContent, crime: str) -> str:
+    """The changes since the last run of one crime, in two or three short sentences."""
+    b, ch = c.brief, c.changes
+    if ch is None or ch.previous is None:
+        return ""
+    out = []
+    for name, label, col, det in (("entrants", f"New in the top {ch.top_n}", "rank_now",
+                                   "rank {}"),
+                                  ("exits", f"Out of the top {ch.top_n}", "rank_before",
+                                   "was {}")):
+        t = getattr(b, name).get(crime, pd.DataFrame())
+        if t.empty:
+            continue
+        t = t.sort_values(col, kind="stable")
+        shown = [_who(r, name[:-1], det.format(_rank(getattr(r, col)))
+                      if _finite(getattr(r, col)) else "not forecast now")
+                 for r in t.head(_BRIEF_NAMES).itertuples()]
+        out.append(f"{label}: {_ordinal_list(shown, max(0, len(t) - _BRIEF_NAMES))}.")
+    if not out:
+        out.append(f"The same countries as in the last run are in the top {ch.top_n}.")
+    for name, label in (("risers", "Rose most"), ("fallers", "Fell most")):
+        t = getattr(b, name).get(crime, pd.DataFrame())
+        if t.empty:
+            continue
+        moves = [_who(r, name[:-1], "") + " from "
+                 + _p_ci(r.p_before, r.p_before_q05, r.p_before_q95) + " to "
+                 + _p_ci(r.p_now, r.p_now_q05, r.p_now_q95)
+                 for r in t.head(_BRIEF_MOVES).itertuples()]
+        out.append(f"{label}: {'; '.join(moves)}.")
+    unit = "origin" if isinstance(ch.latest, int) else "run"
+    return (f'<p class="changes"><strong>Since the last run</strong> ({unit} {esc(ch.previous)}'
+            f" to {esc(ch.latest)}): " + " ".join(out) + "</p>")
+
+
+def _brief(c: ReportContent) -> str:
+    """The executive summary: per crime the five highest forecasts with their intervals,
+    what changed since the last run and one sentence on calibration; then the details."""
+    b = c.brief
+    if b is None or not b.top:
+        note = (b.note if b is not None and b.note else "No current forecasts to summarise.")
+        return empty(note)
+    parts = []
+    window = f" in {esc(b.window)}" if b.window else ""
+    count = {3: "three", 5: "five", 10: "ten"}.get(TOP, str(TOP))
+    lede = (f"<p>Per crime, the {count} countries with the highest probability of an onset"
+            f"{window}, from {esc(b.source or 'the given watchlist')}"
+            + (f" (data through {b.origin})" if b.origin is not None else "")
+            + f", each with its {LEVEL:.0%} interval (5th to 95th percentile of the "
+            "posterior). A probability is the chance that a crime begins in the window, not "
+            "a finding that one is under way.</p>")
+    parts.append(lede)
+    pooled = b.verdicts.get("all")
+    if pooled is not None and len(b.crimes) > 1:
+        parts.append(f'<p class="verdict verdict-{_slug(pooled.status)}" data-crime="all" '
+                     f'data-status="{esc(pooled.status)}"><strong>Calibration, all crimes:'
+                     f"</strong> {esc(pooled.sentence)}</p>")
+    if b.changes_note:
+        parts.append(f'<p class="changes">{esc(b.changes_note)}</p>')
+    cards = []
+    for crime in b.crimes:
+        top = b.top[crime]
+        trs = [tr([num(r.rank, "int", metric="rank"), f'<th scope="row">{esc(r.country)}</th>',
+                   td(getattr(r, "region", "") or "—"),
+                   num(r.p_mean, "pct", metric="p_mean", lower=r.p_q05, upper=r.p_q95)],
+                  crime=crime, country=r.country) for r in top.itertuples()]
+        v = b.verdicts.get(crime)
+        verdict = ("" if v is None else
+                   f'<p class="verdict verdict-{_slug(v.status)}" data-crime="{esc(crime)}" '
+                   f'data-status="{esc(v.status)}"><strong>Calibration:</strong> '
+                   f"{esc(v.sentence)}</p>")
+        cards.append(
+            f'<div class="card" data-crime="{esc(crime)}"><h3 id="brief-{esc(crime)}">'
+            f"{esc(crime_label(crime))}</h3>"
+            + table(["Rank", "Country", "Region",
+                     ("Probability", f"mean, with the {LEVEL:.0%} interval beside it")], trs,
+                    cls="text")
+            + _brief_changes(c, crime) + verdict + "</div>")
+    parts.append(f'<div class="brief-grid">{"".join(cards)}</div>')
+    parts.append('<p class="then">The details follow: the full <a href="#watchlist">watchlist'
+                 '</a>, <a href="#changes">what changed</a>, and how good the forecasts have '
+                 'been (<a href="#headline">scores</a>, <a href="#reliability">reliability</a>, '
+                 '<a href="#over-time">accuracy over time</a>).</p>')
+    return "\n".join(parts)
 
 
 def _summary(c: ReportContent) -> str:
@@ -662,7 +829,8 @@ def _time_table(t: pd.DataFrame, x: str, tracks: list[str]) -> str:
         part = t[t["track"] == track]
         for xv, g in part.groupby(x, sort=True):
             b = _metric(g, "brier")
-            label = f"{int(xv) - WINDOW + 1}–{int(xv)}" if x == "window_end" else str(int(xv))
+            label = (f"{int(g['window_start'].iloc[0])}–{int(xv)}" if x == "window_end"
+                     else str(int(xv)))
             n = int(b["n"]) if b is not None else 0
             ev = int(b["events"]) if b is not None else 0
             trs.append(tr([
@@ -747,11 +915,28 @@ def _vintage_table(v: pd.DataFrame, crimes: list[str]) -> str:
 def _over_time(c: ReportContent) -> str:
     if c.yearly.empty:
         return empty("No resolved outcomes: nothing to track yet.")
+    w = c.window
+    span = int(c.scored.groupby("track")["origin_year"].agg(lambda v: v.max() - v.min()).max()
+               ) + 1
+    if w is None:
+        windows = (f", with {LEVEL:.0%} intervals. Points are single issue years. No rolling "
+                   f"window is drawn: the longest track record spans {span} issue "
+                   f"year{'' if span == 1 else 's'}, too few for a window that is not the "
+                   "whole record.")
+    else:
+        windows = (f" and over {w}-year rolling windows"
+                   + (f" (shorter than the usual {WINDOW} years: the longest track record "
+                      f"spans {span} issue years)" if w < WINDOW else "")
+                   + f", with {LEVEL:.0%} intervals. Points are single issue years; lines and "
+                   "bands are rolling windows ending in that year.")
+    ref = (f" The climatology of the skill scores is the base rate known at each issue "
+           f"year, from the outcome history ({c.history_cases:,} resolved windows from origin "
+           f"{c.history_from} on) and the ledger's resolved cases, so the first issue years "
+           "have a skill score too." if c.history_cases else "")
     parts = [
         "<p>Brier skill against climatology and AUC per issue year (all crimes pooled: per "
-        f"crime and year there are only a handful of events) and over {WINDOW}-year rolling "
-        f"windows, with {LEVEL:.0%} intervals. Points are single issue years; lines and "
-        "bands are rolling windows ending in that year.</p>"
+        f"crime and year there are only a handful of events){windows}{ref} A year or "
+        "window without events has no skill score (marked “no events”).</p>"
     ]
     groups = [("Real-time forecasts and analyst assessments",
                [t for t in c.tracks if not t.endswith(f"({KIND_LABELS['backtest']})")]),
@@ -761,7 +946,7 @@ def _over_time(c: ReportContent) -> str:
         tracks = [t for t in tracks if t in set(c.yearly["track"])]
         if not tracks:
             continue
-        fig = plot_over_time(c.yearly, c.rolling, series=tracks, window=WINDOW, metrics=[
+        fig = plot_over_time(c.yearly, c.rolling, series=tracks, window=w, metrics=[
             ("brier_skill_climatology", "Brier skill vs climatology", 0.0),
             ("auc", "AUC", 0.5)])
         y = c.yearly
@@ -778,8 +963,17 @@ def _over_time(c: ReportContent) -> str:
                f"climatology (0 means no better) and AUC (0.5 means no skill). "
                + "; ".join(summary) + ". The numbers are in the tables below.")
         parts.append(f"<h3>{esc(name)}</h3>")
-        parts.append(figure(figure_uri(fig), alt, f"{esc(name)}: accuracy by issue year.",
-                            fig_id=f"time-{i}"))
+        drawn = [t for t in tracks if not c.rolling.empty and t in set(c.rolling["track"])]
+        if drawn:
+            short = ", ".join(t for t in tracks if t not in drawn)
+            cap = (f"{esc(name)}: accuracy by issue year (points) and over {w}-year windows "
+                   "(lines)" + (f"; no window for {esc(short)}, whose record is shorter than "
+                                f"{w} issue years" if short else "") + ".")
+        else:
+            cap = (f"{esc(name)}: accuracy by single issue year (no rolling window: "
+                   + (f"no track here spans {w} issue years" if w else "too short a record")
+                   + ").")
+        parts.append(figure(figure_uri(fig), alt, cap, fig_id=f"time-{i}"))
         parts.append('<details class="print-open"><summary>Numbers behind the figure</summary>'
                      + _time_table(c.yearly, "origin_year", tracks)
                      + (_time_table(c.rolling, "window_end", tracks)
@@ -994,8 +1188,13 @@ def _methods(c: ReportContent) -> str:
         "themselves.")
     items.append(
         "<strong>Climatology.</strong> Skill scores compare with the base rate of each crime "
-        "known at issue time: among the ledger's cases resolved before the origin year, with "
-        "a Jeffreys prior (half an event, one case). "
+        "known at issue time: among the ledger's cases resolved before the origin year"
+        + (f" and the {c.history_cases:,} windows of the outcome history (from origin "
+           f"{c.history_from} on, each counted once, resolved by the ledger's rule) that had "
+           "ended by then" if c.history_cases else "")
+        + ", with a Jeffreys prior (half an event, one case). A skill score of a group "
+        "without events is not shown (“no events”): with nothing to warn of, a forecaster "
+        "beats climatology merely by forecasting less. "
         + (f"{c.skill_excluded:,} resolved row(s) issued before any resolved case of their "
            "crime have no such reference and are left out of the skill scores only."
            if c.skill_excluded else ""))
@@ -1247,7 +1446,7 @@ def _lead_time(c: ReportContent) -> str:
 def render(c: ReportContent) -> str:
     """The report page as one HTML string."""
     builders = {
-        "summary": _summary, "headline": _headline, "reliability": _reliability,
+        "brief": _brief, "summary": _summary, "headline": _headline, "reliability": _reliability,
         "over-time": _over_time, "regions": _regions, "side-by-side": _side_by_side,
         "watchlist": _watchlist, "methods": _methods,
         "changes": _changes, "lead-time": _lead_time,
@@ -1261,9 +1460,9 @@ def render(c: ReportContent) -> str:
             body += _pool_weights_block(c)
         sections.append(f'<section id="{sid}" data-section="{sid}" aria-labelledby="h-{sid}">'
                         f'<h2 id="h-{sid}">{esc(heading)}</h2>\n{body}\n</section>')
-    stamps = pd.concat([c.rows["issued_at"], c.rows["resolved_at"]]).dropna() \
-        if not c.rows.empty else pd.Series([], dtype=object)
-    vintage = str(stamps.max()) if not stamps.empty else "empty ledger"
+        if sid == "brief":
+            sections.append(_about(c))
+    vintage = data_vintage(c)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -1272,6 +1471,8 @@ def render(c: ReportContent) -> str:
         f'<meta name="r2p-vintage" content="{esc(vintage)}">\n'
         f"<title>{esc(c.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"{_header(c)}\n<main>\n" + "\n".join(sections) + "\n</main>\n"
-        f"<footer><p>{esc(c.title)}. Ledger vintage {esc(vintage)}. Made by r2p-models from the "
+        f"<footer><p>{esc(c.title)}. Vintage: {esc(vintage)}"
+        + (f" (ledger last written {esc(_written(c))})" if not c.rows.empty else "")
+        + ". Made by r2p-models from the "
         "forecast ledger; self-contained (no network needed).</p></footer>\n</body>\n</html>\n"
     )
