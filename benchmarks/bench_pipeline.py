@@ -11,9 +11,15 @@ posterior means against their Monte Carlo error (``sd / sqrt(ESS)`` of each, the
 the 90 % interval, ESS taken
 as 400, the convergence gate's floor: the largest Monte Carlo error a passing fit has).
 
-Usage (from the project root; each pipeline takes several minutes)::
+Usage (from the project root; each pipeline takes several minutes, 10-50 on a loaded
+2-core machine; without ``nice``, so that both runs compete with the rest of the machine
+on equal terms)::
 
-    nice -n 10 .venv/bin/python benchmarks/bench_pipeline.py --pairs 1
+    nohup .venv/bin/python benchmarks/bench_pipeline.py --pairs 1 > bench_pipeline.log &
+
+The baseline runs first in each pair, so it also fills PyTensor's compile cache
+(``~/.pytensor``) when that is empty; the logs, ledgers and ``results.json`` stay in the
+printed work folder.
 """
 
 from __future__ import annotations
