@@ -11,9 +11,15 @@ posterior means against their Monte Carlo error (``sd / sqrt(ESS)`` of each, the
 the 90 % interval, ESS taken
 as 400, the convergence gate's floor: the largest Monte Carlo error a passing fit has).
 
-Usage (from the project root; each pipeline takes several minutes)::
+Usage (from the project root; each pipeline takes several minutes, 10-50 on a loaded
+2-core machine; without ``nice``, so that both runs compete with the rest of the machine
+on equal terms)::
 
-    nice -n 10 .venv/bin/python benchmarks/bench_pipeline.py --pairs 1
+    nohup .venv/bin/python benchmarks/bench_pipeline.py --pairs 1 > bench_pipeline.log &
+
+The baseline runs first in each pair, so it also fills PyTensor's compile cache
+(``~/.pytensor``) when that is empty; the logs, ledgers and ``results.json`` stay in the
+printed work folder.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -38,18 +43,30 @@ BASELINE = "c39a21b"
 
 
 def _run(src: Path, out: Path, log: Path) -> dict[str, float]:
-    """One pipeline in a child process; wall, CPU seconds and peak RSS (MB)."""
+    """One pipeline in a child process; wall, CPU seconds and peak RSS (MB) of that child.
+
+    The resource usage comes from ``os.wait4`` on the child itself: ``RUSAGE_CHILDREN``
+    would report the largest peak RSS of *every* child waited for so far, so the second
+    run of a pair would inherit the first one's peak.
+    """
     env = {**os.environ, "PYTHONPATH": str(src)}
+    # the package imported must be the one under test (an editable install elsewhere
+    # must not shadow it)
+    where = subprocess.check_output(
+        [sys.executable, "-c", "import r2p_models; print(r2p_models.__file__)"],
+        cwd=src, env=env, text=True, stderr=subprocess.DEVNULL).strip()
+    if not Path(where).resolve().is_relative_to(src.resolve()):
+        raise RuntimeError(f"{src}: the child imports r2p_models from {where}")
     cmd = [sys.executable, "-m", "r2p_models.cli", "--log-format", "json", "pipeline",
            "--config", str(src / "datasets" / "default_world" / "run.toml"), "--out", str(out)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with log.open("w") as fh:
-        code = subprocess.call(cmd, cwd=src, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=src, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"exit": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
+    return {"exit": proc.returncode, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
 def _rows(ledger: Path) -> pd.DataFrame:
@@ -81,6 +98,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="r2p-bench-"))
     base_src = work / "baseline"
+    print(f"work folder (logs, ledgers): {work}", flush=True)
     subprocess.check_call(["git", "worktree", "add", "--detach", str(base_src), args.baseline],
                           cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
@@ -97,9 +115,11 @@ def main() -> None:
         print("ratio baseline / ours, pair by pair:",
               (piv["baseline"] / piv["ours"]).round(2).tolist())
         print("peak RSS MB, max:", df.groupby("run")["peak_rss_mb"].max().round(0).to_dict())
-        print("agreement of the last pair:",
-              agreement(work / f"baseline-{args.pairs - 1}" / "ledger.sqlite",
-                        work / f"ours-{args.pairs - 1}" / "ledger.sqlite"))
+        agree = agreement(work / f"baseline-{args.pairs - 1}" / "ledger.sqlite",
+                          work / f"ours-{args.pairs - 1}" / "ledger.sqlite")
+        print("agreement of the last pair:", agree)
+        (work / "results.json").write_text(json.dumps({"runs": results, "agreement": agree},
+                                                      indent=1))
     finally:
         subprocess.call(["git", "worktree", "remove", "--force", str(base_src)], cwd=ROOT)
 
