@@ -72,8 +72,8 @@ most 2 for these bounded quantities) times ``1 / (2 n_nodes)``, so the VOI is wi
 ``1.5 / n_nodes`` of its value given the draws. An input whose coefficient is 0 in every
 draw, or that is known (``tau = 0``), has VOI exactly 0.
 
-Functions
----------
+What it offers:
+
 - :func:`input_uncertainty`: ``mu``, ``tau`` and the kind of gap of every (country,
   indicator);
 - :func:`information_gaps`: the decomposition and the VOI as one :class:`xarray.Dataset`

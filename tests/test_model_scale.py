@@ -138,7 +138,8 @@ def test_config_hash_of_the_default_is_unchanged():
     """Files and ledgers written before the setting existed keep their config hash."""
     cfg = ModelConfig()
     old = {k: v for k, v in cfg.to_dict().items()
-           if k not in ("effect_scale", "train_at_risk", "extend", "rules", "history")}
+           if k not in ("effect_scale", "train_at_risk", "extend", "rules", "rule_scale",
+                        "history")}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert config_hash(cfg) == expected
     assert config_hash(replace(cfg, effect_scale="rolling_cv")) != expected
