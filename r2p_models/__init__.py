@@ -21,8 +21,10 @@ risk-factor split (:func:`watchlist`, :func:`explain_risk_factors`), the pieces 
 for prior-predictive checks (:class:`Priors`, :func:`build_design`, :func:`build_model`,
 :func:`check_convergence`, :func:`assemble`), variant comparison
 (:func:`compare_variants`), the base-rate forecaster (:func:`base_rate_forecaster`),
-paired scores and scores over time (:func:`compare_table`, :func:`plot_metric_over_time`)
-and the evaluations against the Early Warning Project (:func:`evaluate_against_peer`,
+paired scores and scores over time (:func:`compare_table`, :func:`plot_metric_over_time`),
+lead times of past warnings (:func:`lead_times`, :func:`lead_time_summary`), information
+gaps and the value of information (:func:`information_gaps`, :func:`voi_table`) and the
+evaluations against the Early Warning Project (:func:`evaluate_against_peer`,
 :func:`evaluate_four_crimes`, :class:`PeerEvaluation`, :class:`FourCrimeEvaluation`,
 :func:`ledger_cases`, :data:`PEER_SOURCE`).
 
@@ -82,6 +84,10 @@ FACADE: dict[str, str] = {
     "base_rate_forecaster": "r2p_models.backtest",
     "compare_table": "r2p_models.calibration",
     "plot_metric_over_time": "r2p_models.calibration",
+    "lead_times": "r2p_models.calibration.leadtime",
+    "lead_time_summary": "r2p_models.calibration.leadtime",
+    "information_gaps": "r2p_models.infogap",
+    "voi_table": "r2p_models.infogap",
     "PEER_SOURCE": "r2p_models.peer",
     "PeerEvaluation": "r2p_models.peer",
     "FourCrimeEvaluation": "r2p_models.peer",
@@ -113,6 +119,9 @@ __all__ = [  # the same names as FACADE (tests/test_facade.py checks this)
     "explain_risk_factors",
     "fit",
     "forecast_table",
+    "information_gaps",
+    "lead_time_summary",
+    "lead_times",
     "ledger_cases",
     "load_config",
     "load_model",
@@ -124,6 +133,7 @@ __all__ = [  # the same names as FACADE (tests/test_facade.py checks this)
     "run_backtest",
     "score_table",
     "simulate_world",
+    "voi_table",
     "watchlist",
     "write_adapted",
     "write_world",
@@ -137,11 +147,13 @@ if TYPE_CHECKING:  # for type checkers and the API reference; never run
         reliability_diagram,
         score_table,
     )
+    from r2p_models.calibration.leadtime import lead_time_summary, lead_times
     from r2p_models.config import ModelConfig, load_config
     from r2p_models.data.adapters import write_adapted
     from r2p_models.data.panel import load_panel, panel_summary
     from r2p_models.data.simulate import simulate_world, write_world
     from r2p_models.forecast import explain, explain_risk_factors, forecast_table, watchlist
+    from r2p_models.infogap import information_gaps, voi_table
     from r2p_models.ledger import Ledger
     from r2p_models.model import (
         Priors,

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -34,6 +33,7 @@ from r2p_models.config import DEFAULT_YEARS, PREVIEW_SAMPLERS, ModelConfig, RunC
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger, ledger_lock
+from r2p_models.outcomes import at_risk_mask, climatology
 from r2p_models.progress import FitProgress, rounded_diagnostics
 
 __all__ = [
@@ -483,24 +483,8 @@ def base_rate_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int) ->
     under way and none beginning that year) with a known outcome. So it is the climatology
     of the cases a skill score compares, known at issue time. It has a single "draw".
     """
-    h = config.horizon
-    years = panel.year.values
-    onset = panel["onset"]
-    # at risk at an origin year: present, no episode under way and none beginning that year
-    at_risk = (panel["ongoing"] == 0) & panel["present"] & (onset != 1)
-    rates = {}
-    for crime in panel.crime.values:
-        hits = total = 0
-        for s in years[(years + h) <= origin]:
-            window = onset.sel(crime=crime, year=slice(s + 1, s + h))
-            event = (window == 1).any("year")
-            known = window.notnull().all("year") | event
-            use = at_risk.sel(crime=crime, year=s) & known
-            hits += int((event & use).sum())
-            total += int(use.sum())
-        rates[crime] = hits / total if total else np.nan
-    cur = at_risk.sel(year=origin)
-    p = xr.DataArray([rates[c] for c in panel.crime.values], dims="crime",
-                     coords={"crime": panel.crime.values})
-    draws = p.where(cur).expand_dims(draw=[0]).transpose("country", "crime", "draw")
+    # the one home of the rules: r2p_models.outcomes
+    rate = climatology(panel, config.horizon).sel(year=origin, drop=True)
+    draws = (rate.where(at_risk_mask(panel, origin)).expand_dims(draw=[0])
+             .transpose("country", "crime", "draw"))
     return OriginForecast(origin, draws, converged=True, diagnostics={"model": "base_rate"})

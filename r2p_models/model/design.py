@@ -92,6 +92,7 @@ from r2p_models.crimes import CRIMES, indicator_relevance, parse_risk_factors
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.model.rules import RuleSet, learn_rules
+from r2p_models.outcomes import at_risk_at_origin, at_risk_mask, horizon_outcome
 
 __all__ = [
     "Design",
@@ -395,45 +396,6 @@ def carry_forward(x: np.ndarray, axis: int = 1) -> np.ndarray:
     return np.moveaxis(out, -1, axis)
 
 
-def horizon_outcome(
-    onset: np.ndarray, ongoing: np.ndarray, horizon: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Outcome within the horizon, at-risk flag and availability for every origin year.
-
-    Parameters
-    ----------
-    onset, ongoing : ndarray, shape (n_country, n_year, n_crime)
-        The panel's yearly onsets (1/0/NaN) and ongoing episodes (1/0/NaN).
-    horizon : int
-        Years after the origin.
-
-    Returns
-    -------
-    y : ndarray
-        1 if an onset is recorded in ``t+1..t+h``, 0 if none and all are known, NaN if
-        unknown.
-    at_risk : ndarray of bool
-        Not inside an episode in ``t + 1`` (an onset in ``t + 1`` counts as at risk).
-    in_panel : ndarray of bool, shape (n_year,)
-        The window ``t+1..t+h`` lies inside the panel.
-    """
-    C, T, K = onset.shape
-    y = np.full((C, T, K), np.nan)
-    at_risk = np.zeros((C, T, K), dtype=bool)
-    in_panel = np.arange(T) + horizon <= T - 1
-    n = int(in_panel.sum())
-    if n == 0:
-        return y, at_risk, in_panel
-    window = np.stack([onset[:, 1 + d: 1 + d + n] for d in range(horizon)], axis=-1)
-    any_one = np.any(window == 1, axis=-1)
-    all_known = ~np.any(np.isnan(window), axis=-1)
-    y[:, :n] = np.where(any_one, 1.0, np.where(all_known, 0.0, np.nan))
-    first_onset = onset[:, 1: 1 + n]
-    first_ongoing = ongoing[:, 1: 1 + n]
-    at_risk[:, :n] = (first_ongoing == 0) | (first_onset == 1)
-    return y, at_risk, in_panel
-
-
 def episode_history(onset: np.ndarray, ongoing: np.ndarray,
                     decay: float = HISTORY_DECAY) -> np.ndarray:
     """Episode history of every (country, year, crime): ``exp(-(t - s) / decay)``.
@@ -458,29 +420,6 @@ def episode_history(onset: np.ndarray, ongoing: np.ndarray,
     years = np.arange(T)[None, :, None]
     last = np.maximum.accumulate(np.where(ep, years, -1), axis=1)
     return np.where(last >= 0, np.exp(-(years - last) / decay), 0.0)
-
-
-def at_risk_mask(panel: xr.Dataset, origin_year: int) -> xr.DataArray:
-    """At-risk flag known at an origin year: no episode under way and no onset in that year.
-
-    Such a country is certainly at risk in the first target year. A country that is not at
-    risk gets no onset forecast (:func:`r2p_models.backtest.forecast_rows`), and a ledger
-    row of it resolves ``not_at_risk`` (:mod:`r2p_models.ledger`). The model is trained on
-    a wider set, every cell at risk in the first target year (:func:`horizon_outcome`),
-    which also holds countries whose episode ended by then.
-    """
-    og = panel["ongoing"].sel(year=origin_year)
-    on = panel["onset"].sel(year=origin_year)
-    present = panel["present"].sel(year=origin_year) if "present" in panel else True
-    return _at_risk_at_origin(on, og, present).rename("at_risk").transpose("country", "crime")
-
-
-_Grid = np.ndarray | xr.DataArray
-
-
-def _at_risk_at_origin(onset: _Grid, ongoing: _Grid, present: _Grid | bool) -> _Grid:
-    """The rule of :func:`at_risk_mask` on arrays or DataArrays of any shape."""
-    return (ongoing == 0) & (onset != 1) & present
 
 
 def relevance_matrix(panel: xr.Dataset, crimes: tuple[str, ...]) -> tuple[
@@ -629,7 +568,7 @@ def build_design(
     K = len(crimes)
     y, at_risk, in_panel = horizon_outcome(onset, ongoing, horizon)
     if train_at_risk == "origin":  # the forecast rule (at_risk_mask) on every origin year
-        at_risk &= _at_risk_at_origin(onset, ongoing,
+        at_risk &= at_risk_at_origin(onset, ongoing,
                                       present[:, :, None] if "present" in panel else True)
     usable_t = in_panel.copy()
     if through is not None:

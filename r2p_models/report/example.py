@@ -30,6 +30,7 @@ from scipy.special import expit, logit
 from r2p_models.backtest import forecast_rows
 from r2p_models.data.simulate import DEFAULT_SEED, World, simulate_world
 from r2p_models.ledger import Ledger
+from r2p_models.outcomes import at_risk_mask, climatology
 
 __all__ = ["example_ledger"]
 
@@ -40,40 +41,11 @@ def _stamp(year: int, month: int = 3, day: int = 1) -> dt.datetime:
     return dt.datetime(year, month, day, 9, 0, 0, tzinfo=dt.UTC)
 
 
-def _climatology(panel: xr.Dataset, horizon: int) -> xr.DataArray:
-    """Each crime's onset rate known at each origin, ``rate(year, crime)``.
-
-    The rule of :func:`r2p_models.backtest.base_rate_forecaster` (windows that ended by the
-    origin, countries at risk at the window's origin year, windows with an unknown year left
-    out unless an onset was seen), computed once for all origins with cumulative sums
-    instead of once per origin.
-    """
-    onset = panel["onset"].transpose("country", "year", "crime").values
-    at_risk = ((panel["ongoing"] == 0) & panel["present"] & (panel["onset"] != 1)).transpose(
-        "country", "year", "crime").values
-    years = panel.year.values
-    T = years.size
-    hits = np.zeros((T, onset.shape[2]))
-    total = np.zeros((T, onset.shape[2]))
-    for i in range(T - horizon):  # window s+1..s+h of the origin s = years[i]
-        window = onset[:, i + 1:i + 1 + horizon]
-        event = (window == 1).any(axis=1)
-        known = ~np.isnan(window).any(axis=1) | event
-        use = at_risk[:, i] & known
-        hits[i + horizon] += (event & use).sum(axis=0)  # usable from origin s + h on
-        total[i + horizon] += use.sum(axis=0)
-    with np.errstate(invalid="ignore"):
-        rate = np.cumsum(hits, axis=0) / np.cumsum(total, axis=0)
-    return xr.DataArray(rate, dims=("year", "crime"),
-                        coords={"year": years, "crime": panel.crime.values})
-
-
 def _climatology_draws(panel: xr.Dataset, rates: xr.DataArray, origin: int) -> xr.DataArray:
     """The climatology forecast of ``origin`` for the countries at risk, one draw."""
-    cur = (((panel["ongoing"] == 0) & panel["present"]).sel(year=origin)
-           & (panel["onset"].sel(year=origin) != 1))
     p = rates.sel(year=origin, drop=True)
-    return p.where(cur).expand_dims(draw=[0]).transpose("country", "crime", "draw")
+    return (p.where(at_risk_mask(panel, origin)).expand_dims(draw=[0])
+            .transpose("country", "crime", "draw"))
 
 
 def _window_truth(world: World, origin: int, horizon: int) -> xr.DataArray:
@@ -153,7 +125,7 @@ def example_ledger(
     if crimes is not None:
         panel = panel.sel(crime=list(crimes))
         world.truth = world.truth.sel(crime=list(crimes))
-    rates = _climatology(panel, horizon)
+    rates = climatology(panel, horizon)
     rng = np.random.default_rng(seed + 1)
     fragility = world.truth["fragility"].to_series().sort_values(ascending=False)
     desk = list(fragility.index[: max(2, len(fragility) // 5)])
