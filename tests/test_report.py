@@ -362,21 +362,6 @@ def test_explanations_give_leading_risk_factors(world) -> None:
         build_report(mine, explanations=ex.drop(columns="contribution"), n_boot=10)
 
 
-def test_example_climatology_is_the_backtest_reference() -> None:
-    """The example's fast climatology equals the project's base-rate forecaster."""
-    from r2p_models.backtest import base_rate_forecaster
-    from r2p_models.config import ModelConfig
-    from r2p_models.data.simulate import simulate_world
-    from r2p_models.report.example import _climatology, _climatology_draws
-
-    panel = simulate_world(7, n_years=16, scale=0.2).panel
-    rates = _climatology(panel, 2)
-    for origin in (1985, 1995):
-        ref = base_rate_forecaster(panel, ModelConfig(horizon=2), origin).draws
-        ours = _climatology_draws(panel, rates, origin).transpose(*ref.dims)
-        np.testing.assert_allclose(ours.values, ref.values, equal_nan=True)
-
-
 def test_empty_ledger_gives_a_report_that_says_so(tmp_path) -> None:
     path = tmp_path / "empty.sqlite"
     Ledger(path).close()
