@@ -131,16 +131,8 @@ def development_groups(panel: xr.Dataset, indicator: str | None = None, *,
 
 def render_development(c: Any) -> str:
     """The section's HTML from :class:`~r2p_models.report.build.ReportContent`."""
-    from r2p_models.report.build import KIND_LABELS, LEVEL
-    from r2p_models.report.figures import figure_uri, plot_region_audit
-    from r2p_models.report.html import (
-        _QUIET_FLAGS,
-        _flag,
-        _region_table,
-        empty,
-        esc,
-        figure,
-    )
+    from r2p_models.report.build import LEVEL
+    from r2p_models.report.html import empty, esc, group_audit
 
     info = c.development_info
     if not info.get("given"):
@@ -155,27 +147,9 @@ def render_development(c: Any) -> str:
         "rate is set against the mean forecast, with the Brier skill against climatology "
         f"and the AUC, all crimes pooled, with {LEVEL:.0%} intervals. A method that "
         "under-states risk where data are poorest would show it here.</p>"]
-    t_all = c.development
-    tracks = [t for t in c.tracks if t in set(t_all["track"])]
-    shown = [t for t in c.featured if t in tracks and not t.endswith(
-        f"({KIND_LABELS['analyst']})")] or tracks[:1]
-    for i, main in enumerate(shown):
-        t = t_all[t_all["track"] == main]
-        fig = plot_region_audit(t, track=main)
-        fig.suptitle(f"Development groups: {main}")  # replaces the figure's "Regions: ..."
-        flags = [f"{r}: {_flag(g)}" for r, g in t.groupby("region", sort=True)
-                 if _flag(g) not in _QUIET_FLAGS]
-        alt = (f"Two dot plots by development group for {main}: observed event rate and "
-               "mean forecast with intervals, and Brier skill against climatology. "
-               + ("Flags: " + "; ".join(flags) + "." if flags else "No group is flagged.")
-               + " The numbers are in the table below.")
-        parts.append(f"<h3>{esc(main)}</h3>")
-        parts.append(figure(figure_uri(fig), alt, f"Development groups, {esc(main)}.",
-                            fig_id=f"development-{i}"))
-        parts.append(_region_table(t, main).replace(
-            '<th scope="col">Region</th>', '<th scope="col">Development group</th>', 1)
-            .replace(f"<caption>By region: {esc(main)}",
-                     f"<caption>By development group: {esc(main)}", 1))
+    blocks, _ = group_audit(c, c.development, noun="development group",
+                            title="Development groups", fig_id="development")
+    parts += blocks
     return "\n".join(parts)
 
 

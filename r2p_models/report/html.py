@@ -1012,7 +1012,7 @@ def _flag(g: pd.DataFrame) -> str:
 _QUIET_FLAGS = ("—", "too few events to judge")
 
 
-def _region_table(t: pd.DataFrame, track: str) -> str:
+def _region_table(t: pd.DataFrame, track: str, noun: str = "region") -> str:
     trs = []
     for region, g in t.groupby("region", sort=True):
         b = _metric(g, "brier")
@@ -1026,10 +1026,38 @@ def _region_table(t: pd.DataFrame, track: str) -> str:
             _cell(g, "auc", "auc"),
             td(flag, cls="" if flag in _QUIET_FLAGS else "worse"),
         ], track=track, region=region))
-    return table(["Region", "Cases", "Events", "Observed rate", "Mean forecast", "Brier ×1000",
+    return table([noun.capitalize(), "Cases", "Events", "Observed rate", "Mean forecast",
+                  "Brier ×1000",
                   "Brier skill", "AUC", ("Flag", "mean forecast outside the interval of the "
                                                  "observed rate, or skill clearly below 0")],
-                 trs, caption=f"By region: {track}")
+                 trs, caption=f"By {noun}: {track}")
+
+
+def group_audit(c: ReportContent, groups: pd.DataFrame, *, noun: str, title: str,
+                fig_id: str) -> tuple[list[str], list[str]]:
+    """The figure and table of each featured track of an audit by group (regions,
+    development groups): metrics per group in a ``region`` column, as
+    :func:`r2p_models.report.build` computes them. Returns the HTML blocks and the tracks
+    not shown."""
+    tracks = [t for t in c.tracks if t in set(groups["track"])]
+    shown = [t for t in c.featured if t in tracks and not t.endswith(
+        f"({KIND_LABELS['analyst']})")] or tracks[:1]
+    parts = []
+    for i, main in enumerate(shown):
+        t = groups[groups["track"] == main]
+        fig = plot_region_audit(t, track=main)
+        fig.suptitle(f"{title}: {main}")
+        flags = [f"{r}: {_flag(g)}" for r, g in t.groupby("region", sort=True)
+                 if _flag(g) not in _QUIET_FLAGS]
+        alt = (f"Two dot plots by {noun} for {main}: observed event rate and mean forecast "
+               "with intervals, and Brier skill against climatology. "
+               + ("Flags: " + "; ".join(flags) + "." if flags else f"No {noun} is flagged.")
+               + " The numbers are in the table below.")
+        parts.append(f"<h3>{esc(main)}</h3>")
+        parts.append(figure(figure_uri(fig), alt, f"{title}, {esc(main)}.",
+                            fig_id=f"{fig_id}-{i}"))
+        parts.append(_region_table(t, main, noun=noun))
+    return parts, [x for x in tracks if x not in shown]
 
 
 def _regions(c: ReportContent) -> str:
@@ -1046,23 +1074,9 @@ def _regions(c: ReportContent) -> str:
         f"pooled, with {LEVEL:.0%} intervals. Regions with few events have wide intervals; "
         "read a flag there as a question, not a finding.</p>"
     ]
-    tracks = [t for t in c.tracks if t in set(c.regions["track"])]
-    shown = [t for t in c.featured if t in tracks and not t.endswith(
-        f"({KIND_LABELS['analyst']})")] or tracks[:1]
-    for i, main in enumerate(shown):
-        t = c.regions[c.regions["track"] == main]
-        fig = plot_region_audit(t, track=main)
-        flags = [f"{r}: {_flag(g)}" for r, g in t.groupby("region", sort=True)
-                 if _flag(g) not in _QUIET_FLAGS]
-        alt = (f"Two dot plots by region for {main}: observed event rate and mean forecast "
-               "with intervals, and Brier skill against climatology. "
-               + ("Flags: " + "; ".join(flags) + "." if flags else "No region is flagged.")
-               + " The numbers are in the table below.")
-        parts.append(f"<h3>{esc(main)}</h3>")
-        parts.append(figure(figure_uri(fig), alt, f"Regions, {esc(main)}.",
-                            fig_id=f"regions-{i}"))
-        parts.append(_region_table(t, main))
-    others = [x for x in tracks if x not in shown]
+    blocks, others = group_audit(c, c.regions, noun="region", title="Regions",
+                                 fig_id="regions")
+    parts += blocks
     if others:
         parts.append('<details class="print-open"><summary>Other sources by region</summary>'
                      + "".join(_region_table(c.regions[c.regions["track"] == x], x)
