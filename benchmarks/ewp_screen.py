@@ -34,6 +34,8 @@ CANDIDATES = [("pooled", 0, 1.0), ("pooled", 16, 1.0), ("no_country", 0, 1.0),
 #: saw the rules at the indicators' prior sd)
 ROUND2 = [("pooled", 0, 1.0), ("pooled", 8, 0.5), ("pooled", 32, 0.5), ("pooled", 32, 0.25),
           ("pooled", 64, 0.25), ("pooled", 64, 0.1)]
+#: Round 4 (four-crime panel): the episode history, the cross-crime precursors
+ROUND4 = [("pooled", 0, 1.0), ("pooled+history", 0, 1.0)]
 #: Round 3: the rules' prior sd a fixed fraction of the indicators' in the CV too
 #: ([model] rule_scale), as in the Bayesian model
 ROUND3 = [("pooled", 0, 1.0), ("pooled", 16, 0.25), ("pooled", 64, 0.25), ("pooled", 64, 0.5)]
@@ -54,7 +56,8 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=1981)
     ap.add_argument("--last", type=int, default=1990)
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--round", type=int, choices=(1, 2, 3), default=1)
+    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4), default=1)
+    ap.add_argument("--panel", choices=("ewp", "four_crime"), default="ewp")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     if args.last + 2 > 1992:
@@ -72,46 +75,55 @@ def main() -> None:
 
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    base = load_config(write_adapted("ewp", args.data, out / "ewp_panel"))
+    base = load_config(write_adapted(args.panel, args.data, out / f"{args.panel}_panel"))
     panel = load_panel(base)
     model = replace(base.model, horizon=2, effect_scale="rolling_cv", **EVAL_MODEL)
     full = build_design(panel, horizon=2)  # outcomes of every window, for scoring only
     years = [int(y) for y in full.years]
     rows = []
-    for variant, n_rules, rule_sd in {1: CANDIDATES, 2: ROUND2, 3: ROUND3}[args.round]:
+    rounds = {1: CANDIDATES, 2: ROUND2, 3: ROUND3, 4: ROUND4}
+    for variant, n_rules, rule_sd in rounds[args.round]:
+        variant, _, extra = variant.partition("+")
+        history = extra == "history"
         # round 2 left the CV's rule columns unscaled (rule_scale 1)
-        cfg = replace(model, variant=variant, rules=n_rules,
+        cfg = replace(model, variant=variant, rules=n_rules, history=history,
                       rule_scale=rule_sd if args.round == 3 else 1.0)
         name = f"{variant}" + (f" + {n_rules} rules" if n_rules else "")
+        name += " + episode history" if history else ""
         name += f" (rule sd x{rule_sd:g})" if n_rules and rule_sd != 1.0 else ""
         for t in range(args.first, args.last + 1):
             s = select_effect_scale(panel, cfg, through=t).scale
-            d = build_design(panel, horizon=2, through=t, rules=n_rules, rule_seed=cfg.seed)
+            d = build_design(panel, horizon=2, through=t, rules=n_rules, rule_seed=cfg.seed,
+                             history=history)
             od = origin_design(panel, t, d.standardisation, d.crimes)
-            wk = d.w[:, :, 0] > 0
-            ci, _ = np.nonzero(wk)
-            X = np.concatenate([d.x, d.flags, rule_sd * d.rule_x], axis=2)[wk]
-            Xt = np.concatenate([od.x, od.flags, rule_sd * od.rules], axis=1)
-            C, R = len(d.countries), len(d.regions)
-            assert od.countries == d.countries  # both in the panel's order
-            test_c = np.arange(C)
-            if variant in ("no_country", "hierarchical"):
-                a = REGION_SD / s
-                X = np.hstack([X, a * _onehot(d.region_idx[ci], R)])
-                Xt = np.hstack([Xt, a * _onehot(d.region_idx[test_c], R)])
-            if variant == "hierarchical":
-                a = COUNTRY_SD / s
-                X = np.hstack([X, a * _onehot(ci, C)])
-                Xt = np.hstack([Xt, a * _onehot(test_c, C)])
-            m = LogisticRegression(C=s ** 2, max_iter=10000).fit(X, d.y[:, :, 0][wk])
-            p = m.predict_proba(Xt)[:, 1]
-            ti = years.index(t)
-            ok = od.at_risk[:, 0] & (full.w[:, ti, 0] > 0)
-            for c in np.flatnonzero(ok):
-                rows.append({"source": name, "country": d.countries[c], "crime": d.crimes[0],
-                             "origin_year": t, "p": float(p[c]),
-                             "outcome": float(full.y[c, ti, 0]), "scale": s,
-                             "rules": n_rules})
+            for k, crime in enumerate(d.crimes):  # one ridge logit per crime (pooled)
+                wk = d.w[:, :, k] > 0
+                yk = d.y[:, :, k][wk]
+                if yk.size == 0 or yk.min() == yk.max():
+                    continue  # no onset of this crime known yet: nothing to learn
+                ci, _ = np.nonzero(wk)
+                X = np.concatenate([d.x, d.flags, rule_sd * d.rule_x, d.history], axis=2)[wk]
+                Xt = np.concatenate([od.x, od.flags, rule_sd * od.rules, od.history], axis=1)
+                C, R = len(d.countries), len(d.regions)
+                assert od.countries == d.countries  # both in the panel's order
+                test_c = np.arange(C)
+                if variant in ("no_country", "hierarchical"):
+                    a = REGION_SD / s
+                    X = np.hstack([X, a * _onehot(d.region_idx[ci], R)])
+                    Xt = np.hstack([Xt, a * _onehot(d.region_idx[test_c], R)])
+                if variant == "hierarchical":
+                    a = COUNTRY_SD / s
+                    X = np.hstack([X, a * _onehot(ci, C)])
+                    Xt = np.hstack([Xt, a * _onehot(test_c, C)])
+                m = LogisticRegression(C=s ** 2, max_iter=10000).fit(X, yk)
+                p = m.predict_proba(Xt)[:, 1]
+                ti = years.index(t)
+                ok = od.at_risk[:, k] & (full.w[:, ti, k] > 0)
+                for c in np.flatnonzero(ok):
+                    rows.append({"source": name, "country": d.countries[c], "crime": crime,
+                                 "origin_year": t, "p": float(p[c]),
+                                 "outcome": float(full.y[c, ti, k]), "scale": s,
+                                 "rules": n_rules})
         print(f"{name}: done", flush=True)
     cases = pd.DataFrame(rows)
     cases.to_csv(out / "screen_cases.csv", index=False)
@@ -129,6 +141,14 @@ def main() -> None:
           "onsets\n")
     print(scores.pivot(index="source", columns="metric", values="estimate")
           .reindex(names).round(4).to_string())
+    if cases["crime"].nunique() > 1:
+        by_crime = calibration.score_table(cases, by=["crime", "source"], p_col="p",
+                                           y_col="outcome", metrics=["log", "auc"],
+                                           n_boot=args.n_boot, rng=0)
+        by_crime.to_csv(out / "screen_scores_by_crime.csv", index=False)
+        print()
+        print(by_crime.pivot(index=["crime", "source"], columns="metric", values="estimate")
+              .round(4).to_string())
     print()
     print(diffs[["metric", "a", "b", "difference", "lower", "upper"]].round(4)
           .to_string(index=False))
