@@ -69,6 +69,7 @@ def main() -> None:
     from r2p_models.config import load_config
     from r2p_models.data.adapters import write_adapted
     from r2p_models.data.panel import load_panel
+    from r2p_models.model.build import Priors
     from r2p_models.model.design import build_design, origin_design
     from r2p_models.model.scale import select_effect_scale
     from r2p_models.peer import EVAL_MODEL
@@ -102,8 +103,12 @@ def main() -> None:
                 if yk.size == 0 or yk.min() == yk.max():
                     continue  # no onset of this crime known yet: nothing to learn
                 ci, _ = np.nonzero(wk)
-                X = np.concatenate([d.x, d.flags, rule_sd * d.rule_x, d.history], axis=2)[wk]
-                Xt = np.concatenate([od.x, od.flags, rule_sd * od.rules, od.history], axis=1)
+                # the episode history's prior sd is its own (Priors.history_sd), not s
+                h = Priors().history_sd / s
+                X = np.concatenate([d.x, d.flags, rule_sd * d.rule_x, h * d.history],
+                                   axis=2)[wk]
+                Xt = np.concatenate([od.x, od.flags, rule_sd * od.rules, h * od.history],
+                                    axis=1)
                 C, R = len(d.countries), len(d.regions)
                 assert od.countries == d.countries  # both in the panel's order
                 test_c = np.arange(C)

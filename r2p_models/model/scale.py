@@ -164,20 +164,21 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             at_risk = (outer.w[rows, si, k] > 0) & od.at_risk[:, k]
             if yk.size == 0 or yk.min() == yk.max() or not at_risk.any():
                 continue  # nothing to learn (no onset yet) or nothing to forecast
-            # rule columns scaled so the ridge's prior sd of their effects is the model's
-            # (rule_scale times the effect scale)
+            # columns scaled so the ridge's prior sd of each effect is the model's: rules
+            # rule_scale times the effect scale, the episode history its own fixed sd
             a = config.rule_scale
-            X = np.concatenate([inner.x, inner.flags, a * inner.rule_x, inner.history],
-                               axis=2)[wk]
-            Xt = np.concatenate([od.x, od.flags, a * od.rules, od.history],
-                                axis=1)[at_risk]
+            X = np.concatenate([inner.x, inner.flags, a * inner.rule_x], axis=2)[wk]
+            Xt = np.concatenate([od.x, od.flags, a * od.rules], axis=1)[at_risk]
+            H, Ht = inner.history[wk], od.history[at_risk]
             for g, sd in enumerate(grid):
+                h = Priors().history_sd / sd
+                Xg, Xtg = np.hstack([X, h * H]), np.hstack([Xt, h * Ht])
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", category=ConvergenceWarning)
-                    m = LogisticRegression(C=sd ** 2, max_iter=5000).fit(X, yk)
+                    m = LogisticRegression(C=sd ** 2, max_iter=5000).fit(Xg, yk)
                 unconverged += sum(issubclass(w.category, ConvergenceWarning) for w in caught)
                 n_fits += 1
-                probs[g].append(m.predict_proba(Xt)[:, 1])
+                probs[g].append(m.predict_proba(Xtg)[:, 1])
             ys.append(outer.y[rows, si, k][at_risk])
             fitted_any = True
         if fitted_any:
