@@ -171,8 +171,8 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             Xt = np.concatenate([od.x, od.flags, a * od.rules], axis=1)[at_risk]
             H, Ht = inner.history[wk], od.history[at_risk]
             for g, sd in enumerate(grid):
-                h = Priors().history_sd / sd
-                Xg, Xtg = np.hstack([X, h * H]), np.hstack([Xt, h * Ht])
+                hsd = Priors().history_sd / sd  # (h is the horizon)
+                Xg, Xtg = np.hstack([X, hsd * H]), np.hstack([Xt, hsd * Ht])
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", category=ConvergenceWarning)
                     m = LogisticRegression(C=sd ** 2, max_iter=5000).fit(Xg, yk)
