@@ -9,7 +9,8 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
 
 The rule columns (``[model] rules``, none by default) are threshold conjunctions of the
 indicators found on the training cells (:mod:`r2p_models.model.rules`); their effects
-have the prior of an indicator relevant to every crime, like the missingness flags.
+have the prior of an indicator relevant to every crime, like the missingness flags, with
+its sd scaled by ``[model] rule_scale`` (``Priors.rule_scale``).
 With ``[model] history`` the log-odds also hold ``sum_k' beta_history[k, k'] h[c, t, k']``,
 the episode history of every crime (:mod:`r2p_models.model.design`), one effect per
 pair with prior ``Normal(0, 1)``: the cross-crime precursors (an episode of war crimes
