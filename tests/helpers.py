@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from html.parser import HTMLParser
 from pathlib import Path
 
 
@@ -15,3 +16,61 @@ def snapshot(path: Path) -> dict[str, list[tuple]]:
         return {n: con.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
     finally:
         con.close()
+
+
+class ReportPage(HTMLParser):
+    """What tests read off a report page: sections in order, numeric cells (with their
+    row's data attributes and their text), spans with a ``data-change``, verdict
+    paragraphs (with their text) and images, each with its section."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.cells: list[dict[str, str]] = []
+        self.changes: list[dict[str, str]] = []
+        self.verdicts: list[dict[str, str]] = []
+        self.images: list[dict[str, str]] = []
+        self._section = ""
+        self._row: dict[str, str] = {}
+        self._verdict: dict[str, str] | None = None
+        self._cell: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "section":
+            self._section = a["id"]
+            self.sections.append(a["id"])
+        elif tag == "tr":
+            self._row = {k[5:]: v for k, v in a.items() if k.startswith("data-")}
+        elif tag == "td" and "data-metric" in a:
+            self._cell = {"section": self._section, **self._row, "text": ""}
+            self._cell.update({k[5:]: v for k, v in a.items() if k.startswith("data-")})
+            self.cells.append(self._cell)
+        elif tag == "span" and "data-change" in a:
+            self.changes.append({"section": self._section,
+                                 **{k[5:]: v for k, v in a.items() if k.startswith("data-")}})
+        elif tag == "p" and "verdict" in a.get("class", ""):
+            self._verdict = {"section": self._section, "text": "",
+                             **{k[5:]: v for k, v in a.items() if k.startswith("data-")}}
+            self.verdicts.append(self._verdict)
+        elif tag == "img":
+            self.images.append({"section": self._section, **a})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self._verdict = None
+        elif tag == "td":
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._verdict is not None:
+            self._verdict["text"] += data
+        if self._cell is not None:
+            self._cell["text"] += data
+
+
+def parse_report(html: str) -> ReportPage:
+    """The :class:`ReportPage` of a report's HTML."""
+    page = ReportPage()
+    page.feed(html)
+    return page

@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ReportPage, parse_report
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from r2p_models.calibration import (
@@ -40,39 +40,7 @@ N_BOOT = 40
 SEED = 3
 
 
-class _Page(HTMLParser):
-    """Sections, numeric cells (with their row's data attributes), images and notices."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sections: list[str] = []
-        self.cells: list[dict[str, str]] = []
-        self.images: list[dict[str, str]] = []
-        self._section = ""
-        self._row: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "section":
-            self._section = a["id"]
-            self.sections.append(a["id"])
-        elif tag == "tr":
-            self._row = {k[5:]: v for k, v in a.items() if k.startswith("data-")}
-        elif tag == "td" and "data-metric" in a:
-            cell = {"section": self._section, **self._row}
-            cell.update({k[5:]: v for k, v in a.items() if k.startswith("data-")})
-            self.cells.append(cell)
-        elif tag == "img":
-            self.images.append({"section": self._section, **a})
-
-
-def _parse(html: str) -> _Page:
-    page = _Page()
-    page.feed(html)
-    return page
-
-
-def _cell(page: _Page, section: str, metric: str, **row: str) -> dict[str, str]:
+def _cell(page: ReportPage, section: str, metric: str, **row: str) -> dict[str, str]:
     found = [c for c in page.cells if c["section"] == section and c["metric"] == metric
              and all(c.get(k) == v for k, v in row.items())]
     assert len(found) == 1, (section, metric, row, len(found))
@@ -96,7 +64,7 @@ def report(world):
     path, panel, _ = world
     html = build_report(path, region_of=panel["region"], proxies=panel["proxy"],
                         n_boot=N_BOOT, seed=SEED)
-    return html, _parse(html)
+    return html, parse_report(html)
 
 
 def _track(source: str, kind: str) -> str:
@@ -366,7 +334,7 @@ def test_empty_ledger_gives_a_report_that_says_so(tmp_path) -> None:
     path = tmp_path / "empty.sqlite"
     Ledger(path).close()
     html = build_report(path, n_boot=10)
-    page = _parse(html)
+    page = parse_report(html)
     assert page.sections == [sid for sid, _ in SECTIONS]
     assert "The ledger is empty" in html
     assert "No real-time forecasts" in html and not page.images
@@ -377,7 +345,7 @@ def test_no_resolved_outcomes_and_one_crime_only(tmp_path) -> None:
                                  backtest_origins=[], forecast_origins=[2017, 2018],
                                  resolve=False, analyst=False)
     html = build_report(path, region_of=panel["region"], n_boot=10)
-    page = _parse(html)
+    page = parse_report(html)
     assert page.sections == [sid for sid, _ in SECTIONS]
     assert "No outcome has been resolved yet" in html
     assert not [c for c in page.cells if c["section"] == "headline"]
@@ -390,7 +358,7 @@ def test_no_resolved_outcomes_and_one_crime_only(tmp_path) -> None:
     html = build_report(path, region_of=panel["region"], n_boot=10)
     assert "one crime only (genocide)" in html
     assert set(c.headline["crime"]) <= {"genocide", "all"}
-    assert {x["crime"] for x in _parse(html).cells if x["section"] == "headline"} <= {
+    assert {x["crime"] for x in parse_report(html).cells if x["section"] == "headline"} <= {
         "genocide", "all"}
 
 
@@ -412,7 +380,7 @@ def test_a_given_watchlist_replaces_the_ledgers(world) -> None:
     mine = rows[(rows.source == "sim-oracle 2.0") & (rows.crime == "genocide")]
     given = pd.DataFrame({"country": ["EUR01", "SSA02"], "crime": "genocide",
                           "p_mean": [0.1, 0.3], "p_q05": [0.05, 0.2], "p_q95": [0.2, 0.4]})
-    page = _parse(build_report(mine, watchlist=given, n_boot=10))
+    page = parse_report(build_report(mine, watchlist=given, n_boot=10))
     cells = [c for c in page.cells if c["section"] == "watchlist" and c["metric"] == "p_mean"]
     assert [(c["country"], float(c["value"]), float(c["lower"])) for c in cells] == [
         ("SSA02", 0.3, 0.2), ("EUR01", 0.1, 0.05)]

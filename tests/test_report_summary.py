@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import base64
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import parse_report
 from matplotlib.lines import Line2D
 from scipy.stats import chi2
 
@@ -32,62 +32,6 @@ from r2p_models.report.example import example_ledger
 from r2p_models.report.figures import plot_over_time, plot_region_audit
 
 N_BOOT = 10
-
-
-class _Page(HTMLParser):
-    """Sections in order, numeric cells (with their row's data attributes), spans with a
-    ``data-change``, verdict paragraphs (with their text) and images, per section."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sections: list[str] = []
-        self.cells: list[dict[str, str]] = []
-        self.changes: list[dict[str, str]] = []
-        self.verdicts: list[dict[str, str]] = []
-        self.images: list[dict[str, str]] = []
-        self._section = ""
-        self._row: dict[str, str] = {}
-        self._verdict: dict[str, str] | None = None
-        self._cell: dict[str, str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "section":
-            self._section = a["id"]
-            self.sections.append(a["id"])
-        elif tag == "tr":
-            self._row = {k[5:]: v for k, v in a.items() if k.startswith("data-")}
-        elif tag == "td" and "data-metric" in a:
-            self._cell = {"section": self._section, **self._row, "text": ""}
-            self._cell.update({k[5:]: v for k, v in a.items() if k.startswith("data-")})
-            self.cells.append(self._cell)
-        elif tag == "span" and "data-change" in a:
-            self.changes.append({"section": self._section,
-                                 **{k[5:]: v for k, v in a.items() if k.startswith("data-")}})
-        elif tag == "p" and "verdict" in a.get("class", ""):
-            self._verdict = {"section": self._section, "text": "",
-                             **{k[5:]: v for k, v in a.items() if k.startswith("data-")}}
-            self.verdicts.append(self._verdict)
-        elif tag == "img":
-            self.images.append({"section": self._section, **a})
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "p":
-            self._verdict = None
-        elif tag == "td":
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._verdict is not None:
-            self._verdict["text"] += data
-        if self._cell is not None:
-            self._cell["text"] += data
-
-
-def _parse(html: str) -> _Page:
-    page = _Page()
-    page.feed(html)
-    return page
 
 
 def _svg(img: dict[str, str]) -> str:
@@ -108,7 +52,7 @@ def world(tmp_path_factory):
         rows = led.rows()
     html = build_report(path, region_of=panel["region"], proxies=panel["proxy"],
                         n_boot=N_BOOT, seed=1)
-    return path, panel, rows, html, _parse(html)
+    return path, panel, rows, html, parse_report(html)
 
 
 def _rows(n_countries: int, origins: range, *, p: float, events: int,
@@ -200,7 +144,7 @@ def test_the_summary_changes_are_the_changes_since_the_last_run(world) -> None:
 
 
 def _verdicts(html: str) -> dict[str, dict[str, str]]:
-    return {v["crime"]: v for v in _parse(html).verdicts if v["section"] == "brief"}
+    return {v["crime"]: v for v in parse_report(html).verdicts if v["section"] == "brief"}
 
 
 def test_calibration_verdict_in_plain_words() -> None:
@@ -261,7 +205,7 @@ def test_a_region_without_events_says_no_events() -> None:
     busy = set(rows.loc[rows.outcome == 1, "country"])
     region_of = {c: "Busy" if c in busy else "Quiet" for c in rows.country.unique()}
     c = report_content(rows, region_of=region_of, n_boot=N_BOOT)
-    page = _parse(build_report(rows, region_of=region_of, n_boot=N_BOOT))
+    page = parse_report(build_report(rows, region_of=region_of, n_boot=N_BOOT))
     quiet = [x for x in page.cells if x["section"] == "regions"
              and x["metric"] == "brier_skill_climatology" and x["region"] == "Quiet"]
     assert len(quiet) == 1
@@ -329,7 +273,7 @@ def test_vintage_is_the_data_year_not_a_clock_time() -> None:
 def test_no_window_caption_without_a_window() -> None:
     two = _rows(300, range(2013, 2015), p=0.03, events=20)
     html = build_report(two, n_boot=N_BOOT)
-    page = _parse(html)
+    page = parse_report(html)
     svg = _svg(next(i for i in page.images if i["section"] == "over-time"))
     assert "-year windows" not in svg and "no rolling window drawn" in svg
     over = html[html.index('<section id="over-time"'):html.index('<section id="regions"')]
@@ -409,7 +353,7 @@ def test_default_pipeline_shows_accuracy_at_more_than_one_origin(tmp_path, monke
     assert len(origins) == 4 and cfg.model.horizon == 2  # the default pipeline's backtest
     result = pipeline(cfg, out=out)
     html = Path(result.report).read_text()
-    page = _parse(html)
+    page = parse_report(html)
     skill = [c for c in page.cells if c["section"] == "over-time"
              and c["metric"] == "brier_skill_climatology" and "origin-year" in c]
     finite = sorted(int(c["origin-year"]) for c in skill if np.isfinite(float(c["value"])))
