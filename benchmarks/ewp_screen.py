@@ -151,7 +151,8 @@ def main() -> None:
         variant, _, extra = variant.partition("+")
         history = extra == "history"
         # round 2 left the CV's rule columns unscaled (rule_scale 1)
-        cfg = replace(model, variant=variant, rules=n_rules, history=history,
+        cfg = replace(model, variant="pooled" if variant.startswith("joint") else variant,
+                      rules=n_rules, history=history,
                       rule_scale=rule_sd if args.round == 3 else 1.0)
         name = ({"joint": "hierarchical (joint stand-in)",
                  "joint_no_country": "no_country (joint stand-in)"}.get(variant, variant)
