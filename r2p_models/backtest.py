@@ -114,14 +114,16 @@ def model_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int, *,
 def model_source(config: RunConfig) -> str:
     """Ledger source name of this package's model: ``"<name> <version> <variant>"``.
 
-    A model whose effect scale is not learned (``[model] effect_scale``) is another
-    forecaster: ``" (effect scale <setting>)"`` is appended; so is one trained only on
-    cases at risk at their origin (``[model] train_at_risk = "origin"``):
-    ``" (trained at risk at origin)"``; so is one with interaction rules (``[model]
-    rules``): ``" (rules <n>)"``.
+    A model with one effect scale (``pooled``, or a one-crime panel) whose scale is not
+    learned (``[model] effect_scale``) is another forecaster: ``" (effect scale
+    <setting>)"`` is appended (the joint multi-crime variants ignore the setting); so is
+    one trained only on cases at risk at their origin (``[model] train_at_risk =
+    "origin"``): ``" (trained at risk at origin)"``; so is one with interaction rules
+    (``[model] rules``): ``" (rules <n>)"``.
     """
     source = f"{config.ledger.source} {__version__} {config.model.variant}"
-    if config.model.effect_scale != "learned":
+    one_scale = config.model.variant == "pooled" or len(config.crimes) == 1
+    if one_scale and config.model.effect_scale != "learned":
         source += f" (effect scale {config.model.effect_scale})"
     if config.model.train_at_risk != "target_year":
         source += " (trained at risk at origin)"

@@ -166,10 +166,12 @@ class ModelConfig:
     Attributes
     ----------
     variant : {"hierarchical", "pooled", "no_country", "independent"}
-        ``hierarchical`` is the joint four-crime model of the design; ``pooled`` is a
-        regularised pooled logit per crime (the Early Warning Project's structure);
-        ``no_country`` drops country effects; ``independent`` fits each crime with its
-        own effects and no sharing across crimes.
+        ``pooled`` (default) is a regularised pooled logit per crime (the Early Warning
+        Project's structure), the variant chosen ex ante on the early origins of both
+        real panels (``docs/results/2026-12-02-ex-ante-selection.md``); ``hierarchical``
+        is the joint four-crime model of the design, with country effects correlated
+        across crimes; ``no_country`` drops country effects; ``independent`` fits each
+        crime with its own effects and no sharing across crimes.
     horizon : {1, 2}
         Onset within this many years after the origin year.
     sampler : {"nutpie", "numpyro", "pymc", "advi", "pathfinder"}
@@ -196,9 +198,11 @@ class ModelConfig:
         more set of chains rather than a restart with twice the draws.
     effect_scale : {"learned", "rolling_cv"} or float
         Prior scale of the indicator effects of models with one effect scale (``pooled``,
-        and any variant on a one-outcome panel): learned from the data (default), chosen
-        by rolling-origin cross-validation on the training data, or fixed at a positive
-        number (see :mod:`r2p_models.model.scale`).
+        and any variant on a one-outcome panel): chosen by rolling-origin
+        cross-validation on the training data (default), learned from the data, or fixed
+        at a positive number (see :mod:`r2p_models.model.scale`). The joint multi-crime
+        variants keep their hierarchical scales under ``"rolling_cv"`` and
+        ``"learned"``, and refuse a number.
     train_at_risk : {"target_year", "origin"}
         Which observations the model is trained on: every one at risk in its first target
         year (``"target_year"``, default), which also holds countries whose episode was
@@ -218,7 +222,7 @@ class ModelConfig:
         :mod:`r2p_models.model.design`); off by default.
     """
 
-    variant: str = "hierarchical"
+    variant: str = "pooled"
     horizon: int = 2
     sampler: str = "nutpie"
     chains: int = 4
@@ -229,7 +233,7 @@ class ModelConfig:
     missing: str = "carry_forward"
     retries: int = 1
     extend: int = 1
-    effect_scale: str | float = "learned"
+    effect_scale: str | float = "rolling_cv"
     train_at_risk: str = "target_year"
     rules: int = 0
     rule_scale: float = 0.25

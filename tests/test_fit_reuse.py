@@ -23,7 +23,9 @@ from r2p_models.model.fit import (
 from r2p_models.model.toy import toy_panel
 from r2p_models.progress import FitProgress, rounded_diagnostics
 
-TINY = ModelConfig(horizon=1, chains=2, draws=60, tune=60, retries=0, extend=0, seed=7)
+# the joint model: the tests compare its country effects too
+TINY = ModelConfig(variant="hierarchical", horizon=1, chains=2, draws=60, tune=60, retries=0,
+                   extend=0, seed=7)
 
 
 @pytest.fixture(scope="module")

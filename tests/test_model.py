@@ -187,8 +187,9 @@ def test_convergence_check_skips_constant_elements_without_warnings():
 @pytest.fixture(scope="module")
 def fitted(toy):
     panel, _ = toy
-    cfg = ModelConfig(sampler="pymc", chains=2, draws=150, tune=150, horizon=1, seed=7,
-                      retries=0, extend=0)
+    # the joint model, whose country effects an unknown country draws from
+    cfg = ModelConfig(variant="hierarchical", sampler="pymc", chains=2, draws=150, tune=150,
+                      horizon=1, seed=7, retries=0, extend=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit(panel, cfg)

@@ -110,16 +110,21 @@ def test_effect_priors_fix_every_effect_at_the_scale():
     assert "sigma_beta" not in {v.name for v in model.free_RVs}
     beta = pm.draw(model["beta"], draws=20000, random_seed=4)[:, 0, :]
     np.testing.assert_allclose(beta.std(axis=0), 0.07, rtol=0.04)  # Normal(0, 0.07) each
-    learned, sel = effect_priors(panel, ModelConfig(horizon=1), Priors())
+    learned, sel = effect_priors(panel, ModelConfig(horizon=1, effect_scale="learned"),
+                                 Priors())
     assert learned == Priors() and sel is None
 
 
 def test_models_without_one_effect_scale_are_refused():
     panel, _ = toy_panel(0, n_countries=40, n_years=20)  # four crimes
+    joint = replace(CV, variant="hierarchical")
     with pytest.raises(DesignError, match=r"one effect scale.*4 crimes"):
-        select_effect_scale(panel, CV)
+        select_effect_scale(panel, joint)
     with pytest.raises(DesignError, match="one effect scale"):
-        effect_priors(panel, replace(CV, effect_scale=0.1), None)
+        effect_priors(panel, replace(joint, effect_scale=0.1), None)
+    # the default "rolling_cv" leaves a joint model's hierarchical priors as "learned" does
+    for variant in ("hierarchical", "no_country", "independent"):
+        assert effect_priors(panel, replace(CV, variant=variant), Priors()) == (Priors(), None)
     # the pooled logit has one scale even with four crimes
     sel = select_effect_scale(panel, replace(CV, variant="pooled"))
     assert sel.scale in GRID
@@ -134,9 +139,12 @@ def test_bad_effect_scale_setting(value):
         ModelConfig(effect_scale=value)
 
 
-def test_config_hash_of_the_default_is_unchanged():
-    """Files and ledgers written before the setting existed keep their config hash."""
-    cfg = ModelConfig()
+def test_config_hash_of_the_release_default_is_unchanged():
+    """Files and ledgers written before the settings existed keep their config hash.
+
+    Release 0.1.0's default was the hierarchical model with a learned effect scale.
+    """
+    cfg = ModelConfig(variant="hierarchical", effect_scale="learned")
     old = {k: v for k, v in cfg.to_dict().items()
            if k not in ("effect_scale", "train_at_risk", "extend", "rules", "rule_scale",
                         "history")}

@@ -192,9 +192,9 @@ def config_hash(config: ModelConfig) -> str:
     """sha256 of a model config's settings.
 
     ``effect_scale``, ``train_at_risk``, ``extend``, ``rules`` and ``history`` enter only
-    when they are not their defaults (``"learned"``, ``"target_year"``, 1, 0, false), so
-    the hashes of configs (and the files and ledger entries that carry them) from before
-    the settings existed stay valid.
+    when they are not the values they had before they existed (``"learned"``,
+    ``"target_year"``, 1, 0, false), so the hashes of configs (and the files and ledger
+    entries that carry them) from before the settings existed stay valid.
     """
     settings = config.to_dict()
     if settings.get("effect_scale") == "learned":

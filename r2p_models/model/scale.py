@@ -208,17 +208,22 @@ def effect_priors(panel: xr.Dataset, config: ModelConfig, priors: Priors | None,
                   through: int | None = None) -> tuple[Priors, ScaleSelection | None]:
     """The priors of a fit, with the effect scale ``[model] effect_scale`` asks for.
 
-    Returns ``priors`` unchanged for ``"learned"``; otherwise priors whose effects all have
-    the fixed sd (given, or chosen by :func:`select_effect_scale`, returned as well).
+    Returns ``priors`` unchanged for ``"learned"``, and for ``"rolling_cv"`` on a model
+    without one effect scale (a joint multi-crime variant other than ``pooled``, whose
+    effects have their own hierarchical scales: the default ``"rolling_cv"`` then leaves
+    them as they are, as ``"learned"`` does); otherwise priors whose effects all have the
+    fixed sd (given, or chosen by :func:`select_effect_scale`, returned as well).
 
     Raises
     ------
     DesignError
-        As :func:`select_effect_scale` (a fixed number on a joint multi-crime model too).
+        As :func:`select_effect_scale`, or a fixed number on a joint multi-crime model.
     """
     priors = priors or Priors()
     mode = config.effect_scale
     if mode == "learned":
+        return priors, None
+    if mode == "rolling_cv" and not _uses_one_scale(config, panel["crime"].size):
         return priors, None
     selection = None
     if mode == "rolling_cv":
