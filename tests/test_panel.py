@@ -506,6 +506,36 @@ def test_panel_as_of_fuses_only_the_reports_known_then(world) -> None:
     np.testing.assert_array_equal(last.X_var.values, panel.X_var.values)
 
 
+def test_panel_as_of_is_kept_but_never_stale(world) -> None:
+    """A second call gives the same values as a fresh fusion, a changed copy of it leaves
+    the kept one alone, and a panel changed in place is fused again (the value a fresh
+    fusion of the changed reports gives)."""
+    from r2p_models.data.fusion import fuse_reports
+    from r2p_models.data.panel import _AS_OF_CACHE, panel_as_of
+
+    panel = load_panel(world)
+    t = int(panel.year.values[5])
+    first = panel_as_of(panel, t)
+    first["X"].values[:] = 99.0  # a caller's edit of its copy
+    again = panel_as_of(panel, t)
+    assert not (again.X.values == 99.0).any()
+    assert any(k[0] == id(panel) and k[1] == t for k in _AS_OF_CACHE)
+    # change the panel object's reports (same object): every report is doubled
+    fused = [str(p) for p, f in zip(panel.indicator.values, panel.fused_from.values,
+                                    strict=True) if f]
+    panel["report_value"] = 2.0 * panel["report_value"]
+    changed = panel_as_of(panel, t)
+    rep = pd.DataFrame({c: panel[f"report_{c}"].values for c in
+                        ("country", "year", "indicator", "source", "value")})
+    want = fuse_reports(rep[rep.year <= t]).estimate
+    got = changed.X.sel(indicator=fused, year=t)
+    np.testing.assert_allclose(
+        got.values, want.sel(indicator=fused, year=t, country=got.country)
+        .transpose(*got.dims).values, rtol=1e-12)
+    assert not np.allclose(got.values, again.X.sel(indicator=fused, year=t).values,
+                           equal_nan=True)
+
+
 def test_a_panel_without_reports_is_its_own_panel_as_of_any_year(tmp_path) -> None:
     from r2p_models.data.panel import panel_as_of
 

@@ -14,6 +14,8 @@ import io
 import json
 import logging
 import warnings
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -525,6 +527,15 @@ def panel_as_of(panel: xr.Dataset, year: int) -> xr.Dataset:
         The reports up to ``year`` cannot be fused (e.g. a source that had not yet shared a
         country-year with another one, whose error variance is therefore not identified).
 
+    Notes
+    -----
+    Re-fusing is the costly part of a fit's design (a backtest asks for the same years
+    again and again: each origin's effect-scale CV and forecasts), so the results are
+    kept, per panel object and year, for as long as the panel lives (at most
+    :data:`AS_OF_CACHE_SIZE` of them). The key includes a fingerprint of everything the
+    result is computed from, so a panel changed in place is fused again; a hit returns a
+    copy of the kept one and re-issues the warnings of the first call.
+
     Warns
     -----
     FusionWarning
@@ -532,9 +543,55 @@ def panel_as_of(panel: xr.Dataset, year: int) -> xr.Dataset:
     """
     if "report_value" not in panel:
         return panel
+    year = int(year)
+    key = (id(panel), year, _as_of_fingerprint(panel))
+    hit = _AS_OF_CACHE.get(key)
+    if hit is None or hit[0]() is not panel:
+        out, emitted = _fuse_as_of(panel, year)
+        _AS_OF_CACHE[key] = (weakref.ref(panel), out, emitted)
+        while len(_AS_OF_CACHE) > AS_OF_CACHE_SIZE:
+            _AS_OF_CACHE.pop(next(iter(_AS_OF_CACHE)))
+    else:
+        _AS_OF_CACHE.move_to_end(key)
+    _, out, emitted = _AS_OF_CACHE[key]
+    for message, category in emitted:
+        warnings.warn(message, category, stacklevel=2)  # type: ignore[arg-type]
+    # a copy for the caller: fresh arrays (numpy's copy of an object array copies the
+    # references, and the strings it holds are immutable: xarray's deep copy would copy
+    # each of them, several times slower than the fusion itself)
+    copy = out.copy(deep=False)
+    for name, var in out.data_vars.items():
+        copy[name] = var.copy(data=var.values.copy())
+    return copy
+
+
+#: How many fused panels :func:`panel_as_of` keeps (each about the size of the panel).
+AS_OF_CACHE_SIZE = 48
+_AS_OF_CACHE: OrderedDict[tuple[int, int, str],
+                          tuple[weakref.ref, xr.Dataset,
+                                list[tuple[object, type[Warning]]]]] = OrderedDict()
+
+
+def _as_of_fingerprint(panel: xr.Dataset) -> str:
+    """Digest of what :func:`panel_as_of` reads: values, reports, grid and attributes."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in ("X", "X_var", "present", "fused_from", "report_country", "report_year",
+                 "report_indicator", "report_source", "report_value", "country", "year",
+                 "indicator"):
+        a = np.asarray(panel[name].values)
+        h.update(name.encode())
+        h.update(pd.util.hash_array(a.ravel()).tobytes() if a.dtype == object
+                 else np.ascontiguousarray(a).tobytes())
+    h.update(json.dumps(panel.attrs, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _fuse_as_of(panel: xr.Dataset, year: int
+                ) -> tuple[xr.Dataset, list[tuple[object, type[Warning]]]]:
+    """The work of :func:`panel_as_of`, with the warnings returned rather than issued."""
     from r2p_models.data.fusion import REPORT_COLUMNS, FusionWarning
 
-    year = int(year)
+    emitted: list[tuple[object, type[Warning]]] = []
     known = panel["report_year"].values <= year
     rep = pd.DataFrame({c: panel[f"report_{c}"].values[known] for c in REPORT_COLUMNS})
     indicators = [str(i) for i in panel["indicator"].values]
@@ -556,9 +613,9 @@ def panel_as_of(panel: xr.Dataset, year: int) -> xr.Dataset:
                                  f"up to {year} cannot be fused: {err}") from None
         for w in caught:
             if issubclass(w.category, FusionWarning):
-                warnings.warn(f"reports up to {year}: {w.message}", FusionWarning, stacklevel=2)
+                emitted.append((f"reports up to {year}: {w.message}", FusionWarning))
             else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                emitted.append((w.message, w.category))
     later = years > year
     est = np.where(later[None, :, None], np.nan, est)
     var = np.where(later[None, :, None], np.nan, var)
@@ -573,7 +630,7 @@ def panel_as_of(panel: xr.Dataset, year: int) -> xr.Dataset:
     out["X"] = xr.DataArray(X, dims=dims, attrs=panel["X"].attrs)
     out["X_var"] = xr.DataArray(X_var, dims=dims, attrs=panel["X_var"].attrs)
     out.attrs["fused_as_of"] = year
-    return out
+    return out, emitted
 
 
 def _warn_unused_reports(rep: pd.DataFrame, countries: list[str], years: np.ndarray,
