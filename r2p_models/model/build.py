@@ -16,7 +16,8 @@ the episode history of every crime (:mod:`r2p_models.model.design`), one effect 
 pair with prior ``Normal(0, 1)``: the cross-crime precursors (an episode of war crimes
 under way raising the risk of genocide) and the dynamics of recurrence.
 
-``hierarchical`` (default)
+``hierarchical`` (the design's joint model; ``build_model``'s default, while ``ModelConfig()``
+    defaults to ``pooled``)
     ``alpha[k] = alpha_m[k] - (sigma_region**2 (1 - 1/R) + sigma_country[k]**2) / 2`` with
     ``alpha_m[k] ~ Normal(logit(base rate of k), 1.5)``: the prior is on the intercept of
     the average country-year (for rare events ``E[p] ~ exp(alpha + variance / 2)``), which
