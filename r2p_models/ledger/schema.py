@@ -30,7 +30,7 @@ __all__ = [
     "YEAR_MIN",
 ]
 
-#: Version of the database layout written by this module (1: before the REPLACE guards and
+#: Version of the database layout written by this package (1: before the REPLACE guards and
 #: the hash chain; 2: before table ``pool_weights``; an older ledger is upgraded in place
 #: when opened writable).
 SCHEMA_VERSION = 3
@@ -245,7 +245,7 @@ BEGIN
     SELECT RAISE(ABORT, 'r2p ledger: pool_weights ids start at 1');
 END""",
 )
-#: The layout this module writes (schema version :data:`SCHEMA_VERSION`).
+#: The layout this package writes (schema version :data:`SCHEMA_VERSION`).
 _DDL: tuple[str, ...] = (*_DDL_1, *_DDL_2, *_DDL_3)
 #: First link of the hash chain (the "previous hash" of the first issued row).
 _GENESIS = "0" * 64
