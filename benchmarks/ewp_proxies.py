@@ -117,7 +117,7 @@ def main() -> None:
     from r2p_models.data.adapters import write_adapted
     from r2p_models.data.panel import load_panel
     from r2p_models.model.design import build_design, origin_design
-    from r2p_models.peer import FOOS_FILE, peer_forecast_rows
+    from r2p_models.studies.peer import FOOS_FILE, peer_forecast_rows
 
     with tempfile.TemporaryDirectory() as tmp:
         panel = load_panel(load_config(write_adapted("ewp", args.data, Path(tmp) / "ewp")))

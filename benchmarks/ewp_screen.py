@@ -136,7 +136,7 @@ def main() -> None:
     from r2p_models.model.build import Priors
     from r2p_models.model.design import build_design, origin_design
     from r2p_models.model.scale import select_effect_scale
-    from r2p_models.peer import EVAL_MODEL
+    from r2p_models.studies.peer import EVAL_MODEL
 
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)

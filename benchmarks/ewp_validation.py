@@ -3,7 +3,7 @@
 Not part of the product: the ex-ante selection of the default configuration (the
 protocol and the results: ``docs/results/2026-12-02-ex-ante-selection.md``). Candidate
 configurations, with the settings of ``r2p evaluate-peer --effect-scale rolling_cv``
-(horizon 2, ``r2p_models.peer.EVAL_MODEL``) unless a candidate overrides them, are
+(horizon 2, ``r2p_models.studies.peer.EVAL_MODEL``) unless a candidate overrides them, are
 backtested on origins 1981-1990 only, whose two-year windows all resolve by 1992, and
 scored on the same cases with paired block-bootstrap differences against the first.
 
@@ -63,8 +63,8 @@ def main() -> None:
     from r2p_models.data.adapters import write_adapted
     from r2p_models.data.panel import load_panel
     from r2p_models.ledger import Ledger
-    from r2p_models.peer import _backtest_variants, _issue_time_rate, shared_cases
     from r2p_models.rerun import resolve_ledger
+    from r2p_models.studies.peer import _backtest_variants, _issue_time_rate, shared_cases
 
     if args.last + 2 > 1992:
         ap.error("--last must leave every window resolved before the compared origins "

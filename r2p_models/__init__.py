@@ -31,7 +31,8 @@ evaluations against the Early Warning Project (:func:`evaluate_against_peer`,
 Every name is the object of its home module, not a wrapper: ``r2p.fit is
 r2p_models.model.fit.fit``. The modules follow the data flow: ``data`` (panels, fusion,
 the simulated default world, real-data adapters) -> ``model`` -> ``forecast`` ->
-``ledger`` -> ``calibration`` -> ``report``; lower layers never import higher ones.
+``ledger`` -> ``calibration`` -> ``report`` -> ``rerun`` (the pipeline) -> ``studies`` (the
+evaluations on real data) and the command line; lower layers never import higher ones.
 
 Examples
 --------
@@ -88,12 +89,12 @@ FACADE: dict[str, str] = {
     "lead_time_summary": "r2p_models.calibration.leadtime",
     "information_gaps": "r2p_models.infogap",
     "voi_table": "r2p_models.infogap",
-    "PEER_SOURCE": "r2p_models.peer",
-    "PeerEvaluation": "r2p_models.peer",
-    "FourCrimeEvaluation": "r2p_models.peer",
-    "evaluate_against_peer": "r2p_models.peer",
-    "evaluate_four_crimes": "r2p_models.peer",
-    "ledger_cases": "r2p_models.peer",
+    "PEER_SOURCE": "r2p_models.studies.peer",
+    "PeerEvaluation": "r2p_models.studies.peer",
+    "FourCrimeEvaluation": "r2p_models.studies.peer",
+    "evaluate_against_peer": "r2p_models.studies.peer",
+    "evaluate_four_crimes": "r2p_models.studies.peer",
+    "ledger_cases": "r2p_models.studies.peer",
 }
 
 __all__ = [  # the same names as FACADE (tests/test_facade.py checks this)
@@ -165,7 +166,9 @@ if TYPE_CHECKING:  # for type checkers and the API reference; never run
     )
     from r2p_models.model.compare import compare_variants
     from r2p_models.model.fit import assemble
-    from r2p_models.peer import (
+    from r2p_models.report import build_report
+    from r2p_models.rerun import pipeline
+    from r2p_models.studies.peer import (
         PEER_SOURCE,
         FourCrimeEvaluation,
         PeerEvaluation,
@@ -173,8 +176,6 @@ if TYPE_CHECKING:  # for type checkers and the API reference; never run
         evaluate_four_crimes,
         ledger_cases,
     )
-    from r2p_models.report import build_report
-    from r2p_models.rerun import pipeline
 
 
 def __getattr__(name: str) -> Any:

@@ -232,7 +232,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from r2p_models.backtest import parse_origins
-    from r2p_models.peer import evaluate_against_peer, evaluate_four_crimes
+    from r2p_models.studies.peer import evaluate_against_peer, evaluate_four_crimes
 
     run = evaluate_against_peer if args.command == "evaluate-peer" else evaluate_four_crimes
     extra = {"warmup": args.warmup} if args.command == "evaluate-peer" else {}
@@ -614,7 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="parallel backtest fits")
         p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
         p.add_argument("--draws", type=int, default=None,
-                       help="draws a chain (default: r2p_models.peer.EVAL_MODEL)")
+                       help="draws a chain (default: r2p_models.studies.peer.EVAL_MODEL)")
         p.add_argument("--train-at-risk", choices=("target_year", "origin"), default=None,
                        help="[model] train_at_risk of every variant: target_year (default) "
                             "or origin (train only on cases at risk at their origin)")

@@ -81,7 +81,8 @@ from scipy.optimize import minimize
 from scipy.special import betainc, expit, log_expit, logit, softmax
 
 from r2p_models.errors import InputError
-from r2p_models.ledger import POOL_METHODS, Ledger, _text, ledger_lock
+from r2p_models.ledger import POOL_METHODS, Ledger, ledger_lock
+from r2p_models.ledger.validate import _text
 
 __all__ = ["EPS", "LEVEL", "N_BOOT", "STRENGTH", "PoolResult", "combine", "fit_pool",
            "pool_frame", "pool_sources"]

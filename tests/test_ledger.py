@@ -916,7 +916,7 @@ def _as_schema_1(path: Path) -> None:
 
 def test_a_schema_1_ledger_is_upgraded_in_place_atomically(path: Path, tmp_path: Path,
                                                             monkeypatch) -> None:
-    import r2p_models.ledger as ledger_module
+    import r2p_models.ledger.store as ledger_store
     from r2p_models.ledger import verify_ledger
 
     resolved_ledger(path, tmp_path)
@@ -929,7 +929,7 @@ def test_a_schema_1_ledger_is_upgraded_in_place_atomically(path: Path, tmp_path:
     def broken(*args, **kwargs):
         raise RuntimeError("killed mid-upgrade")
 
-    monkeypatch.setattr(ledger_module, "_row_hash", broken)
+    monkeypatch.setattr(ledger_store, "_row_hash", broken)
     with pytest.raises(RuntimeError, match="mid-upgrade"):
         Ledger(path)
     assert snapshot(path) == old_rows and schema(path) == old_schema  # as it was

@@ -14,7 +14,7 @@ from r2p_models.backtest import base_rate_forecaster
 from r2p_models.crimes import CRIMES
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger
-from r2p_models.peer import (
+from r2p_models.studies.peer import (
     PEER_SOURCE,
     FourCrimeEvaluation,
     PeerEvaluation,

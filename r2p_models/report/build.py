@@ -379,7 +379,7 @@ def history_cases(history: xr.Dataset, rows: pd.DataFrame) -> pd.DataFrame:
         ``country, crime, origin_year, target_start, target_end, outcome``: the observed
         windows only.
     """
-    from r2p_models.ledger import _window_outcomes, _year_status
+    from r2p_models.ledger.resolve import _window_outcomes, _year_status
 
     cols = ["country", "crime", "origin_year", "target_start", "target_end", "outcome"]
     if not isinstance(history, xr.Dataset) or "onset" not in history:

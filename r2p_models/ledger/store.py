@@ -1,133 +1,18 @@
-"""The forecast ledger: an append-only record of issued forecasts and their outcomes.
-
-The ledger is one SQLite file (stdlib :mod:`sqlite3`; transactions, constraints and
-triggers enforced by the database itself, so even a hand-written SQL statement cannot
-break the contract below).
-
-Rows
-----
-A row of table ``forecasts`` is one issued probability that an episode of ``crime``
-begins in ``country`` at least once in the target window ``[target_start, target_end]``
-(inclusive calendar years), issued with data up to ``origin_year``:
-
-- ``source``: who issued it, a model name, version and variant (``"r2p-models 0.1.0
-  hierarchical"``, see :func:`r2p_models.backtest.model_source`) or an analyst id. A new
-  model version is a new source.
-- ``kind``: ``'forecast'`` (a model's real-time forecast), ``'backtest'`` (a postdiction
-  made after the fact by a rolling-origin evaluation; never to be mixed with real-time
-  skill) or ``'analyst'`` (a human assessment, imported with
-  :meth:`Ledger.import_analyst_csv` or :meth:`Ledger.issue`). Analysts are thus marked by
-  ``kind``, not by a convention on the source name.
-- ``run_id``, ``issued_at`` (UTC, ``YYYY-MM-DDTHH:MM:SSZ``), ``data_hash``,
-  ``config_hash`` (required except for analysts) identify the run that first issued it.
-- ``origin_year``, ``country``, ``crime`` (one of :data:`r2p_models.crimes.CRIMES`),
-  ``target_start > origin_year``, ``target_end >= target_start`` and
-  ``horizon = target_end - origin_year`` (years from origin to the end of the window).
-- ``p_mean`` (required) and the posterior quantiles ``p_q05 <= p_q50 <= p_q95`` (NULL when
-  not given, e.g. for an analyst giving only ``p``), all in ``[0, 1]``.
-- ``outcome_status``: ``'pending'`` until resolved, then ``'observed'`` with ``outcome`` 1
-  or 0, or ``'not_at_risk'`` (outcome NULL) when the country was not at risk at the origin
-  (an onset in the origin year or an episode under way) or in an ongoing episode in every
-  year of the window; ``resolved_at`` and ``outcome_source`` say when and from what.
-
-Immutability
-------------
-The key is ``(source, kind, origin_year, country, crime, target_start, target_end)``
-(UNIQUE). Issuing a row whose key exists with the same probabilities (equal to within
-``1e-12``; hashes and run id are not compared) is a no-op counted as ``unchanged``, so a
-rerun on the same inputs is idempotent and the stored row keeps its first run id. The same
-key with a different ``p_mean`` or quantile is refused with :class:`LedgerConflictError`,
-and nothing from that call is written. Rows are never deleted, replaced or updated except
-to resolve a pending outcome, once: SQLite triggers abort anything else, for any client
-that opens the file, including ``INSERT OR REPLACE`` / ``REPLACE`` (which would delete the
-old row without firing a delete trigger) on an issued key or id and on the append-only
-logs. An analyst revising an assessment for the same origin and case therefore records it
-under a new source (e.g. ``"jdoe/rev2"``).
-
-Each issued row also gets a link of a hash chain when it is issued (table
-``forecast_chain``: the sha256 of the previous row's hash and the row's issued values, in
-id order; see :func:`_row_hash`). :meth:`Ledger.verify` (``r2p ledger verify``) checks
-SQLite's ``integrity_check``, that every table, index and trigger is as defined here, and
-the chain, so a file edited outside SQLite's rules (a trigger dropped, a value changed,
-the trigger put back) is detected, naming the first bad row. The chain cannot tell a
-rewrite of the whole chain from scratch: record the head hash that ``verify`` prints
-elsewhere to detect that too. Outcomes (the resolution columns) are not chained.
-
-Resolution
-----------
-:meth:`Ledger.resolve` takes a newer panel's ``onset(country, year, crime)`` (1/0/NaN)
-and optionally ``ongoing`` and, for each row whose ``target_end <= observed_through``,
-classifies each year of the window: *event* (onset 1), *not at risk* (ongoing 1 without
-onset), *no event* (onset 0) or *unknown* (onset NaN, or the country, year or crime absent
-from the panel, or ``present`` false). A row whose origin year is an event or not at risk
-(the country was not at risk of onset when the forecast was made) is ``not_at_risk``.
-Otherwise the window is: ``observed``/1 if any year is an event; left pending if any year
-is unknown (it is re-tried at the next resolution); else ``observed``/0 if the country was
-at risk in at least one year; else ``not_at_risk`` (never scored as a zero). Windows
-ending after ``observed_through`` are never touched, even when an onset has already been
-seen. A resolved row never changes: if a newer panel
-disagrees with a stored resolution, :meth:`Ledger.resolve` raises
-:class:`LedgerConflictError` and writes nothing (default), or with ``on_conflict="warn"``
-keeps the stored outcomes, resolves the rest and emits a :class:`LedgerResolutionWarning`.
-
-Transactions and concurrency
-----------------------------
-Every write (:meth:`Ledger.issue`, :meth:`Ledger.import_analyst_csv`,
-:meth:`Ledger.resolve`) is one ``BEGIN IMMEDIATE ... COMMIT`` transaction with SQLite's
-rollback journal (``synchronous=FULL``): a crash or an exception mid-write leaves the ledger
-exactly as it was. A second writer waits up to ``busy_timeout`` seconds (default 30) for the
-first to commit, then fails with :class:`LedgerBusyError`. Every r2p command and function
-that writes to a ledger additionally holds an advisory lock for its whole run,
-:func:`ledger_lock` / :meth:`Ledger.run_lock` (``fcntl.flock`` on ``<ledger>.lock``,
-re-entrant in its thread, the file removed when released), so only one writing run at a
-time works on a ledger; a second one is refused with :class:`LedgerLockedError` naming the
-holder's pid. Readers do not take it.
-
-A ledger path that is a folder, a file that cannot be read, or (for writers) a file or
-folder that cannot be written is refused with :class:`LedgerAccessError` before anything
-is created (no lock file either); an SQLite refusal to write is one too.
-
-Schema
-------
-Table ``meta`` holds ``schema_version`` (:data:`SCHEMA_VERSION`); a ledger with a newer or
-unknown version is refused with :class:`LedgerSchemaError`. Tables ``issue_log`` (one row
-per committed issue call, including fully idempotent ones) and ``resolution_log`` (one row
-per committed resolution) are append-only audit trails; ``forecast_chain`` holds the hash
-chain. A ledger of version 1 (no REPLACE guards, no chain) is upgraded in place when the
-package opens it where it can be written, in one transaction: the guards are added, the
-rows it holds are chained in id order, and ``meta`` records ``upgraded_at`` and
-``rows_at_upgrade`` (those rows' hashes date from the upgrade, not from their issue).
-
-Schema version 3 adds table ``pool_weights``: the weights (and, for a beta-transformed
-linear pool, the recalibration parameters ``beta_a``, ``beta_b``) that
-:func:`r2p_models.pool.pool_sources` learned for a pooled source at each origin, with a
-90 % interval, the number of training cases and the pooling configuration (JSON). It is
-append-only like the logs (no update, delete or replace; key ``(pooled_source, kind,
-origin_year, parameter, input_source)``), written in the same transaction as the pooled
-forecasts, and checked by :meth:`Ledger.verify` like every table; its rows are not
-hash-chained (the pooled forecasts they produced are). A ledger of version 1 or 2 gets it
-when opened writable (``meta`` records ``upgraded_to_3_at``); a ledger of version 3 is
-refused by releases that only know version 2.
+"""The store: :class:`Ledger`, an open ledger file (issuing, resolving, reading, exporting
+and verifying rows, each write one transaction), and the one-call openers
+:func:`export_ledger_csv` and :func:`verify_ledger`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import fcntl
 import hashlib
-import io
-import json
 import numbers
 import os
-import re
-import socket
 import sqlite3
-import threading
-import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -137,120 +22,65 @@ import pandas as pd
 import xarray as xr
 
 from r2p_models.atomic import atomic_path
-from r2p_models.crimes import CRIMES
-from r2p_models.errors import InputError
+from r2p_models.ledger.access import _check_path, _writable
+from r2p_models.ledger.csvio import _CSV_OPTIONAL, _CSV_REQUIRED, _read_csv_cells
+from r2p_models.ledger.errors import (
+    LedgerAccessError,
+    LedgerBusyError,
+    LedgerConflictError,
+    LedgerError,
+    LedgerIntegrityError,
+    LedgerResolutionWarning,
+    LedgerSchemaError,
+    LedgerValidationError,
+)
+from r2p_models.ledger.lock import ledger_lock
+from r2p_models.ledger.resolve import (
+    _resolution_conflict_message,
+    _window_outcomes,
+    _year_status,
+)
+from r2p_models.ledger.schema import (
+    _APPLICATION,
+    _CASE,
+    _DDL,
+    _DDL_2,
+    _DDL_3,
+    _GENESIS,
+    _ISSUED,
+    _PROBS,
+    _YEARS,
+    COLUMNS,
+    KINDS,
+    POOL_COLUMNS,
+    POOL_METHODS,
+    SCHEMA_VERSION,
+    _expected_schema,
+    _row_hash,
+    _schema_objects,
+    _utc_stamp,
+)
+from r2p_models.ledger.validate import (
+    _FRAME_OPTIONAL,
+    _FRAME_REQUIRED,
+    _opt_text,
+    _Rows,
+    _same,
+    _sql_none,
+    _text,
+    _validate,
+)
 
 __all__ = [
-    "COLUMNS",
-    "EXPORT_COLUMNS",
-    "KINDS",
-    "POOL_COLUMNS",
-    "POOL_METHODS",
-    "SCHEMA_VERSION",
-    "YEAR_MAX",
-    "YEAR_MIN",
+    "DEFAULT_BUSY_TIMEOUT",
     "IssueResult",
     "Ledger",
-    "LedgerAccessError",
-    "LedgerBusyError",
     "LedgerCheck",
-    "LedgerConflictError",
-    "LedgerError",
-    "LedgerIntegrityError",
-    "LedgerLockedError",
-    "LedgerNotFoundError",
-    "LedgerResolutionWarning",
-    "LedgerSchemaError",
-    "LedgerValidationError",
     "export_ledger_csv",
-    "ledger_lock",
     "verify_ledger",
 ]
 
-#: Version of the database layout written by this module (1: before the REPLACE guards and
-#: the hash chain; 2: before table ``pool_weights``; an older ledger is upgraded in place
-#: when opened writable).
-SCHEMA_VERSION = 3
-#: Plausible calendar years of ``origin_year``, ``target_start`` and ``target_end``.
-YEAR_MIN, YEAR_MAX = 1800, 2200
-#: Kinds of rows: real-time model forecasts, backtest postdictions, analyst assessments.
-KINDS: tuple[str, ...] = ("forecast", "backtest", "analyst")
-#: Outcome states of a row.
-STATUSES: tuple[str, ...] = ("pending", "observed", "not_at_risk")
-#: Columns of table ``forecasts`` (and of :meth:`Ledger.rows`), in order.
-COLUMNS: tuple[str, ...] = (
-    "id", "source", "kind", "run_id", "issued_at", "origin_year", "country", "crime",
-    "horizon", "target_start", "target_end", "p_mean", "p_q05", "p_q50", "p_q95",
-    "data_hash", "config_hash", "outcome", "outcome_status", "resolved_at", "outcome_source",
-)
-#: Columns of :meth:`Ledger.export_csv`.
-EXPORT_COLUMNS: tuple[str, ...] = COLUMNS
-#: Columns identifying a forecast; UNIQUE in the database.
-KEY_COLUMNS: tuple[str, ...] = (
-    "source", "kind", "origin_year", "country", "crime", "target_start", "target_end",
-)
-_CASE = ("origin_year", "country", "crime", "target_start", "target_end")
-_YEARS = ("origin_year", "target_start", "target_end")
-_PROBS = ("p_mean", "p_q05", "p_q50", "p_q95")
-_FRAME_REQUIRED = (*_CASE, "p_mean")
-_FRAME_OPTIONAL = ("horizon", "p_q05", "p_q50", "p_q95")
-_CSV_REQUIRED = ("origin_year", "country", "crime", "target_start", "target_end", "p")
-_CSV_OPTIONAL = ("p_q05", "p_q50", "p_q95")
-#: Pooling methods and parameters recorded in table ``pool_weights``.
-POOL_METHODS: tuple[str, ...] = ("linear", "log", "beta")
-POOL_PARAMETERS: tuple[str, ...] = ("weight", "beta_a", "beta_b")
-#: Columns of table ``pool_weights`` (and of :meth:`Ledger.pool_weights`), in order.
-POOL_COLUMNS: tuple[str, ...] = (
-    "id", "pooled_source", "kind", "method", "origin_year", "parameter", "input_source",
-    "value", "lo", "hi", "prior", "n_cases", "config", "run_id", "created_at",
-)
-_POOL_KEY = ("pooled_source", "kind", "origin_year", "parameter", "input_source")
-#: Probabilities closer than this count as the same issued value.
-P_ATOL = 1e-12
 DEFAULT_BUSY_TIMEOUT = 30.0
-_APPLICATION = "r2p-models forecast ledger"
-_STAMP = "%Y-%m-%dT%H:%M:%SZ"
-_SHOW = 5  # bad rows shown in an error message
-
-
-class LedgerError(Exception):
-    """Base class of ledger errors."""
-
-
-class LedgerValidationError(LedgerError, InputError):
-    """Input rows that cannot be issued; the message names the column and the first bad rows."""
-
-
-class LedgerConflictError(LedgerError, InputError):
-    """A write that would change an issued forecast or a resolved outcome; nothing was written."""
-
-
-class LedgerSchemaError(LedgerError, InputError):
-    """The file is not a ledger this version of r2p-models can read."""
-
-
-class LedgerNotFoundError(LedgerError, InputError, FileNotFoundError):
-    """The ledger file does not exist and was not to be created."""
-
-
-class LedgerBusyError(LedgerError, TimeoutError):
-    """Another process kept the ledger locked for longer than the busy timeout."""
-
-
-class LedgerLockedError(LedgerError, RuntimeError):
-    """Another run holds the ledger's advisory run lock."""
-
-
-class LedgerAccessError(LedgerError, InputError, PermissionError):
-    """The ledger path is a folder, or the file or its folder cannot be read or written."""
-
-
-class LedgerIntegrityError(LedgerError):
-    """:meth:`Ledger.verify` found the file damaged or edited outside r2p-models."""
-
-
-class LedgerResolutionWarning(UserWarning):
-    """A newer panel disagrees with outcomes already resolved (kept unchanged)."""
 
 
 @dataclass(frozen=True)
@@ -275,434 +105,11 @@ class IssueResult:
     unchanged: int
 
 
-# --------------------------------------------------------------------------- schema
-
-_CRIME_LIST = ", ".join(f"'{c}'" for c in CRIMES)
-_KIND_LIST = ", ".join(f"'{k}'" for k in KINDS)
-_STATUS_LIST = ", ".join(f"'{s}'" for s in STATUSES)
-_STAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z"
-_ISSUED = [c for c in COLUMNS if c not in ("outcome", "outcome_status", "resolved_at",
-                                           "outcome_source")]
-
-_IMMUTABLE = ("r2p ledger: issued forecasts are immutable; only a pending outcome can be "
-              "resolved, once")
-_KEY_MATCH = " AND ".join(f"{c} = NEW.{c}" for c in KEY_COLUMNS)
-#: The layout of schema version 1.
-_DDL_1: tuple[str, ...] = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
-    f"""CREATE TABLE forecasts (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL CHECK (length(trim(source)) > 0),
-    kind TEXT NOT NULL CHECK (kind IN ({_KIND_LIST})),
-    run_id TEXT NOT NULL CHECK (length(trim(run_id)) > 0),
-    issued_at TEXT NOT NULL CHECK (issued_at GLOB '{_STAMP_GLOB}'),
-    origin_year INTEGER NOT NULL,
-    country TEXT NOT NULL CHECK (length(trim(country)) > 0),
-    crime TEXT NOT NULL CHECK (crime IN ({_CRIME_LIST})),
-    horizon INTEGER NOT NULL CHECK (horizon = target_end - origin_year),
-    target_start INTEGER NOT NULL CHECK (target_start > origin_year),
-    target_end INTEGER NOT NULL CHECK (target_end >= target_start),
-    p_mean REAL NOT NULL CHECK (p_mean BETWEEN 0 AND 1),
-    p_q05 REAL CHECK (p_q05 BETWEEN 0 AND 1),
-    p_q50 REAL CHECK (p_q50 BETWEEN 0 AND 1),
-    p_q95 REAL CHECK (p_q95 BETWEEN 0 AND 1),
-    data_hash TEXT,
-    config_hash TEXT,
-    outcome INTEGER CHECK (outcome IN (0, 1)),
-    outcome_status TEXT NOT NULL DEFAULT 'pending' CHECK (outcome_status IN ({_STATUS_LIST})),
-    resolved_at TEXT CHECK (resolved_at GLOB '{_STAMP_GLOB}'),
-    outcome_source TEXT,
-    CHECK (p_q05 <= p_q50),
-    CHECK (p_q50 <= p_q95),
-    CHECK (p_q05 <= p_q95),
-    CHECK (kind = 'analyst' OR (data_hash IS NOT NULL AND config_hash IS NOT NULL)),
-    CHECK (CASE outcome_status
-        WHEN 'pending' THEN outcome IS NULL AND resolved_at IS NULL AND outcome_source IS NULL
-        WHEN 'observed' THEN outcome IS NOT NULL AND resolved_at IS NOT NULL
-                             AND outcome_source IS NOT NULL
-        ELSE outcome IS NULL AND resolved_at IS NOT NULL AND outcome_source IS NOT NULL END),
-    UNIQUE (source, kind, origin_year, country, crime, target_start, target_end)
-) STRICT""",
-    "CREATE INDEX forecasts_pending ON forecasts (outcome_status, target_end)",
-    "CREATE INDEX forecasts_run ON forecasts (run_id)",
-    f"""CREATE TABLE issue_log (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    source TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ({_KIND_LIST})),
-    issued_at TEXT NOT NULL,
-    data_hash TEXT,
-    config_hash TEXT,
-    n_inserted INTEGER NOT NULL CHECK (n_inserted >= 0),
-    n_unchanged INTEGER NOT NULL CHECK (n_unchanged >= 0)
-) STRICT""",
-    """CREATE TABLE resolution_log (
-    id INTEGER PRIMARY KEY,
-    resolved_at TEXT NOT NULL,
-    outcome_source TEXT NOT NULL,
-    observed_through INTEGER NOT NULL,
-    n_resolved INTEGER NOT NULL CHECK (n_resolved >= 0),
-    n_conflicts INTEGER NOT NULL CHECK (n_conflicts >= 0)
-) STRICT""",
-    """CREATE TRIGGER forecasts_no_delete BEFORE DELETE ON forecasts BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: issued forecasts are never deleted');
-END""",
-    f"""CREATE TRIGGER forecasts_immutable BEFORE UPDATE ON forecasts
-WHEN OLD.outcome_status <> 'pending' OR {" OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _ISSUED)}
-BEGIN
-    SELECT RAISE(ABORT, '{_IMMUTABLE}');
-END""",
-    *(
-        f"""CREATE TRIGGER {table}_{op.lower()} BEFORE {op} ON {table} BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: {table} is append-only');
-END"""
-        for table in ("issue_log", "resolution_log")
-        for op in ("UPDATE", "DELETE")
-    ),
-)
-#: Added by schema version 2: guards against ``INSERT OR REPLACE`` / ``REPLACE`` (which
-#: deletes the old row without firing a delete trigger) and the hash chain of issued rows.
-#: In a BEFORE INSERT trigger ``NEW.id`` is -1 when no id is given, so no row may have an
-#: id below 1 (the AFTER INSERT triggers) for the "id already taken" test to be exact.
-_DDL_2: tuple[str, ...] = (
-    """CREATE TABLE forecast_chain (
-    forecast_id INTEGER PRIMARY KEY,
-    hash TEXT NOT NULL CHECK (length(hash) = 64)
-) STRICT""",
-    f"""CREATE TRIGGER forecasts_no_replace BEFORE INSERT ON forecasts
-WHEN EXISTS (SELECT 1 FROM forecasts WHERE id = NEW.id)
-  OR EXISTS (SELECT 1 FROM forecasts WHERE {_KEY_MATCH})
-BEGIN
-    SELECT RAISE(ABORT,
-        'r2p ledger: this forecast is already issued (same key or id); it is never replaced');
-END""",
-    *(
-        f"""CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
-WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id)
-BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: {table} is append-only');
-END"""
-        for table in ("issue_log", "resolution_log")
-    ),
-    *(
-        f"""CREATE TRIGGER {table}_id_positive AFTER INSERT ON {table} WHEN NEW.id < 1
-BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: {table} ids start at 1');
-END"""
-        for table in ("forecasts", "issue_log", "resolution_log")
-    ),
-    """CREATE TRIGGER forecast_chain_no_replace BEFORE INSERT ON forecast_chain
-WHEN EXISTS (SELECT 1 FROM forecast_chain WHERE forecast_id = NEW.forecast_id)
-  OR NOT EXISTS (SELECT 1 FROM forecasts WHERE id = NEW.forecast_id)
-BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: forecast_chain is append-only, one hash per issued row');
-END""",
-    *(
-        f"""CREATE TRIGGER forecast_chain_{op.lower()} BEFORE {op} ON forecast_chain BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: forecast_chain is append-only');
-END"""
-        for op in ("UPDATE", "DELETE")
-    ),
-)
-_POOL_MATCH = " AND ".join(f"{c} = NEW.{c}" for c in _POOL_KEY)
-#: Added by schema version 3: the weights of pooled sources (r2p_models.pool), append-only
-#: with the same guards as the logs (no update, delete or replace of an id or key).
-_DDL_3: tuple[str, ...] = (
-    f"""CREATE TABLE pool_weights (
-    id INTEGER PRIMARY KEY,
-    pooled_source TEXT NOT NULL CHECK (length(trim(pooled_source)) > 0),
-    kind TEXT NOT NULL CHECK (kind IN ('forecast', 'backtest')),
-    method TEXT NOT NULL CHECK (method IN ({", ".join(f"'{m}'" for m in POOL_METHODS)})),
-    origin_year INTEGER NOT NULL,
-    parameter TEXT NOT NULL CHECK (parameter IN ({", ".join(f"'{m}'" for m in POOL_PARAMETERS)})),
-    input_source TEXT NOT NULL,
-    value REAL NOT NULL,
-    lo REAL,
-    hi REAL,
-    prior REAL,
-    n_cases INTEGER NOT NULL CHECK (n_cases >= 0),
-    config TEXT NOT NULL,
-    run_id TEXT NOT NULL CHECK (length(trim(run_id)) > 0),
-    created_at TEXT NOT NULL CHECK (created_at GLOB '{_STAMP_GLOB}'),
-    CHECK ((parameter = 'weight') = (length(input_source) > 0)),
-    CHECK (parameter <> 'weight' OR (value BETWEEN 0 AND 1 AND lo BETWEEN 0 AND 1
-                                     AND hi BETWEEN 0 AND 1 AND prior BETWEEN 0 AND 1)),
-    CHECK (parameter = 'weight' OR (value > 0 AND lo > 0 AND hi > 0)),
-    CHECK (lo <= value AND value <= hi),
-    UNIQUE (pooled_source, kind, origin_year, parameter, input_source)
-) STRICT""",
-    *(
-        f"""CREATE TRIGGER pool_weights_{op.lower()} BEFORE {op} ON pool_weights BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: pool_weights is append-only');
-END"""
-        for op in ("UPDATE", "DELETE")
-    ),
-    f"""CREATE TRIGGER pool_weights_no_replace BEFORE INSERT ON pool_weights
-WHEN EXISTS (SELECT 1 FROM pool_weights WHERE id = NEW.id)
-  OR EXISTS (SELECT 1 FROM pool_weights WHERE {_POOL_MATCH})
-BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: pool_weights is append-only');
-END""",
-    """CREATE TRIGGER pool_weights_id_positive AFTER INSERT ON pool_weights WHEN NEW.id < 1
-BEGIN
-    SELECT RAISE(ABORT, 'r2p ledger: pool_weights ids start at 1');
-END""",
-)
-#: The layout this module writes (schema version :data:`SCHEMA_VERSION`).
-_DDL: tuple[str, ...] = (*_DDL_1, *_DDL_2, *_DDL_3)
-#: First link of the hash chain (the "previous hash" of the first issued row).
-_GENESIS = "0" * 64
-
-
-def _row_hash(prev: str, values: Sequence[Any]) -> str:
-    """The chain hash of an issued row: sha256 of the previous hash and the row's values.
-
-    ``values`` are the row's issued columns (``id`` to ``config_hash``, the order of
-    :data:`COLUMNS` without the outcome columns) as SQLite returns them. The hashed text
-    is ``prev + "\n" + json.dumps(values, separators=(",", ":"), ensure_ascii=False)``
-    (UTF-8), so the chain can be checked without r2p-models.
-    """
-    text = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
-
-
-def _schema_objects(con: sqlite3.Connection) -> dict[tuple[str, str], str]:
-    """``(type, name) -> SQL`` of a database's tables, indexes and triggers (SQLite's own
-    automatic indexes left out)."""
-    return {(t, n): sql for t, n, sql in con.execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite%'")}
-
-
-def _expected_schema() -> dict[tuple[str, str], str]:
-    """:func:`_schema_objects` of a new ledger (built in memory from :data:`_DDL`)."""
-    con = sqlite3.connect(":memory:")
-    try:
-        for stmt in _DDL:
-            con.execute(stmt)
-        return _schema_objects(con)
-    finally:
-        con.close()
-
-
-def _utc_stamp(when: dt.datetime | None = None, *, what: str = "issued_at") -> str:
-    if when is None:
-        when = dt.datetime.now(dt.UTC)
-    if not isinstance(when, dt.datetime):
-        raise TypeError(f"{what} must be a datetime, got {type(when).__name__}")
-    if when.tzinfo is None:
-        raise LedgerValidationError(
-            f"{what} must be timezone-aware (UTC), got naive {when.isoformat()}"
-        )
-    return when.astimezone(dt.UTC).strftime(_STAMP)
-
-
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return "locked" in str(exc) or "busy" in str(exc)
-
-
-#: Control characters (C0, DEL, C1, Unicode line and paragraph separators): refused in
-#: names, which appear in one-line messages, CSV exports and reports.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise LedgerValidationError(f"{name} must be a non-empty string, got {value!r}")
-    if _CONTROL.search(value):
-        raise LedgerValidationError(
-            f"{name} must not contain control characters (newline, tab, ...), got {value!r}"
-        )
-    if value != value.strip():
-        raise LedgerValidationError(f"{name} must not start or end with whitespace, got {value!r}")
-    return value
-
-
-def _opt_text(name: str, value: Any, *, optional: bool) -> str | None:
-    return None if value is None and optional else _text(name, value)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value)
-
-
-# ------------------------------------------------------------------------ validation
-
-class _Rows:
-    """Names the bad rows of a frame being validated, in one-line errors."""
-
-    def __init__(self, where: str, labels: Sequence[str], names: Mapping[str, str]) -> None:
-        self.where = where
-        self.labels = list(labels)
-        self.names = dict(names)
-
-    def col(self, column: str) -> str:
-        """The user's name of a canonical column (e.g. ``p`` for ``p_mean`` in a CSV)."""
-        return self.names.get(column, column)
-
-    def fail(self, what: str, problem: str, bad: Any, shown: pd.Series) -> None:
-        """Raise naming ``what`` (e.g. "column 'p'") and the first rows where ``bad``."""
-        idx = np.flatnonzero(np.asarray(bad, dtype=bool))
-        if idx.size == 0:
-            return
-        items = ", ".join(f"{self.labels[i]} ({_show(shown.iloc[i])})" for i in idx[:_SHOW])
-        more = f" and {idx.size - _SHOW} more" if idx.size > _SHOW else ""
-        raise LedgerValidationError(f"{self.where}: {what} {problem}; bad rows: {items}{more}")
-
-    def fail_col(self, column: str, problem: str, bad: Any, shown: pd.Series) -> None:
-        self.fail(f"column {self.col(column)!r}", problem, bad, shown)
-
-
-def _is_number(v: Any) -> bool:
-    return v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))
-
-
-def _numbers(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarray:
-    """Column as float64 (NaN where empty); refuses non-numeric types or cells."""
-    if text:
-        stripped = s.astype(str).str.strip()
-        num = pd.to_numeric(stripped, errors="coerce")
-        rows.fail_col(column, "is not a number", (stripped != "") & num.isna(), s)
-        return num.to_numpy(dtype="float64")
-    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
-        rows.fail_col(column, f"must be numeric (dtype is {s.dtype})",
-                      ~s.map(_is_number).to_numpy(dtype=bool), s)
-    return pd.to_numeric(s).to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _whole(s: pd.Series, column: str, rows: _Rows, *, text: bool,
-           span: tuple[int, int] | None = None, what: str = "a year") -> np.ndarray:
-    """Column as int64; refuses empty or fractional cells, and values outside ``span``."""
-    num = _numbers(s, column, rows, text=text)
-    rows.fail_col(column, "is empty", np.isnan(num), s)
-    rows.fail_col(column, "must be a whole year", ~np.isfinite(num) | (num != np.round(num)), s)
-    if span is not None:  # before the cast: a huge number would wrap around in int64
-        rows.fail_col(column, f"must be {what} in {span[0]}-{span[1]}",
-                      (num < span[0]) | (num > span[1]), s)
-    return num.astype("int64")
-
-
-def _years(s: pd.Series, column: str, rows: _Rows, *, text: bool) -> np.ndarray:
-    """Column of calendar years (:data:`YEAR_MIN` to :data:`YEAR_MAX`) as int64."""
-    return _whole(s, column, rows, text=text, span=(YEAR_MIN, YEAR_MAX))
-
-
-def _labels(s: pd.Series, column: str, rows: _Rows, allowed: Sequence[str] | None) -> np.ndarray:
-    ok = s.map(lambda v: isinstance(v, str) and v.strip() != "" and v == v.strip())
-    rows.fail_col(column, "must be a non-empty string without surrounding spaces",
-                  ~ok.to_numpy(dtype=bool), s)
-    rows.fail_col(column, "must not contain control characters (newline, tab, ...)",
-                  s.map(lambda v: bool(_CONTROL.search(v))).to_numpy(dtype=bool), s)
-    if allowed is not None:
-        rows.fail_col(column, f"must be one of {list(allowed)}", ~s.isin(allowed).to_numpy(), s)
-    return s.to_numpy(dtype=object)
-
-
-def _validate(frame: pd.DataFrame, rows: _Rows, *, text: bool) -> pd.DataFrame:
-    """Validate forecast rows; return them with canonical columns and a positional index.
-
-    ``frame`` has canonical column names (``p_mean``); ``rows`` maps them back to the
-    user's names for messages. ``text``: cells are strings (from a CSV) to be parsed.
-    """
-    out: dict[str, np.ndarray] = {}
-    for c in _YEARS:
-        out[c] = _years(frame[c], c, rows, text=text)
-    out["country"] = _labels(frame["country"], "country", rows, None)
-    out["crime"] = _labels(frame["crime"], "crime", rows, CRIMES)
-    rows.fail_col("target_start", "must be after origin_year",
-                  out["target_start"] <= out["origin_year"], frame["target_start"])
-    rows.fail_col("target_end", "must not be before target_start",
-                  out["target_end"] < out["target_start"], frame["target_end"])
-    horizon = out["target_end"] - out["origin_year"]
-    if "horizon" in frame:
-        given = _whole(frame["horizon"], "horizon", rows, text=text,
-                       span=(YEAR_MIN - YEAR_MAX, YEAR_MAX - YEAR_MIN), what="a number")
-        rows.fail_col("horizon", "must equal target_end - origin_year", given != horizon,
-                      frame["horizon"])
-    out["horizon"] = horizon
-    for c in _PROBS:
-        if c not in frame:
-            out[c] = np.full(len(frame), np.nan)
-            continue
-        p = _numbers(frame[c], c, rows, text=text)
-        if c == "p_mean":
-            rows.fail_col(c, "is empty (a probability is required)", np.isnan(p), frame[c])
-        with np.errstate(invalid="ignore"):
-            rows.fail_col(c, "must be a probability in [0, 1]",
-                          ~np.isnan(p) & ~((p >= 0) & (p <= 1)), frame[c])
-        out[c] = p
-    for lo, hi in (("p_q05", "p_q50"), ("p_q50", "p_q95"), ("p_q05", "p_q95")):
-        if lo in frame and hi in frame:
-            shown = frame[lo].astype(str) + " > " + frame[hi].astype(str)
-            with np.errstate(invalid="ignore"):
-                rows.fail_col(lo, f"must not exceed {rows.col(hi)!r}", out[lo] > out[hi], shown)
-    result = pd.DataFrame(out)[[*_CASE, "horizon", *_PROBS]]
-    dup = result.duplicated(list(_CASE), keep=False).to_numpy()
-    if dup.any():
-        key = result[list(_CASE)].astype(str).agg("/".join, axis=1)
-        rows.fail(f"columns ({', '.join(map(rows.col, _CASE))})",
-                  "have duplicate forecasts for the same case", dup, key)
-    return result
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    both_nan = np.isnan(a) & np.isnan(b)
-    with np.errstate(invalid="ignore"):
-        close = np.abs(a - b) <= P_ATOL
-    return both_nan | close
-
-
-def _sql_none(values: list[Any]) -> list[Any]:
-    return [None if isinstance(v, float) and np.isnan(v) else v for v in values]
-
-
-# ---------------------------------------------------------------------------- access
-
-def _writable(path: Path) -> bool:
-    """Whether a write to the ledger ``path`` can succeed: file (if any) and folder writable."""
-    return ((not path.exists() or os.access(path, os.W_OK))
-            and os.access(path.parent, os.W_OK | os.X_OK))
-
-
-def _check_path(path: Path, *, write: bool, create: bool = True) -> None:
-    """Refuse a ledger path that cannot be opened (or, with ``write``, written) as a ledger.
-
-    Raises
-    ------
-    LedgerAccessError
-        The path is a folder; the file is not readable; with ``write``, the file is
-        read-only or its folder is not writable (SQLite keeps the rollback journal there,
-        and the run lock its file).
-    LedgerNotFoundError
-        The file does not exist and ``create`` is false, or its folder does not exist.
-    """
-    if path.is_dir():
-        raise LedgerAccessError(f"ledger {path}: is a folder, not a ledger file; give the "
-                                f"file's path (e.g. {path / 'ledger.sqlite'})")
-    if not create and not path.exists():
-        raise LedgerNotFoundError(f"ledger {path} does not exist")
-    folder = path.parent
-    if not folder.is_dir():
-        if folder.exists():
-            raise LedgerAccessError(f"ledger {path}: {folder} is a file, not a folder")
-        raise LedgerNotFoundError(f"ledger {path}: folder {folder} does not exist")
-    if path.exists() and not os.access(path, os.R_OK):
-        raise LedgerAccessError(f"ledger {path}: the file is not readable (no read permission)")
-    if write:
-        if path.exists() and not os.access(path, os.W_OK):
-            raise LedgerAccessError(
-                f"ledger {path}: the file is read-only (no write permission); nothing was "
-                "written"
-            )
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise LedgerAccessError(
-                f"ledger {path}: folder {folder} is not writable (SQLite needs it for the "
-                "ledger's journal, the run lock for its lock file); nothing was written"
-            )
 
 
 def _error_code(exc: sqlite3.Error) -> int | None:
@@ -748,10 +155,8 @@ class LedgerCheck:
         return line
 
 
-# ---------------------------------------------------------------------------- ledger
-
 class Ledger:
-    """An open forecast ledger (one SQLite file); see the module docstring for the contract.
+    """An open forecast ledger (one SQLite file); see :mod:`r2p_models.ledger` for the contract.
 
     Parameters
     ----------
@@ -1621,148 +1026,6 @@ class Ledger:
         return ledger_lock(self.path, wait=wait)
 
 
-# ------------------------------------------------------------------- resolution helpers
-
-def _as_cyk(da: xr.DataArray, name: str) -> xr.DataArray:
-    dims = {"country", "year", "crime"}
-    if set(da.dims) != dims:
-        raise LedgerValidationError(f"{name} must have dims (country, year, crime), got {da.dims}")
-    unknown = sorted(set(map(str, da["crime"].values)) - set(CRIMES))
-    if unknown:
-        raise LedgerValidationError(f"{name}: unknown crime name(s) {unknown}; expected some of "
-                         f"{list(CRIMES)}")
-    years = np.asarray(da["year"].values)
-    if not np.issubdtype(years.dtype, np.integer):
-        if not (np.issubdtype(years.dtype, np.floating) and np.all(years == np.round(years))):
-            raise LedgerValidationError(
-                f"{name}: year coordinate must be integer years, got {years.dtype}"
-            )
-    da = da.transpose("country", "year", "crime")
-    return da.assign_coords(
-        country=np.asarray(da["country"].values).astype(str),
-        year=years.astype("int64"),
-        crime=np.asarray(da["crime"].values).astype(str),
-    )
-
-
-def _year_status(
-    outcomes: xr.DataArray | xr.Dataset, ongoing: xr.DataArray | None,
-) -> pd.Series:
-    """Per (country, year, crime): 'event', 'no_event', 'not_at_risk' or 'unknown'."""
-    present = None
-    if isinstance(outcomes, xr.Dataset):
-        if "onset" not in outcomes:
-            raise LedgerValidationError("outcomes: Dataset has no variable 'onset'")
-        if ongoing is None and "ongoing" in outcomes:
-            ongoing = outcomes["ongoing"]
-        if "present" in outcomes:
-            present = outcomes["present"]
-        onset = outcomes["onset"]
-    elif isinstance(outcomes, xr.DataArray):
-        onset = outcomes
-    else:
-        raise TypeError(f"outcomes must be an xarray DataArray or Dataset, got "
-                        f"{type(outcomes).__name__}")
-    onset = _as_cyk(onset, "onset").astype("float64")
-    vals = onset.values
-    bad = ~np.isnan(vals) & (vals != 0) & (vals != 1)
-    if bad.any():
-        c, y, k = (int(a[0]) for a in np.nonzero(bad))
-        raise LedgerValidationError(
-            f"onset: values must be 1, 0 or NaN; found {_show(vals[c, y, k])} at country "
-            f"{_show(onset.country.values[c])}, year {onset.year.values[y]}, crime "
-            f"{_show(onset.crime.values[k])} ({int(bad.sum())} bad values)"
-        )
-    if ongoing is not None:
-        ongoing = _as_cyk(ongoing, "ongoing").astype("float64")
-        ongoing = ongoing.reindex_like(onset)  # absent: NaN (not known to be ongoing)
-        is_ongoing = (ongoing == 1).values
-    else:
-        is_ongoing = np.zeros(vals.shape, dtype=bool)
-    absent = np.zeros(vals.shape, dtype=bool)
-    if present is not None:
-        if set(present.dims) != {"country", "year"}:
-            raise LedgerValidationError(
-                f"present must have dims (country, year), got {present.dims}"
-            )
-        pres = present.assign_coords(
-            country=np.asarray(present["country"].values).astype(str),
-            year=np.asarray(present["year"].values).astype("int64"),
-        ).reindex(country=onset.country, year=onset.year, fill_value=False)
-        absent |= ~pres.transpose("country", "year").values.astype(bool)[:, :, None]
-    event = (vals == 1) & ~absent
-    not_at_risk = ~event & is_ongoing & ~absent
-    no_event = (vals == 0) & ~is_ongoing & ~absent
-    out = np.full(vals.shape, "unknown", dtype=object)
-    out[no_event] = "no_event"
-    out[not_at_risk] = "not_at_risk"
-    out[event] = "event"
-    index = pd.MultiIndex.from_product(
-        [onset.country.values, onset.year.values, onset.crime.values],
-        names=["country", "year", "crime"],
-    )
-    return pd.Series(out.ravel(), index=index)
-
-
-def _window_outcomes(cand: pd.DataFrame, status: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Status ('observed', 'not_at_risk', 'pending') and outcome (1/0/NaN) per row."""
-    start = cand.target_start.to_numpy("int64")
-    length = cand.target_end.to_numpy("int64") - start + 1
-    row = np.repeat(np.arange(len(cand)), length)
-    first = np.concatenate([[0], np.cumsum(length)[:-1]])
-    year = start[row] + (np.arange(length.sum()) - first[row])
-    keys = pd.MultiIndex.from_arrays(
-        [cand.country.to_numpy()[row], year, cand.crime.to_numpy()[row]],
-        names=["country", "year", "crime"],
-    )
-    per_year = status.reindex(keys).fillna("unknown").to_numpy()
-    any_of = {
-        s: np.logical_or.reduceat(per_year == s, first)
-        for s in ("event", "unknown", "no_event")
-    }
-    st = np.where(any_of["event"], "observed",
-                  np.where(any_of["unknown"], "pending",
-                           np.where(any_of["no_event"], "observed", "not_at_risk")))
-    outcome = np.where(any_of["event"], 1.0,
-                       np.where(~any_of["unknown"] & any_of["no_event"], 0.0, np.nan))
-    # Not at risk at the origin (an onset in the origin year or an episode under way): no
-    # onset forecast applies, whatever the window holds (the rule of the model's forecasts,
-    # r2p_models.backtest.forecast_rows; it keeps other sources' rows, e.g. a peer's or an
-    # analyst's, off the scored cases and out of their track records too).
-    origin_keys = pd.MultiIndex.from_arrays(
-        [cand.country.to_numpy(), cand.origin_year.to_numpy("int64"), cand.crime.to_numpy()],
-        names=["country", "year", "crime"],
-    )
-    at_origin = status.reindex(origin_keys).fillna("unknown").to_numpy()
-    busy = (at_origin == "event") | (at_origin == "not_at_risk")
-    st = np.where(busy, "not_at_risk", st)
-    outcome = np.where(busy, np.nan, outcome)
-    return pd.Series(st, index=cand.index), pd.Series(outcome, index=cand.index)
-
-
-def _describe_outcome(status: str, outcome: float) -> str:
-    if status == "observed":
-        return f"outcome {int(outcome)}"
-    return status.replace("_", " ")
-
-
-def _resolution_conflict_message(
-    rows: pd.DataFrame, new_status: pd.Series, new_outcome: pd.Series, outcome_source: str,
-    *, kept: bool = False,
-) -> str:
-    r = rows.iloc[0]
-    old = _describe_outcome(r.outcome_status, np.nan if pd.isna(r.outcome) else r.outcome)
-    new = _describe_outcome(new_status.iloc[0], float(new_outcome.iloc[0]))
-    head = (f"{len(rows)} resolved row(s) disagree with {outcome_source!r}, e.g. id {r.id} "
-            f"(source {r.source!r}, origin {r.origin_year}, country {r.country!r}, crime "
-            f"{r.crime!r}, window {r.target_start}-{r.target_end}): stored {old} "
-            f"(from {r.outcome_source!r}), new {new}")
-    if kept:
-        return head + "; resolved outcomes never change, the stored ones were kept"
-    return (head + "; resolved outcomes never change, nothing was written (pass "
-            "on_conflict='warn' to keep the stored outcomes and resolve the rest)")
-
-
 def _prob(v: Any) -> str:
     v = float(v)
     return "none" if np.isnan(v) else repr(v)
@@ -1779,46 +1042,6 @@ def _conflict_message(conf: pd.DataFrame, source: str, kind: str, path: Path) ->
         f"{', '.join(diffs)} in run {r.run_id!r} at {r.issued_at}; issued forecasts are "
         "immutable (issue a new model version as a new source); nothing was written"
     )
-
-
-# ------------------------------------------------------------------------ file helpers
-
-def _read_csv_cells(path: Path, raw: bytes) -> tuple[pd.DataFrame, list[str]]:
-    """CSV cells as stripped strings, with a label per data row naming its file line.
-
-    The stdlib reader is used (not pandas) because it reports the exact line of every
-    record, so errors can name the line an analyst sees in an editor.
-    """
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LedgerValidationError(f"{path}: not UTF-8 text: {exc}") from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    records: list[list[str]] = []
-    labels: list[str] = []
-    try:
-        for cells in reader:
-            if not cells or all(not c.strip() for c in cells):
-                continue  # blank line
-            if header is None:
-                header = [c.strip() for c in cells]
-                dups = sorted({c for c in header if header.count(c) > 1})
-                if dups:
-                    raise LedgerValidationError(f"{path}: duplicate column(s) {dups}")
-                continue
-            if len(cells) != len(header):
-                raise LedgerValidationError(
-                    f"{path}: line {reader.line_num} has {len(cells)} cells, the header "
-                    f"has {len(header)}"
-                )
-            records.append([c.strip() for c in cells])
-            labels.append(f"row {len(records)} (line {reader.line_num})")
-    except csv.Error as exc:
-        raise LedgerValidationError(f"{path}: line {reader.line_num}: bad CSV: {exc}") from exc
-    if header is None:
-        raise LedgerValidationError(f"{path}: empty file (no header)")
-    return pd.DataFrame(records, columns=header, dtype=object), labels
 
 
 def export_ledger_csv(ledger: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
@@ -1847,119 +1070,3 @@ def verify_ledger(ledger: str | os.PathLike[str]) -> LedgerCheck:
     """
     with Ledger(ledger, readonly=True) as led:
         return led.verify()
-
-
-#: Run locks held by this process: lock file -> [pid, thread, depth] (the pid tells a forked
-#: child, which inherits this dict but not the lock, from its parent).
-_HELD: dict[str, list[int]] = {}
-
-
-@contextlib.contextmanager
-def ledger_lock(path: str | os.PathLike[str], wait: bool | float = False) -> Iterator[Path]:
-    """Hold the advisory run lock of a ledger: one writing run at a time.
-
-    Every r2p command that writes to a ledger holds it for the whole run (``rerun``,
-    ``pipeline``, ``backtest``, ``resolve``, ``ledger import-analyst``, ``ledger
-    recalibrate``); readers do not take it. An exclusive ``fcntl.flock`` on
-    ``<ledger>.lock``, released when the block exits or the process dies. The holder's pid,
-    host and start time are written into the file for the error message of the next
-    contender; the file is removed when the lock is released (a contender that locked a
-    file removed meanwhile retries on the new one). The lock is advisory: it orders runs;
-    single writes are protected by SQLite's own locking anyway.
-
-    The lock is re-entrant in the thread that holds it (``pipeline`` holds it and calls
-    ``run_backtest`` and ``rerun``, which take it too): an inner block is a no-op and the
-    lock is released when the outermost block exits. Another thread or process is refused.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ledger file (need not exist yet; its folder must).
-    wait : bool or float, default False
-        False: refuse at once if held; True: wait as long as needed; a number: wait up to
-        that many seconds.
-
-    Yields
-    ------
-    Path
-        The lock file.
-
-    Raises
-    ------
-    LedgerLockedError
-        If another run (another process, or another thread of this one) holds the lock.
-    LedgerAccessError, LedgerNotFoundError
-        If ``path`` is a folder, the ledger or its folder is not writable, or the folder
-        does not exist (checked before the lock file is created).
-    """
-    path = Path(path)
-    _check_path(path, write=True)
-    lock_path = Path(f"{os.fspath(path)}.lock")
-    key = os.path.realpath(lock_path)
-    held = _HELD.get(key)
-    if held is not None and held[:2] == [os.getpid(), threading.get_ident()]:
-        held[2] += 1
-        try:
-            yield lock_path
-        finally:
-            held[2] -= 1
-        return
-    fd = _acquire(path, lock_path, wait)
-    try:
-        _HELD[key] = [os.getpid(), threading.get_ident(), 1]
-        info = f"pid {os.getpid()} on {socket.gethostname()} since {_utc_stamp()}\n"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info.encode(), 0)
-        try:
-            yield lock_path
-        finally:
-            del _HELD[key]
-            lock_path.unlink(missing_ok=True)  # while still holding it: see _acquire
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _acquire(path: Path, lock_path: Path, wait: bool | float) -> int:
-    """Open and flock ``lock_path``; return the descriptor of the locked file.
-
-    A holder removes the file before it unlocks it, so a contender that was waiting on the
-    old file gets a lock on a file no longer at ``lock_path``: it then retries on the file
-    now there (created anew if needed), so two runs never hold locks on different files.
-    """
-    timeout = None if wait is True else 0.0 if wait is False else float(wait)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise LedgerAccessError(f"ledger {path}: cannot create its lock file {lock_path}: "
-                                    f"{exc.strerror}") from exc
-        try:
-            if deadline is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
-                            raise LedgerLockedError(
-                                f"ledger {path} is locked by another run "
-                                f"({holder or 'holder unknown'}; lock file {lock_path})"
-                                + (f"; waited {timeout:g} s" if timeout else "")
-                            ) from None
-                        time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
-            mine = os.fstat(fd)
-            try:
-                there = os.stat(lock_path)
-            except FileNotFoundError:
-                there = None
-        except BaseException:
-            os.close(fd)
-            raise
-        if there is not None and (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino):
-            return fd
-        os.close(fd)  # locked a file its holder had removed: retry on the current one
