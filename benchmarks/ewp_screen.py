@@ -42,6 +42,12 @@ ROUND3 = [("pooled", 0, 1.0), ("pooled", 16, 0.25), ("pooled", 64, 0.25), ("pool
 #: Round 5 (four-crime panel): the variant of ModelConfig(); "joint" is the stand-in of the
 #: joint hierarchical model (one ridge over every crime, shared + crime-specific effects)
 ROUND5 = [("pooled", 0, 1.0), ("joint_no_country", 0, 1.0), ("joint", 0, 1.0)]
+#: Round 6: smooth terms (cubic B-splines, 4 knots) at three prior sds relative to the
+#: effect scale, against pooled
+ROUND6 = [("pooled", 0, 1.0), ("pooled+smooth1", 0, 1.0), ("pooled+smooth1.5", 0, 1.0),
+          ("pooled+smooth2", 0, 1.0)]
+#: Knots of the smooth terms in round 6
+SMOOTH_KNOTS = 4
 METRICS = ["log", "brier", "auc", "auc_within", "mcb_brier", "capture_top30"]
 REGION_SD, COUNTRY_SD = 0.4, 0.6
 
@@ -120,7 +126,7 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=1981)
     ap.add_argument("--last", type=int, default=1990)
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5), default=1)
+    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5, 6), default=1)
     ap.add_argument("--panel", choices=("ewp", "four_crime"), default="ewp")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -146,18 +152,22 @@ def main() -> None:
     full = build_design(panel, horizon=2)  # outcomes of every window, for scoring only
     years = [int(y) for y in full.years]
     rows = []
-    rounds = {1: CANDIDATES, 2: ROUND2, 3: ROUND3, 4: ROUND4, 5: ROUND5}
+    rounds = {1: CANDIDATES, 2: ROUND2, 3: ROUND3, 4: ROUND4, 5: ROUND5, 6: ROUND6}
     for variant, n_rules, rule_sd in rounds[args.round]:
         variant, _, extra = variant.partition("+")
         history = extra == "history"
+        smooth_sd = float(extra.removeprefix("smooth")) if extra.startswith("smooth") else 0.0
+        knots = SMOOTH_KNOTS if smooth_sd else 0
         # round 2 left the CV's rule columns unscaled (rule_scale 1)
         cfg = replace(model, variant="pooled" if variant.startswith("joint") else variant,
                       rules=n_rules, history=history,
-                      rule_scale=rule_sd if args.round == 3 else 1.0)
+                      rule_scale=rule_sd if args.round == 3 else 1.0,
+                      smooth=knots, smooth_scale=smooth_sd or 1.0)
         name = ({"joint": "hierarchical (joint stand-in)",
                  "joint_no_country": "no_country (joint stand-in)"}.get(variant, variant)
                 + (f" + {n_rules} rules" if n_rules else ""))
         name += " + episode history" if history else ""
+        name += f" + smooth terms (sd x{smooth_sd:g})" if knots else ""
         name += f" (rule sd x{rule_sd:g})" if n_rules and rule_sd != 1.0 else ""
         for t in range(args.first, args.last + 1):
             if variant.startswith("joint"):
@@ -166,7 +176,7 @@ def main() -> None:
                 continue
             s = select_effect_scale(panel, cfg, through=t).scale
             d = build_design(panel, horizon=2, through=t, rules=n_rules, rule_seed=cfg.seed,
-                             history=history)
+                             history=history, smooth=knots)
             od = origin_design(panel, t, d.standardisation, d.crimes)
             for k, crime in enumerate(d.crimes):  # one ridge logit per crime (pooled)
                 wk = d.w[:, :, k] > 0
@@ -176,10 +186,10 @@ def main() -> None:
                 ci, _ = np.nonzero(wk)
                 # the episode history's prior sd is its own (Priors.history_sd), not s
                 h = Priors().history_sd / s
-                X = np.concatenate([d.x, d.flags, rule_sd * d.rule_x, h * d.history],
-                                   axis=2)[wk]
-                Xt = np.concatenate([od.x, od.flags, rule_sd * od.rules, h * od.history],
-                                    axis=1)
+                X = np.concatenate([d.x, d.flags, rule_sd * d.rule_x,
+                                    smooth_sd * d.smooth_x, h * d.history], axis=2)[wk]
+                Xt = np.concatenate([od.x, od.flags, rule_sd * od.rules,
+                                     smooth_sd * od.smooth, h * od.history], axis=1)
                 C, R = len(d.countries), len(d.regions)
                 assert od.countries == d.countries  # both in the panel's order
                 test_c = np.arange(C)

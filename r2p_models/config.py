@@ -82,6 +82,8 @@ class ConfigError(InputError):
 MAX_SEED = 2**32 - 4
 #: Most interaction rules a model may add (``[model] rules``).
 MAX_RULES = 64
+#: Most knots of a smooth term's B-spline basis (``[model] smooth``).
+MAX_SMOOTH_KNOTS = 12
 
 #: Default ``[data] years``: a panel year, an origin or a ``--through`` outside this range
 #: is an input error (checked before anything is sized by it).
@@ -220,6 +222,13 @@ class ModelConfig:
         Add each crime's episode history (under way, or how long ago it ended) as a
         precursor of every crime, one effect per pair of crimes (see
         :mod:`r2p_models.model.design`); off by default.
+    smooth : int
+        Knots of the cubic B-spline bases that give every continuous indicator a smooth,
+        non-linear effect beside its linear one (:mod:`r2p_models.model.smooth`): 0 for
+        none, else from 3 to ``MAX_SMOOTH_KNOTS``. Needs ``missing = "carry_forward"``.
+    smooth_scale : float
+        Prior sd of the smooth terms' effects relative to the indicators' (from 0 to 4,
+        exclusive of 0).
     """
 
     variant: str = "pooled"
@@ -238,6 +247,8 @@ class ModelConfig:
     rules: int = 0
     rule_scale: float = 0.25
     history: bool = False
+    smooth: int = 0
+    smooth_scale: float = 1.0
 
     def __post_init__(self) -> None:
         allowed = {
@@ -267,6 +278,16 @@ class ModelConfig:
         if not _is_int(self.rules) or not 0 <= self.rules <= MAX_RULES:
             raise ConfigError(f"[model] rules = {self.rules!r}: expected an integer from 0 "
                               f"to {MAX_RULES}")
+        k = self.smooth
+        if not _is_int(k) or not (k == 0 or 3 <= k <= MAX_SMOOTH_KNOTS):
+            raise ConfigError(f"[model] smooth = {k!r}: expected 0 (no smooth terms) or an "
+                              f"integer from 3 to {MAX_SMOOTH_KNOTS} (knots)")
+        if k and self.missing != "carry_forward":
+            raise ConfigError(f"[model] smooth = {k}: needs missing = \"carry_forward\" (the "
+                              "smooth terms of a latent missing value are not modelled)")
+        ss = self.smooth_scale
+        if isinstance(ss, bool) or not isinstance(ss, numbers.Real) or not 0 < ss <= 4:
+            raise ConfigError(f"[model] smooth_scale = {ss!r}: expected a number in (0, 4]")
         x = self.extend
         if not _is_int(x) or not 0 <= x <= 3:
             raise ConfigError(f"[model] extend = {x!r}: expected an integer from 0 to 3")

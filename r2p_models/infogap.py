@@ -36,15 +36,21 @@ the gap does not remove.
 
 Variance decomposition
 ----------------------
-The log-odds of country ``c`` and crime ``k`` in posterior draw ``s`` is linear in the
-inputs, ``eta_s(x) = a_s + sum_j beta_skj x_j`` (``a_s``: intercept, region, country
-effect and missingness-flag terms). With ``x`` drawn from its predictive distribution
-independently of the draw ``s``, the law of total variance over (draw, input) gives, in
-closed form (exact given the posterior draws, no simulation)::
+The log-odds of country ``c`` and crime ``k`` in posterior draw ``s`` is additive in the
+inputs, ``eta_s(x) = a_s + sum_j g_skj(x_j)`` (``a_s``: intercept, region, country
+effect, missingness-flag and history terms), with ``g_skj(x) = beta_skj x`` for an
+indicator with a linear effect and ``beta_skj x`` plus its smooth terms
+(:mod:`r2p_models.model.smooth`) for one with a smooth effect. With ``x`` drawn from its
+predictive distribution independently of the draw ``s``, the law of total variance over
+(draw, input) gives::
 
-    Var(eta) = Var_s(E[eta | s]) + E_s(Var[eta | s])
-             = Var_s(eta_s(mu))  +  sum_j E_s[beta_skj**2] tau_j**2
-               (parameter part)     (information-gap part)
+    Var(eta) = Var_s(E[eta | s])                + E_s(Var[eta | s])
+             = Var_s(a_s + sum_j E[g_skj(x_j)]) + sum_j E_s[Var(g_skj(x_j))]
+               (parameter part)                   (information-gap part)
+
+For a linear effect ``E[g(x_j)] = g(mu_j)`` and ``Var(g(x_j)) = beta_skj**2 tau_j**2``, in
+closed form (exact given the posterior draws, no simulation); for a smooth effect both
+moments are taken over the ``n_nodes`` quantile nodes of ``x_j`` described below.
 
 The *gap share* is the second term over the sum; it splits into a missing-value part and
 an unreliable-source part (and by indicator). A country with no missing value and no
@@ -58,9 +64,9 @@ over the posterior draws and over every uncertain input (each drawn once per pos
 draw: its ``S`` quantile nodes in an order shuffled by a generator seeded from the
 model's seed, a Latin hypercube, so that with one uncertain input these are within
 ``1 / (2 S)`` of their value given the draws, for ``S`` posterior draws). Learning
-``x_j = z`` replaces that input's draws by ``z``; by iterated expectation the expected
-revised forecast equals the current one, so the expected value of information is the
-expected absolute revision::
+``x_j = z`` replaces that input's draws by ``z`` (its term by ``g_skj(z)``); by iterated
+expectation the expected revised forecast equals the current one, so the expected value
+of information is the expected absolute revision::
 
     VOI_p[c, k, j] = E_z | E[expit(eta) | x_j = z] - E[expit(eta)] |
 
@@ -217,32 +223,96 @@ def input_uncertainty(fm: FittedModel, panel: xr.Dataset, origin_year: int) -> x
     )
 
 
-def _centre_log_odds(fm: FittedModel, panel: xr.Dataset, origin_year: int,
-                     mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
-    """Log-odds draws with every input at its predictive centre, and beta.
+class _InputEffects:
+    """Each input's additive term of the log-odds, ``g_skj(x)``, over the posterior draws.
 
-    Returns ``eta (draw, country, crime)``, ``beta (draw, crime, indicator)`` and the
-    origin design.
+    ``beta_skj x`` for an indicator with a linear effect, plus its smooth terms
+    (:mod:`r2p_models.model.smooth`) for one with a smooth effect.
+
+    Parameters
+    ----------
+    beta : ndarray (draw, crime, indicator)
+        Linear effects (standardised scale).
+    smooth : SplineSet, optional
+        The model's smooth terms, with ``gamma`` their effects (draw, crime, column).
+    """
+
+    def __init__(self, beta: np.ndarray, smooth: Any = None,
+                 gamma: np.ndarray | None = None) -> None:
+        self.beta = beta
+        self.smooth = smooth
+        self.gamma = gamma
+        self.curved = (set() if smooth is None or gamma is None
+                       else {int(j) for j in smooth.feature})
+
+    def is_linear(self, j: int) -> bool:
+        """Whether input ``j``'s term is ``beta x`` alone."""
+        return j not in self.curved
+
+    def at(self, j: int, values: np.ndarray, draws: np.ndarray | None = None) -> np.ndarray:
+        """``g_skj`` at each of ``values`` (n,) for every draw: (draw, crime, n)."""
+        v = np.asarray(values, dtype=float)
+        beta = self.beta if draws is None else self.beta[draws]
+        out = beta[:, :, j, None] * v[None, None, :]
+        if j in self.curved:
+            cols, b = self.smooth.columns_of(j, v)
+            gamma = (self.gamma if draws is None else self.gamma[draws])[:, :, cols]
+            out = out + np.einsum("nm,skm->skn", b, gamma)
+        return out
+
+    def per_draw(self, j: int, values: np.ndarray, draws: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """``g_skj`` at one value per draw (``values``: (draw,)): (draw, crime)."""
+        v = np.asarray(values, dtype=float)
+        beta = self.beta if draws is None else self.beta[draws]
+        out = beta[:, :, j] * v[:, None]
+        if j in self.curved:
+            cols, b = self.smooth.columns_of(j, v)
+            gamma = (self.gamma if draws is None else self.gamma[draws])[:, :, cols]
+            out = out + np.einsum("sm,skm->sk", b, gamma)
+        return out
+
+    def zero(self, j: int) -> bool:
+        """Whether input ``j``'s term is 0 in every draw."""
+        if np.any(self.beta[:, :, j]):
+            return False
+        if j in self.curved:
+            cols, _ = self.smooth.columns_of(j, np.zeros(1))
+            return not np.any(self.gamma[:, :, cols])
+        return True
+
+
+def _centre_log_odds(fm: FittedModel, panel: xr.Dataset, origin_year: int,
+                     mu: np.ndarray) -> tuple[np.ndarray, _InputEffects, Any]:
+    """Log-odds draws with every input at its predictive centre, and the input effects.
+
+    Returns ``eta (draw, country, crime)``, the input effects and the origin
+    design.
     """
     from r2p_models.model.design import DesignError
     from r2p_models.model.predict import _origin, _terms, posterior_arrays
 
     if fm.standardisation.rules is not None:
-        # the decomposition and the VOI rest on a log-odds linear in the inputs
+        # the decomposition and the VOI rest on a log-odds additive in the inputs
         raise DesignError("information gaps: not available for a model with interaction "
-                          "rules ([model] rules), whose log-odds are not linear in the "
+                          "rules ([model] rules), whose log-odds are not additive in the "
                           "indicators")
     od = _origin(fm, panel, origin_year, None)
     t = _terms(fm, od)
-    beta = posterior_arrays(fm)["beta"]
+    post = posterior_arrays(fm)
+    effects = _InputEffects(post["beta"], fm.standardisation.smooth, post.get("beta_smooth"))
     # the episode history does not depend on the indicators: part of the centre
     eta = (t["intercept"] + t["region"] + t["country"] + t["missing"].sum(-1)
-           + t["history"].sum(-1) + np.einsum("cj,skj->sck", mu, beta))
-    return eta, beta, od
+           + t["history"].sum(-1) + np.einsum("cj,skj->sck", mu, effects.beta))
+    for j in effects.curved:  # the smooth terms at the centres
+        g = effects.at(j, mu[:, j])  # (draw, crime, country)
+        eta = eta + (g - effects.beta[:, :, j, None] * mu[None, None, :, j]).transpose(0, 2, 1)
+    return eta, effects, od
 
 
-def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np.ndarray,
-              top_n: int, n_nodes: int, rng: np.random.Generator, voi_draws: int | None = None,
+def _gap_core(eta_c: np.ndarray, effects: _InputEffects | np.ndarray, tau: np.ndarray,
+              eligible: np.ndarray, top_n: int, n_nodes: int, rng: np.random.Generator,
+              voi_draws: int | None = None, mu: np.ndarray | None = None,
               ) -> dict[str, np.ndarray]:
     """The decomposition and the VOI on arrays (see the module docstring).
 
@@ -250,8 +320,8 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
     ----------
     eta_c : ndarray (draw, country, crime)
         Log-odds draws with every input at its predictive centre.
-    beta : ndarray (draw, crime, indicator)
-        Coefficient draws (standardised scale).
+    effects : _InputEffects or ndarray (draw, crime, indicator)
+        Each input's term; an array is a linear effect's coefficient draws.
     tau : ndarray (country, indicator)
         Predictive sd of each input (0: known).
     eligible : ndarray of bool (country, crime)
@@ -261,6 +331,8 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
         Draws the uncertain inputs once per posterior draw.
     voi_draws : int, optional
         At most this many posterior draws (evenly spaced) in the VOI integrals.
+    mu : ndarray (country, indicator), optional
+        Predictive centre of each input (needed only for smooth effects).
 
     Returns
     -------
@@ -269,15 +341,34 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
         ``p_top_n`` (country, crime), ``voi_p``, ``voi_top_n`` (country, crime,
         indicator).
     """
+    if not isinstance(effects, _InputEffects):
+        effects = _InputEffects(effects)
+    beta = effects.beta
     S, C, K = eta_c.shape
     J = beta.shape[2]
-    var_param = eta_c.var(axis=0)
+    q = ndtri((np.arange(n_nodes) + 0.5) / n_nodes)
     var_ind = np.einsum("kj,cj->ckj", (beta**2).mean(axis=0), tau**2)
+    centre = eta_c.copy()  # E[eta | draw]: a smooth term's mean over its input differs
+    uncertain = tau > 0
+    for c, j in zip(*np.nonzero(uncertain), strict=True):
+        if effects.is_linear(j):
+            continue
+        g = effects.at(j, mu[c, j] + tau[c, j] * q)  # (draw, crime, node)
+        var_ind[c, :, j] = g.var(axis=2).mean(axis=0)
+        centre[:, c, :] += g.mean(axis=2) - effects.at(j, mu[c, j:j + 1])[:, :, 0]
+    var_param = centre.var(axis=0)
     # Latin hypercube: each input's draws are the S quantile nodes in a random order, so
     # one input's marginal is matched exactly and the inputs are paired at random
     nodes = ndtri((np.arange(S) + 0.5) / S)
     z = nodes[np.argsort(rng.random((S, C, J)), axis=0)] * tau[None]
     eta = eta_c + np.einsum("scj,skj->sck", z, beta)
+    shift = {}  # a smooth input's draws: g(mu + z) - g(mu) in place of beta z
+    for c, j in zip(*np.nonzero(uncertain), strict=True):
+        if effects.is_linear(j):
+            continue
+        g0 = effects.at(j, mu[c, j:j + 1])[:, :, 0]
+        shift[c, j] = effects.per_draw(j, mu[c, j] + z[:, c, j]) - g0
+        eta[:, c, :] += shift[c, j] - z[:, c, j, None] * beta[:, :, j]
     p_mean = expit(eta).mean(axis=0)
     # per (draw, crime) the N-th and (N+1)-th highest log-odds among eligible countries
     masked = np.where(eligible[None], eta, -np.inf)
@@ -290,18 +381,23 @@ def _gap_core(eta_c: np.ndarray, beta: np.ndarray, tau: np.ndarray, eligible: np
     thr = np.where(masked >= nth[:, None, :], nth1[:, None, :], nth[:, None, :])
     thr = np.where((n_el <= top_n)[None, None, :], -np.inf, thr)
     p_top = np.where(eligible, (eta > thr).mean(axis=0), np.nan)
-    q = ndtri((np.arange(n_nodes) + 0.5) / n_nodes)
     keep = (np.arange(S) if voi_draws is None or S <= voi_draws
             else np.linspace(0, S - 1, voi_draws).round().astype(int))
     eta_v, thr_v, beta_v, z_v = eta[keep], thr[keep], beta[keep], z[keep]
     voi_p = np.zeros((C, K, J))
     voi_top = np.where(eligible[:, :, None], 0.0, np.nan) * np.ones((C, K, J))
-    for c, j in zip(*np.nonzero(tau > 0), strict=True):
-        b = beta_v[:, :, j]  # (S, K)
-        if not np.any(b):
+    for c, j in zip(*np.nonzero(uncertain), strict=True):
+        if effects.zero(j):
             continue
-        base = eta_v[:, c, :] - z_v[:, c, j, None] * b  # (S, K): input j's draws removed
-        eta_m = base[None] + b[None] * (tau[c, j] * q)[:, None, None]  # (M, S, K)
+        if effects.is_linear(j):
+            b = beta_v[:, :, j]  # (S, K)
+            base = eta_v[:, c, :] - z_v[:, c, j, None] * b  # (S, K): input j's draws removed
+            eta_m = base[None] + b[None] * (tau[c, j] * q)[:, None, None]  # (M, S, K)
+        else:
+            base = eta_v[:, c, :] - shift[c, j][keep]
+            g = effects.at(j, mu[c, j] + tau[c, j] * q, keep)  # (S, K, M)
+            g0 = effects.at(j, mu[c, j:j + 1], keep)  # (S, K, 1)
+            eta_m = base[None] + (g - g0).transpose(2, 0, 1)  # (M, S, K)
         pm = expit(eta_m).mean(axis=1)  # (M, K)
         voi_p[c, :, j] = np.abs(pm - pm.mean(axis=0)).mean(axis=0)
         el = eligible[c]
@@ -369,11 +465,11 @@ def information_gaps(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
         voi_draws = _check_positive_int(voi_draws, "voi_draws", 10)
     unc = input_uncertainty(fm, panel, origin_year)
     mu, tau = unc["mu"].values, unc["tau"].values
-    eta_c, beta, od = _centre_log_odds(fm, panel, origin_year, mu)
+    eta_c, effects, od = _centre_log_odds(fm, panel, origin_year, mu)
     eligible = od.at_risk.astype(bool)
     seed = int(fm.meta.get("seed", fm.config.seed))
-    core = _gap_core(eta_c, beta, tau, eligible, top_n, n_nodes,
-                     _seeded(seed, "infogap", str(origin_year)), voi_draws)
+    core = _gap_core(eta_c, effects, tau, eligible, top_n, n_nodes,
+                     _seeded(seed, "infogap", str(origin_year)), voi_draws, mu)
     kinds = unc["kind"].values
     var_ind = core["var_ind"]
     var_miss = (var_ind * (kinds == "missing")[:, None, :]).sum(-1)

@@ -5,12 +5,16 @@ For observation ``(country c, origin year t, crime k)`` (see :mod:`r2p_models.mo
     logit P(onset in t+1..t+h | at risk) =
         alpha[k] + a_region[r(c), k] + a_country[c, k]
         + sum_j beta[k, j] x[c, t, j] + sum_f beta_missing[k, f] flag[c, t, f]
-        + sum_r beta_rule[k, r] rule[c, t, r]
+        + sum_r beta_rule[k, r] rule[c, t, r] + sum_m beta_smooth[k, m] smooth[c, t, m]
 
 The rule columns (``[model] rules``, none by default) are threshold conjunctions of the
 indicators found on the training cells (:mod:`r2p_models.model.rules`); their effects
 have the prior of an indicator relevant to every crime, like the missingness flags, with
 its sd scaled by ``[model] rule_scale`` (``Priors.rule_scale``).
+The smooth columns (``[model] smooth``, none by default) are cubic B-spline bases of the
+continuous indicators (:mod:`r2p_models.model.smooth`); each has the prior of its
+indicator's effect (relevant to the crimes the indicator is), its sd scaled by
+``[model] smooth_scale`` (``Priors.smooth_scale``).
 With ``[model] history`` the log-odds also hold ``sum_k' beta_history[k, k'] h[c, t, k']``,
 the episode history of every crime (:mod:`r2p_models.model.design`), one effect per
 pair with prior ``Normal(0, 1)``: the cross-crime precursors (an episode of war crimes
@@ -118,6 +122,9 @@ class Priors:
     rule_scale : float
         Prior sd of the interaction rules' effects as a fraction of the indicators'
         (``[model] rule_scale``; a fit sets it from the config).
+    smooth_scale : float
+        Prior sd of the smooth terms' effects as a multiple of the indicators'
+        (``[model] smooth_scale``; a fit sets it from the config).
     alpha_center : float, optional
         Prior mean of every intercept; by default the logit of each crime's training base
         rate (simulation-based calibration needs a prior that does not look at the data).
@@ -144,6 +151,7 @@ class Priors:
     lkj_eta: float = 2.0
     history_sd: float = 1.0
     rule_scale: float = 1.0
+    smooth_scale: float = 1.0
     alpha_center: float | None = None
     learn_scale: bool = True
 
@@ -161,6 +169,7 @@ def _coords(design: Design) -> dict[str, list[str]]:
         "indicator": list(design.indicators),
         "flag": list(design.flag_names),
         "rule": list(design.rule_names),
+        "smooth": list(design.smooth_names),
         "history": list(design.history_names),
     }
 
@@ -170,8 +179,14 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
     K = len(design.crimes)
     F = len(design.flag_names)
     R = len(design.rule_names)
-    # missingness flags and interaction rules are relevant to every crime
-    rel = np.concatenate([design.relevance, np.ones((K, F + R), dtype=bool)], axis=1)
+    M = len(design.smooth_names)
+    # missingness flags and interaction rules are relevant to every crime, a smooth
+    # column to the crimes its indicator is relevant to
+    sm = design.standardisation.smooth
+    rel_smooth = (design.relevance @ sm.share_matrix(len(design.indicators)).T > 0
+                  if M else np.zeros((K, 0), dtype=bool))
+    rel = np.concatenate([design.relevance, np.ones((K, F + R), dtype=bool), rel_smooth],
+                         axis=1)
     dims_all = ("crime", "term")
     if variant == "pooled":
         if priors.learn_scale:
@@ -208,14 +223,18 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
         scale = pt.where(rel, tau, priors.off_sd)
         b = rel * mu[None, :] + scale * z
     J = len(design.indicators)
-    if R and priors.rule_scale != 1.0:  # the rules' effects: a fraction of the prior sd
-        b = pt.concatenate([b[:, :J + F], priors.rule_scale * b[:, J + F:]], axis=1)
+    factor = np.concatenate([np.ones(J + F), np.full(R, priors.rule_scale),
+                             np.full(M, priors.smooth_scale)])
+    if np.any(factor != 1.0):  # rules and smooth terms: their own multiple of the sd
+        b = b * factor[None, :]
     beta = pm.Deterministic("beta", b[:, :J], dims=("crime", "indicator"))
     beta_missing = None
     if F:  # no zero-size variable when nothing is ever missing
         beta_missing = pm.Deterministic("beta_missing", b[:, J:J + F], dims=("crime", "flag"))
     if R:
-        pm.Deterministic("beta_rule", b[:, J + F:], dims=("crime", "rule"))
+        pm.Deterministic("beta_rule", b[:, J + F:J + F + R], dims=("crime", "rule"))
+    if M:
+        pm.Deterministic("beta_smooth", b[:, J + F + R:], dims=("crime", "smooth"))
     return b, beta, beta_missing
 
 
@@ -329,8 +348,10 @@ def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.nda
     C, Ts, _ = x.shape
     blank = (w.max(axis=2) == 0)[:, :, None]
     rule_x = design.rule_x[:, span] if design.rule_names else np.zeros((C, Ts, 0))
+    smooth_x = design.smooth_x[:, span] if design.smooth_names else np.zeros((C, Ts, 0))
     hist = design.history[:, span] if design.history_names else np.zeros((C, Ts, 0))
-    Z = np.concatenate([np.where(blank, 0.0, v) for v in (x, flags, rule_x, hist)], axis=2)
+    Z = np.concatenate([np.where(blank, 0.0, v) for v in (x, flags, rule_x, smooth_x, hist)],
+                       axis=2)
     K = len(design.crimes)
     center = (logit(design.base_rate) if priors.alpha_center is None
               else np.full(K, priors.alpha_center))
@@ -359,9 +380,10 @@ def build_model(design: Design, variant: str = "hierarchical",
     -------
     pymc.Model
         Free parameters and the deterministics ``alpha``, ``beta``, ``beta_missing``,
-        ``beta_rule`` (the interaction rules' effects), ``beta_history`` (the episode
-        history's, per pair of crimes), ``a_region``, ``a_country``,
-        ``sigma_country``, ``corr_country`` (those the variant has). The likelihood is a
+        ``beta_rule`` (the interaction rules' effects), ``beta_smooth`` (the smooth
+        terms'), ``beta_history`` (the episode history's, per pair of crimes),
+        ``a_region``, ``a_country``, ``sigma_country``, ``corr_country`` (those the
+        variant has). The likelihood is a
         ``Potential`` named ``loglik``; no per-observation quantity is stored in a trace.
     """
     if variant not in VARIANTS:
@@ -371,7 +393,7 @@ def build_model(design: Design, variant: str = "hierarchical",
     J = len(design.indicators)
     coords = _coords(design)
     coords["term"] = [*design.indicators, *(f"missing:{f}" for f in design.flag_names),
-                      *design.rule_names]
+                      *design.rule_names, *design.smooth_names]
     with pm.Model(coords=coords) as model:
         data = model_data(design, priors)
         # The prior is on the *marginal* intercept alpha_m ~ log-odds of an average-risk

@@ -92,6 +92,7 @@ from r2p_models.crimes import CRIMES, indicator_relevance, parse_risk_factors
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
 from r2p_models.model.rules import RuleSet, learn_rules
+from r2p_models.model.smooth import SplineSet, learn_splines
 from r2p_models.outcomes import at_risk_at_origin, at_risk_mask, horizon_outcome
 
 __all__ = [
@@ -145,6 +146,9 @@ class Standardisation:
         history``).
     history_mean : ndarray, shape (n_history,)
         Training mean of each history column (the columns are centred).
+    smooth : SplineSet, optional
+        B-spline bases of the continuous indicators, placed on the training cells
+        (:mod:`r2p_models.model.smooth`); None without ``[model] smooth``.
     """
 
     indicators: tuple[str, ...]
@@ -156,11 +160,24 @@ class Standardisation:
     rules: RuleSet | None = None
     history_crimes: tuple[str, ...] = ()
     history_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    smooth: SplineSet | None = None
 
     @property
     def history_names(self) -> tuple[str, ...]:
         """Column names of the episode-history terms (``history:<crime>``)."""
         return tuple(f"history:{k}" for k in self.history_crimes)
+
+    @property
+    def smooth_names(self) -> tuple[str, ...]:
+        """Column names of the smooth terms (empty without them)."""
+        return () if self.smooth is None else self.smooth.names(self.indicators)
+
+    def smooth_columns(self, x_std: np.ndarray) -> np.ndarray:
+        """The model's smooth-term columns for standardised indicators (...,
+        n_indicator); zero columns without smooth terms."""
+        if self.smooth is None:
+            return np.zeros((*x_std.shape[:-1], 0))
+        return self.smooth.transform(x_std)
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -205,6 +222,8 @@ class Standardisation:
         if self.history_crimes:
             ds = ds.assign(history_mean=(("history",), np.asarray(self.history_mean, float)))
             ds = ds.assign_coords(history=list(self.history_crimes))
+        if self.smooth is not None:
+            ds = ds.merge(self.smooth.to_dataset())
         return ds if self.rules is None else ds.merge(self.rules.to_dataset())
 
     @classmethod
@@ -224,6 +243,7 @@ class Standardisation:
                             if "history_mean" in ds else ()),
             history_mean=(ds["history_mean"].values.astype(float) if "history_mean" in ds
                           else np.zeros(0)),
+            smooth=SplineSet.from_dataset(ds),
         )
 
 
@@ -299,6 +319,9 @@ class Design:
     history : ndarray, shape (n_country, n_year, n_history)
         Centred episode-history columns (see the module docstring; no columns without
         ``history``).
+    smooth_x : ndarray, shape (n_country, n_year, n_smooth)
+        The smooth-term columns (:mod:`r2p_models.model.smooth`; no columns without
+        ``smooth``).
     """
 
     countries: tuple[str, ...]
@@ -323,11 +346,17 @@ class Design:
     impute_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rule_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     history: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    smooth_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
 
     @property
     def history_names(self) -> tuple[str, ...]:
         """Column names of the episode-history terms (empty without them)."""
         return self.standardisation.history_names
+
+    @property
+    def smooth_names(self) -> tuple[str, ...]:
+        """Column names of the smooth terms (empty without them)."""
+        return self.standardisation.smooth_names
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -485,6 +514,7 @@ def build_design(
     rules: int = 0,
     rule_seed: int = 0,
     history: bool = False,
+    smooth: int = 0,
 ) -> Design:
     """Build the dense design of a panel for one horizon.
 
@@ -512,6 +542,9 @@ def build_design(
         Random state of the rule search.
     history : bool
         Add the episode-history columns (see the module docstring).
+    smooth : int
+        Knots of the B-spline bases of the continuous indicators (0: no smooth terms; see
+        :mod:`r2p_models.model.smooth`), placed on the usable cells.
 
     Returns
     -------
@@ -618,6 +651,9 @@ def build_design(
     if rules:
         std = replace(std, rules=learn_rules(x_std, y, w, int(rules), seed=rule_seed))
     rule_x = std.rule_columns(x_std)
+    if smooth:
+        std = replace(std, smooth=learn_splines(x_std, used_cy, int(smooth)))
+    smooth_x = std.smooth_columns(x_std)
     hist = np.zeros((C, T, 0))
     if history:
         raw_hist = episode_history(onset, ongoing)
@@ -665,6 +701,7 @@ def build_design(
         impute_sd=impute_sd,
         rule_x=rule_x,
         history=hist,
+        smooth_x=smooth_x,
     )
 
 
@@ -698,6 +735,7 @@ class OriginDesign:
     crimes: tuple[str, ...]
     rules: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (country, rule)
     history: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (country, crime')
+    smooth: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (country, column)
 
 
 def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standardisation,
@@ -749,6 +787,7 @@ def origin_design(panel: xr.Dataset, origin_year: int, standardisation: Standard
         crimes=crimes,
         rules=standardisation.rule_columns(x_std),
         history=_origin_history(panel, int(origin_year), standardisation),
+        smooth=standardisation.smooth_columns(x_std),
     )
 
 

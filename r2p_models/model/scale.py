@@ -151,7 +151,7 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             break  # nothing was known yet to train on
         inner = build_design(panel, horizon=h, through=s, train_at_risk=config.train_at_risk,
                              rules=config.rules, rule_seed=config.seed,
-                             history=config.history)
+                             history=config.history, smooth=config.smooth)
         od = origin_design(panel, s, inner.standardisation, inner.crimes)
         rows = np.array([pos[c] for c in od.countries])
         si = years.index(s)
@@ -165,10 +165,13 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
             if yk.size == 0 or yk.min() == yk.max() or not at_risk.any():
                 continue  # nothing to learn (no onset yet) or nothing to forecast
             # columns scaled so the ridge's prior sd of each effect is the model's: rules
-            # rule_scale times the effect scale, the episode history its own fixed sd
-            a = config.rule_scale
-            X = np.concatenate([inner.x, inner.flags, a * inner.rule_x], axis=2)[wk]
-            Xt = np.concatenate([od.x, od.flags, a * od.rules], axis=1)[at_risk]
+            # rule_scale and smooth terms smooth_scale times the effect scale, the episode
+            # history its own fixed sd
+            a, m = config.rule_scale, config.smooth_scale
+            X = np.concatenate([inner.x, inner.flags, a * inner.rule_x, m * inner.smooth_x],
+                               axis=2)[wk]
+            Xt = np.concatenate([od.x, od.flags, a * od.rules, m * od.smooth],
+                                axis=1)[at_risk]
             H, Ht = inner.history[wk], od.history[at_risk]
             for g, sd in enumerate(grid):
                 hsd = Priors().history_sd / sd  # (h is the horizon)
