@@ -50,7 +50,8 @@ predictive distribution independently of the draw ``s``, the law of total varian
 
 For a linear effect ``E[g(x_j)] = g(mu_j)`` and ``Var(g(x_j)) = beta_skj**2 tau_j**2``, in
 closed form (exact given the posterior draws, no simulation); for a smooth effect both
-moments are taken over the ``n_nodes`` quantile nodes of ``x_j`` described below.
+moments are taken by Gauss-Hermite quadrature with :data:`HERMITE_NODES` nodes (exact for
+a polynomial of degree below twice that; the spline is piecewise cubic).
 
 The *gap share* is the second term over the sum; it splits into a missing-value part and
 an unreliable-source part (and by indicator). A country with no missing value and no
@@ -118,6 +119,8 @@ __all__ = [
     "voi_table",
 ]
 
+#: Gauss-Hermite nodes of the moments of a smooth input's term (see the module docstring).
+HERMITE_NODES = 64
 #: Kinds of information gap of one (country, indicator) at the origin ("" = none).
 GAP_KINDS = ("missing", "unreliable")
 _RANK_KEYS = ("share_gap", "voi_p", "voi_top_n", "var_gap")
@@ -350,12 +353,15 @@ def _gap_core(eta_c: np.ndarray, effects: _InputEffects | np.ndarray, tau: np.nd
     var_ind = np.einsum("kj,cj->ckj", (beta**2).mean(axis=0), tau**2)
     centre = eta_c.copy()  # E[eta | draw]: a smooth term's mean over its input differs
     uncertain = tau > 0
+    gh_x, gh_w = np.polynomial.hermite_e.hermegauss(HERMITE_NODES)
+    gh_w = gh_w / gh_w.sum()
     for c, j in zip(*np.nonzero(uncertain), strict=True):
         if effects.is_linear(j):
             continue
-        g = effects.at(j, mu[c, j] + tau[c, j] * q)  # (draw, crime, node)
-        var_ind[c, :, j] = g.var(axis=2).mean(axis=0)
-        centre[:, c, :] += g.mean(axis=2) - effects.at(j, mu[c, j:j + 1])[:, :, 0]
+        g = effects.at(j, mu[c, j] + tau[c, j] * gh_x)  # (draw, crime, node)
+        m1 = g @ gh_w
+        var_ind[c, :, j] = np.maximum((g**2) @ gh_w - m1**2, 0.0).mean(axis=0)
+        centre[:, c, :] += m1 - effects.at(j, mu[c, j:j + 1])[:, :, 0]
     var_param = centre.var(axis=0)
     # Latin hypercube: each input's draws are the S quantile nodes in a random order, so
     # one input's marginal is matched exactly and the inputs are paired at random

@@ -1,0 +1,143 @@
+"""Smooth terms (r2p_models.model.smooth): the basis, its settings, and information gaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from r2p_models.config import ConfigError, ModelConfig
+from r2p_models.infogap import _gap_core, _InputEffects
+from r2p_models.model.smooth import DEGREE, MIN_DISTINCT, SplineSet, learn_splines
+
+
+def _panel_x(seed: int = 0, C: int = 40, T: int = 25) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(C, T, 3))
+    x[..., 1] = rng.random((C, T)) < 0.3  # binary: stays linear
+    # mostly 0 with a continuous tail: the lower quantile knots coincide
+    x[..., 2] = np.where(rng.random((C, T)) < 0.6, 0.0, rng.exponential(1.0, (C, T)))
+    return x
+
+
+def test_basis_is_scikit_learns_spline_transformer():
+    """The columns are those of SplineTransformer(knots="quantile",
+    extrapolation="constant") fitted on the training cells, inside and outside the
+    training range."""
+    from sklearn.preprocessing import SplineTransformer
+
+    x = _panel_x()
+    used = np.ones(x.shape[:2], dtype=bool)
+    used[:, -5:] = False  # the last years are not training cells
+    s = learn_splines(x, used, 5)
+    assert list(s.feature) == [0, 2] and s.per_feature == 5 + DEGREE - 1
+    ref = SplineTransformer(n_knots=5, degree=DEGREE, knots="quantile",
+                            extrapolation="constant").fit(x[used][:, [0]])
+    test = np.concatenate([x[:, :, 0].ravel(), [-50.0, 50.0]])
+    grid = np.zeros((test.size, 3))
+    grid[:, 0] = test
+    np.testing.assert_allclose(s.basis(grid)[:, :s.per_feature], ref.transform(test[:, None]),
+                               atol=1e-12)
+    # the model's columns are centred and scaled on the training cells
+    cols = s.transform(x[used])
+    np.testing.assert_allclose(cols.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(cols.std(axis=0), 1.0, atol=1e-12)
+    # one indicator's columns alone are the same columns
+    where, own = s.columns_of(2, x[:, :, 2].ravel())
+    np.testing.assert_allclose(own, s.transform(x).reshape(-1, len(s))[:, where])
+    assert s.columns_of(1, np.zeros(3))[1].shape == (3, 0)
+
+
+def test_knots_are_evenly_spaced_where_quantiles_coincide():
+    x = _panel_x()
+    s = learn_splines(x, np.ones(x.shape[:2], dtype=bool), 4)
+    t = s.knots[1][DEGREE:-DEGREE]  # indicator 2's base knots
+    v = x[..., 2]
+    np.testing.assert_allclose(t, np.linspace(v.min(), v.max(), 4))
+    # the basis is a partition of unity inside the range and constant outside it
+    b = s.basis(np.array([[0.0, 0.0, -3.0], [0.0, 0.0, 0.5], [0.0, 0.0, 99.0],
+                          [0.0, 0.0, v.max()]]))[:, s.per_feature:]
+    np.testing.assert_allclose(b.sum(axis=1), 1.0)
+    np.testing.assert_allclose(b[2], b[3])
+
+
+def test_few_valued_indicators_get_no_smooth_terms():
+    x = np.zeros((10, 10, 2))
+    x[..., 0] = np.arange(100).reshape(10, 10) % (MIN_DISTINCT)  # MIN_DISTINCT values
+    x[..., 1] = np.arange(100).reshape(10, 10) % (MIN_DISTINCT + 1)
+    s = learn_splines(x, np.ones((10, 10), dtype=bool), 4)
+    assert list(s.feature) == [1]
+    assert learn_splines(x[..., :1], np.ones((10, 10), dtype=bool), 4) is None
+
+
+def test_saved_set_round_trips():
+    x = _panel_x(3)
+    s = learn_splines(x, np.ones(x.shape[:2], dtype=bool), 4)
+    back = SplineSet.from_dataset(s.to_dataset())
+    np.testing.assert_array_equal(back.transform(x), s.transform(x))
+    assert s.names(("a", "b", "c"))[:2] == ("smooth:a:0", "smooth:a:1")
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"smooth": 2}, r"smooth = 2: expected 0 .* from 3 to 12"),
+    ({"smooth": 13}, "smooth = 13"),
+    ({"smooth": 1.5}, "smooth = 1.5"),
+    ({"smooth": 4, "missing": "bayes"}, "needs missing = \"carry_forward\""),
+    ({"smooth_scale": 0}, r"smooth_scale = 0: expected a number in \(0, 4\]"),
+    ({"smooth_scale": True}, "smooth_scale = True"),
+])
+def test_bad_smooth_settings_are_refused(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        ModelConfig(**kw)
+
+
+# --- information gaps of a smooth input --------------------------------------------------
+
+
+def _one_smooth_input(seed: int = 0) -> tuple[SplineSet, np.ndarray, np.ndarray]:
+    x = np.random.default_rng(seed).normal(size=(60, 30, 1))
+    s = learn_splines(x, np.ones((60, 30), dtype=bool), 5)
+    rng = np.random.default_rng(seed + 1)
+    beta = rng.normal(0.3, 0.05, size=(200, 1, 1))
+    gamma = rng.normal(0.0, 0.4, size=(200, 1, len(s)))
+    return s, beta, gamma
+
+
+def test_gap_variance_of_a_smooth_input_is_its_variance_over_the_input():
+    """Var over x ~ Normal(mu, tau^2) of g(x) = beta x + B(x) gamma, averaged over the
+    draws: the quadrature against a fine-grid integral of the same function."""
+    s, beta, gamma = _one_smooth_input()
+    eff = _InputEffects(beta, s, gamma)
+    mu, tau = np.array([[0.4]]), np.array([[0.8]])
+    eta_c = -3.0 + eff.at(0, mu[0]).reshape(200, 1, 1)  # (draw, country, crime) at mu
+    core = _gap_core(eta_c, eff, tau, np.ones((1, 1), bool), 1, 400,
+                     np.random.default_rng(0), mu=mu)
+    grid = np.linspace(mu[0, 0] - 8 * tau[0, 0], mu[0, 0] + 8 * tau[0, 0], 20001)
+    w = norm.pdf(grid, mu[0, 0], tau[0, 0])
+    w /= w.sum()
+    g = eff.at(0, grid)[:, 0, :]  # (draw, grid)
+    m1 = g @ w
+    want = ((g**2) @ w - m1**2).mean()
+    np.testing.assert_allclose(core["var_ind"][0, 0, 0], want, rtol=2e-3)
+    # the parameter part is the spread over draws of the mean over the input (here the
+    # rest of the log-odds is the same in every draw)
+    np.testing.assert_allclose(core["var_param"][0, 0], m1.var(), rtol=2e-3)
+
+
+def test_voi_of_a_smooth_input_is_zero_without_effect_and_grows_with_uncertainty():
+    s, beta, gamma = _one_smooth_input(4)
+    mu = np.zeros((3, 1))
+    eta_c = np.full((200, 3, 1), -2.0)
+    eligible = np.ones((3, 1), bool)
+
+    def voi(b, g, tau):
+        return _gap_core(eta_c, _InputEffects(b, s, g), tau, eligible, 1, 50,
+                         np.random.default_rng(1), mu=mu)["voi_p"][:, 0, 0]
+
+    tau = np.array([[0.2], [0.6], [1.2]])
+    assert np.all(voi(0 * beta, 0 * gamma, tau) == 0.0)
+    v = voi(beta, gamma, tau)
+    assert 0 < v[0] < v[1] < v[2]
+    # a linear-only effect gives the closed-form linear path's VOI
+    lin = _gap_core(eta_c, beta, tau, eligible, 1, 50, np.random.default_rng(1))["voi_p"]
+    np.testing.assert_allclose(voi(beta, 0 * gamma, tau), lin[:, 0, 0], rtol=1e-12)
