@@ -140,7 +140,7 @@ def forecast_rows(draws: xr.DataArray, origin: int, horizon: int) -> pd.DataFram
     draws : xarray.DataArray
         Dims ``(country, crime, draw)``; NaN marks cases without a forecast. Where the
         draws carry an ``at_risk(country, crime)`` coordinate (as
-        :meth:`~r2p_models.model.fit.FittedModel.predict` gives them), cases where it is
+        :meth:`~r2p_models.model.fitted.FittedModel.predict` gives them), cases where it is
         False get no row either: a country with an episode under way or beginning in the
         origin year is not at risk of onset, so no onset forecast is issued, scored or
         put on a watchlist for it (the rule of :func:`r2p_models.forecast.summarise` and

@@ -28,7 +28,7 @@ import xarray as xr
 from r2p_models.crimes import RISK_FACTORS
 
 if TYPE_CHECKING:
-    from r2p_models.model.fit import FittedModel
+    from r2p_models.model.fitted import FittedModel
 
 __all__ = [
     "QUANTILES",

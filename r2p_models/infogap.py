@@ -107,7 +107,7 @@ from r2p_models.errors import InputError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from r2p_models.model.fit import FittedModel
+    from r2p_models.model.fitted import FittedModel
 
 __all__ = [
     "GAP_KINDS",

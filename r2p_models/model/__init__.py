@@ -12,23 +12,24 @@ Modules: :mod:`~r2p_models.model.design` (outcome within the horizon, at-risk ma
 standardisation and missing data: read its docstring for the rules),
 :mod:`~r2p_models.model.build` (the PyMC model and its variants),
 :mod:`~r2p_models.model.scale` (learned, fixed or cross-validated effect scale),
-:mod:`~r2p_models.model.fit` (samplers, convergence checks, :class:`FittedModel`),
-:mod:`~r2p_models.model.predict`, :mod:`~r2p_models.model.io` (netCDF files),
-:mod:`~r2p_models.model.compare` (PSIS-LOO between variants).
+:mod:`~r2p_models.model.fit` (samplers, the sampler cache, convergence checks and
+retries), :mod:`~r2p_models.model.fitted` (:class:`FittedModel`, its convergence report and
+its netCDF file), :mod:`~r2p_models.model.predict` (forecast draws and log-odds terms),
+:mod:`~r2p_models.model.compare` (PSIS-LOO between variants);
+:mod:`~r2p_models.model.io` keeps the file functions' old import path.
 """
 
 from r2p_models.model.build import VARIANTS, Priors, build_model
 from r2p_models.model.design import Design, DesignError, build_design
-from r2p_models.model.fit import (
+from r2p_models.model.fit import ConvergenceWarning, check_convergence, config_hash, fit
+from r2p_models.model.fitted import (
     ConvergenceError,
     ConvergenceReport,
-    ConvergenceWarning,
     FittedModel,
-    check_convergence,
-    config_hash,
-    fit,
+    ModelFileError,
+    load_model,
+    save_model,
 )
-from r2p_models.model.io import ModelFileError, load_model, save_model
 from r2p_models.model.scale import ScaleSelection, select_effect_scale
 
 __all__ = [

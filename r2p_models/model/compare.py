@@ -18,7 +18,8 @@ from scipy.special import log_expit
 
 from r2p_models.config import ModelConfig
 from r2p_models.model.design import Design, DesignError, build_design
-from r2p_models.model.fit import FittedModel, fit
+from r2p_models.model.fit import fit
+from r2p_models.model.fitted import FittedModel
 from r2p_models.model.predict import posterior_arrays
 
 __all__ = ["compare_variants", "loo", "pointwise_loglik"]

@@ -1,11 +1,14 @@
-"""Fitting: samplers, convergence checks and the fitted model.
+"""Fitting: samplers, the sampler cache, convergence checks and retries.
 
-:func:`fit` builds the design and the model, samples it and checks the fit. Every fit is
-checked (:func:`check_convergence`): ``r_hat <= 1.01``, bulk and tail ESS ``>= 400`` and
-no divergent transition, over every parameter kept in the posterior. A failed check
-does not raise: it is a visible status (``FittedModel.diagnostics.ok`` is False,
-``FittedModel.status`` says why), a :class:`ConvergenceWarning` in notebooks, and the CLI
-exits non-zero on it (:meth:`FittedModel.check` with ``raise_on_fail=True`` raises
+:func:`fit` builds the design and the model, samples it, checks the fit and returns a
+:class:`~r2p_models.model.fitted.FittedModel` (that class, its convergence report and its
+file live in :mod:`r2p_models.model.fitted`; they are also importable from here).
+
+Every fit is checked (:func:`check_convergence`): ``r_hat <= 1.01``, bulk and tail ESS
+``>= 400`` and no divergent transition, over every parameter kept in the posterior. A
+failed check does not raise: it is a visible status (``FittedModel.diagnostics.ok`` is
+False, ``FittedModel.status`` says why), a :class:`ConvergenceWarning` in notebooks, and
+the CLI exits non-zero on it (:meth:`FittedModel.check` with ``raise_on_fail=True`` raises
 :class:`ConvergenceError`). ADVI and Pathfinder fits are previews: never ``ok``.
 
 Samplers: ``nutpie`` (default, Numba backend), ``numpyro`` (needs ``jax`` and
@@ -21,8 +24,7 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, replace
 from typing import Any
 
 import arviz as az
@@ -31,7 +33,8 @@ import xarray as xr
 
 from r2p_models.config import PREVIEW_SAMPLERS, ModelConfig
 from r2p_models.model.build import Priors, build_model
-from r2p_models.model.design import Design, DesignError, Standardisation, build_design
+from r2p_models.model.design import Design, DesignError, build_design
+from r2p_models.model.fitted import ConvergenceError, ConvergenceReport, FittedModel
 
 __all__ = [
     "SHARED_SAMPLERS",
@@ -64,67 +67,6 @@ log = logging.getLogger(__name__)
 
 #: Samplers whose fits are checked and retried (ADVI and Pathfinder are previews).
 NUTS_SAMPLERS = ("nutpie", "numpyro", "pymc")
-
-
-class ConvergenceError(RuntimeError):
-    """Raised by :meth:`FittedModel.check` when asked to fail on a failed check."""
-
-
-@dataclass(frozen=True)
-class ConvergenceReport:
-    """Result of a convergence check.
-
-    Attributes
-    ----------
-    ok : bool
-        All checks passed (always False for previews).
-    max_rhat, min_ess_bulk, min_ess_tail : float
-        Worst values over every element of every kept parameter.
-    divergences : int
-    worst : dict
-        The parameter element with the worst value of each figure.
-    sampler : str
-    sampling_seconds : float
-        Wall time of sampling (compilation excluded).
-    compile_seconds : float
-    problems : tuple of str
-        One line per failed check.
-    """
-
-    ok: bool
-    max_rhat: float
-    min_ess_bulk: float
-    min_ess_tail: float
-    divergences: int
-    worst: dict[str, str]
-    sampler: str
-    sampling_seconds: float
-    compile_seconds: float
-    problems: tuple[str, ...] = ()
-
-    @property
-    def min_ess_per_second(self) -> float:
-        """Minimum bulk ESS per second of sampling."""
-        return self.min_ess_bulk / self.sampling_seconds if self.sampling_seconds > 0 else np.nan
-
-    def summary(self) -> str:
-        """One line for logs."""
-        state = "converged" if self.ok else "NOT CONVERGED"
-        line = (f"{state} ({self.sampler}): max r_hat {self.max_rhat:.3f}, min bulk ESS "
-                f"{self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f}, "
-                f"{self.divergences} divergences, {self.sampling_seconds:.1f} s sampling")
-        return line + ("; " + "; ".join(self.problems) if self.problems else "")
-
-    def to_json(self) -> str:
-        """JSON text (stored in a saved model)."""
-        return json.dumps(asdict(self), default=float)
-
-    @classmethod
-    def from_json(cls, text: str) -> ConvergenceReport:
-        """Inverse of :meth:`to_json`."""
-        d = json.loads(text)
-        d["problems"] = tuple(d.get("problems", ()))
-        return cls(**d)
 
 
 def _worst(ds: xr.Dataset, reduce: str) -> tuple[float, str]:
@@ -475,113 +417,6 @@ def _pool_chains(a: az.InferenceData, b: az.InferenceData) -> az.InferenceData:
         right = right.assign_coords(chain=right.chain.values + n)
         groups[g] = xr.concat([left, right], dim="chain")
     return az.InferenceData(**groups)
-
-
-@dataclass
-class FittedModel:
-    """A fitted model: posterior, what is needed to forecast, and its provenance.
-
-    Build one with :func:`fit` or :func:`r2p_models.model.io.load_model`.
-
-    Attributes
-    ----------
-    idata : arviz.InferenceData
-        ``posterior`` (parameters only, no per-observation quantity), ``sample_stats``,
-        ``constant_data`` (standardisation, regions of the training countries).
-    config : ModelConfig
-    diagnostics : ConvergenceReport
-    meta : dict
-        ``config_hash``, ``data_hash``, ``package_version``, ``seed``, ``through``,
-        ``horizon``, ``variant``, ``design_counts`` ...
-    """
-
-    idata: az.InferenceData
-    config: ModelConfig
-    diagnostics: ConvergenceReport
-    meta: dict[str, Any] = field(default_factory=dict)
-    design: Design | None = field(default=None, repr=False)
-
-    # -- convenience views ---------------------------------------------------------
-    @property
-    def status(self) -> str:
-        """``"converged"`` or ``"NOT CONVERGED: <problems>"``."""
-        d = self.diagnostics
-        return "converged" if d.ok else "NOT CONVERGED: " + "; ".join(d.problems)
-
-    @property
-    def crimes(self) -> tuple[str, ...]:
-        return tuple(str(c) for c in self.idata.posterior["crime"].values)
-
-    @property
-    def standardisation(self) -> Standardisation:
-        return Standardisation.from_dataset(self.idata.constant_data)
-
-    @property
-    def horizon(self) -> int:
-        return int(self.config.horizon)
-
-    def check(self, *, raise_on_fail: bool = False) -> ConvergenceReport:
-        """The convergence report; with ``raise_on_fail`` raise :class:`ConvergenceError`."""
-        if raise_on_fail and not self.diagnostics.ok:
-            raise ConvergenceError(self.diagnostics.summary())
-        return self.diagnostics
-
-    def draws(self) -> dict[str, np.ndarray]:
-        """Posterior draws with chains stacked: arrays with a leading draw axis."""
-        from r2p_models.model.predict import posterior_arrays
-
-        return posterior_arrays(self)
-
-    def predict(self, panel: xr.Dataset, origin_year: int, *, horizon: int | None = None,
-                ) -> xr.DataArray:
-        """Posterior draws of P(onset within the horizon | at risk) at an origin year.
-
-        Parameters
-        ----------
-        panel : xarray.Dataset
-            A panel with the model's indicators and crimes, holding ``origin_year``;
-            countries unknown to the model get a country effect drawn from the fitted
-            population distribution (seeded, so repeatable).
-        origin_year : int
-            Predictors are those of this year (missing ones carried forward from the
-            panel's earlier years).
-        horizon : int, optional
-            Must equal the fitted horizon when given.
-
-        Returns
-        -------
-        xarray.DataArray
-            dims ``(country, crime, draw)``, named ``p``, with coordinates ``region``,
-            ``at_risk(country, crime)`` (known at the origin: no episode under way and no
-            onset in the origin year) and attributes origin year, horizon, target years,
-            model status.
-        """
-        from r2p_models.model.predict import predict
-
-        return predict(self, panel, origin_year, horizon=horizon)
-
-    def log_odds_terms(self, panel: xr.Dataset, origin_year: int,
-                       countries: list[str] | None = None) -> xr.Dataset:
-        """Per-draw additive terms of the log-odds (see :func:`r2p_models.forecast.explain`)."""
-        from r2p_models.model.predict import log_odds_terms
-
-        return log_odds_terms(self, panel, origin_year, countries=countries)
-
-    def coefficients(self, scale: str = "raw") -> xr.Dataset:
-        """``alpha`` and ``beta`` draws on the standardised or the raw indicator scale.
-
-        On the raw scale ``beta`` is the change in log-odds per unit of the indicator
-        and ``alpha`` the log-odds with every indicator at 0 and fully observed.
-        """
-        from r2p_models.model.predict import coefficients
-
-        return coefficients(self, scale=scale)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the model to one compressed netCDF file (atomically)."""
-        from r2p_models.model.io import save_model
-
-        return save_model(self, path)
 
 
 def assemble(idata: az.InferenceData, report: ConvergenceReport, design: Design,

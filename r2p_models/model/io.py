@@ -1,163 +1,20 @@
-"""Saving and loading fitted models: one compressed netCDF file per model.
+"""Saving and loading fitted models: the names of :mod:`r2p_models.model.fitted`.
 
-The file is an ArviZ InferenceData (groups ``posterior``, ``sample_stats``,
-``constant_data``) whose global attributes hold everything needed to trust and reuse
-it, in the manner of PyMC-Marketing's ``ModelBuilder``: the model config (JSON), its
-hash, the data hash, the package version, the seed, the format version and the
-convergence report. Per-observation quantities (log-likelihoods, fitted probabilities)
-are never stored, which keeps a full default model to a few tens of MB.
-
-Loading checks the format version (a file written by a newer format is refused with a
-clear message) and, when asked, the config: a file fitted with another config is
-refused rather than silently used.
+A fitted model, its convergence report and its netCDF file live together in
+:mod:`r2p_models.model.fitted` (the file format is described there). This module keeps
+the names that were imported from it before (``from r2p_models.model.io import
+load_model``) working; new code imports them from :mod:`r2p_models.model` or
+:mod:`r2p_models.model.fitted`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import fields
-from pathlib import Path
-from typing import Any
-
-import arviz as az
-
-from r2p_models.atomic import atomic_path
-from r2p_models.config import ModelConfig
-from r2p_models.errors import InputError
-from r2p_models.model.fit import ConvergenceReport, FittedModel
+from r2p_models.model.fitted import (
+    FORMAT_VERSION,
+    MODEL_TYPE,
+    ModelFileError,
+    load_model,
+    save_model,
+)
 
 __all__ = ["FORMAT_VERSION", "MODEL_TYPE", "ModelFileError", "load_model", "save_model"]
-
-#: Version of the file layout; bump when a change makes old readers misread new files.
-#: 2: ``constant_data.x_true_var`` (regression calibration of fused indicators); a
-#: format-1 file loads as a model without calibration, as it was fitted.
-FORMAT_VERSION = 2
-MODEL_TYPE = "r2p-models/onset-logit"
-
-
-class ModelFileError(InputError):
-    """A saved model that cannot be used: unreadable, another format, or another config."""
-
-
-def save_model(fm: FittedModel, path: str | Path) -> Path:
-    """Write a fitted model to ``path`` (compressed netCDF), atomically.
-
-    Parameters
-    ----------
-    fm : FittedModel
-    path : str or Path
-        Target file; its folder must exist.
-
-    Returns
-    -------
-    Path
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ModelFileError(f"{path}: folder {path.parent} does not exist")
-    idata = az.InferenceData(**{g: getattr(fm.idata, g) for g in fm.idata.groups()})
-    attrs: dict[str, Any] = {
-        "model_type": MODEL_TYPE,
-        "format_version": FORMAT_VERSION,
-        "config": json.dumps(fm.config.to_dict(), sort_keys=True),
-        "diagnostics": fm.diagnostics.to_json(),
-        "status": fm.status,
-    }
-    for key, value in fm.meta.items():
-        attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
-    idata.attrs = attrs
-    with atomic_path(path) as tmp:
-        idata.to_netcdf(str(tmp), compress=True, engine="h5netcdf")
-    return path
-
-
-def _config_from_json(text: str, path: Path) -> ModelConfig:
-    raw = json.loads(text)
-    known = {f.name for f in fields(ModelConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ModelFileError(
-            f"{path}: the model's config has settings this version does not know ({unknown}); "
-            "it was written by a newer r2p-models"
-        )
-    try:
-        return ModelConfig(**raw)
-    except ValueError as err:
-        raise ModelFileError(f"{path}: stored config is invalid ({err})") from None
-
-
-def load_model(
-    path: str | Path,
-    expected_config_hash: str | None = None,
-    *,
-    expected_config: ModelConfig | None = None,
-) -> FittedModel:
-    """Read a model written by :func:`save_model`.
-
-    Parameters
-    ----------
-    path : str or Path
-    expected_config_hash : str, optional
-        Refuse the file unless its ``config_hash`` equals this (the hash recorded at fit
-        time: the run config's hash when the CLI fitted it).
-    expected_config : ModelConfig, optional
-        Refuse the file unless it was fitted with these ``[model]`` settings; the error
-        names the settings that differ.
-
-    Returns
-    -------
-    FittedModel
-        Predictions equal those of the model that was saved.
-
-    Raises
-    ------
-    ModelFileError
-        Missing or unreadable file, not an r2p model, a newer format, or another config.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
-    try:
-        idata = az.from_netcdf(path, engine="h5netcdf")
-        for g in idata.groups():  # read everything, then release the file
-            ds = getattr(idata, g)
-            ds.load()
-            ds.close()
-    except Exception as err:  # any reader error becomes one line naming the file
-        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ModelFileError(f"{path}: cannot read model file ({msg})") from None
-    attrs = dict(getattr(idata, "attrs", {}) or {})
-    if attrs.get("model_type") != MODEL_TYPE:
-        raise ModelFileError(f"{path}: not an r2p-models fitted model file")
-    version = int(attrs.get("format_version", -1))
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: model file format {version} is newer than this r2p-models reads "
-            f"(format {FORMAT_VERSION}); upgrade r2p-models"
-        )
-    if version < 1:
-        raise ModelFileError(f"{path}: unknown model file format {version}")
-    config = _config_from_json(str(attrs["config"]), path)
-    if expected_config_hash is not None and attrs.get("config_hash") != expected_config_hash:
-        raise ModelFileError(
-            f"{path}: the model was fitted with another config (config_hash "
-            f"{str(attrs.get('config_hash'))[:12]}..., expected {expected_config_hash[:12]}...); "
-            "refit it with this config"
-        )
-    if expected_config is not None and expected_config != config:
-        diff = [f.name for f in fields(ModelConfig)
-                if getattr(config, f.name) != getattr(expected_config, f.name)]
-        raise ModelFileError(
-            f"{path}: the model was fitted with other [model] settings: "
-            + ", ".join(f"{k} = {getattr(config, k)!r} (expected "
-                        f"{getattr(expected_config, k)!r})" for k in diff)
-        )
-    diagnostics = ConvergenceReport.from_json(str(attrs["diagnostics"]))
-    skip = {"model_type", "format_version", "config", "diagnostics", "status",
-            "created_at", "arviz_version", "inference_library", "inference_library_version",
-            "creation_library", "creation_library_version", "creation_library_language"}
-    meta = {k: v for k, v in attrs.items() if k not in skip}
-    for key in ("seed", "through", "horizon", "attempts", "draws_used", "seed_used"):
-        if key in meta:
-            meta[key] = int(meta[key])
-    return FittedModel(idata=idata, config=config, diagnostics=diagnostics, meta=meta)

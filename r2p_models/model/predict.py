@@ -19,7 +19,7 @@ from scipy.special import expit
 from r2p_models.model.design import DesignError, OriginDesign, origin_design
 
 if TYPE_CHECKING:
-    from r2p_models.model.fit import FittedModel
+    from r2p_models.model.fitted import FittedModel
 
 __all__ = ["coefficients", "log_odds_terms", "posterior_arrays", "predict"]
 
@@ -121,7 +121,7 @@ def _origin(fm: FittedModel, panel: xr.Dataset, origin_year: int,
 
 def predict(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
             horizon: int | None = None) -> xr.DataArray:
-    """See :meth:`r2p_models.model.fit.FittedModel.predict`."""
+    """See :meth:`r2p_models.model.fitted.FittedModel.predict`."""
     od = _origin(fm, panel, origin_year, horizon)
     t = _terms(fm, od)
     eta = t["intercept"] + t["region"] + t["country"] + t["indicator"].sum(-1) + \
@@ -187,7 +187,7 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
 
 
 def coefficients(fm: FittedModel, scale: str = "raw") -> xr.Dataset:
-    """See :meth:`r2p_models.model.fit.FittedModel.coefficients`."""
+    """See :meth:`r2p_models.model.fitted.FittedModel.coefficients`."""
     if scale not in ("raw", "standardised"):
         raise ValueError(f"scale = {scale!r}: expected 'raw' or 'standardised'")
     post = fm.idata.posterior
