@@ -1,5 +1,12 @@
 """Render :class:`~r2p_models.report.build.ReportContent` as one self-contained HTML page.
 
+The rendering side of the report: the HTML building blocks (``esc``, ``num``, ``table``,
+``figure``, ``empty``, :func:`group_audit` ...) and every section's markup, including
+those of the development audit (:func:`render_development`) and the information gaps
+(:func:`render_infogap`). It reads the content modules (:mod:`~r2p_models.report.build`,
+:mod:`~r2p_models.report.summary`, :mod:`~r2p_models.report.infogap`), which never import
+it.
+
 Plain f-strings and :func:`html.escape` (no template engine): the page has a fixed
 structure, and every value that comes from the ledger is escaped in one place (``esc``).
 No script, no web font, no external resource: figures are SVG ``data:`` URIs, styles are
@@ -30,7 +37,6 @@ from r2p_models.report.build import (
     WINDOW,
     ReportContent,
 )
-from r2p_models.report.development import render_development
 from r2p_models.report.figures import (
     figure_uri,
     plot_lead_times,
@@ -40,10 +46,10 @@ from r2p_models.report.figures import (
     style,
     tidy_logit_axes,
 )
-from r2p_models.report.infogap import render_infogap
+from r2p_models.report.infogap import INFOGAP_ROWS
 from r2p_models.report.summary import TOP
 
-__all__ = ["SECTIONS", "render"]
+__all__ = ["SECTIONS", "render", "render_development", "render_infogap"]
 
 #: Section ids and headings, in page order.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -1451,6 +1457,137 @@ def _lead_time(c: ReportContent) -> str:
         "probability (such as a climatology) has no meaningful lead time. A source that began "
         "issuing forecasts only a few years ago cannot show a longer lead time than that: "
         "compare sources on the onsets both forecast (the table above).</p>")
+    return "\n".join(parts)
+
+
+def render_development(c: Any) -> str:
+    """The section "Breakdown by development level" from
+    :class:`~r2p_models.report.build.ReportContent` (groups from
+    :mod:`r2p_models.report.development`)."""
+    info = c.development_info
+    if not info.get("given"):
+        return empty(info.get("note") or "No development groups were given to the report "
+                     "(development_of), so the audit by development level cannot be made.")
+    if c.development.empty:
+        return empty("No resolved outcomes: nothing to break down yet.")
+    parts = [
+        "<p>The objectivity audit by development level: countries are grouped into "
+        f"equal-count groups by {esc(info.get('label', 'a development indicator'))} (each "
+        "country's mean over the years it reported), and for each group the observed event "
+        "rate is set against the mean forecast, with the Brier skill against climatology "
+        f"and the AUC, all crimes pooled, with {LEVEL:.0%} intervals. A method that "
+        "under-states risk where data are poorest would show it here.</p>"]
+    blocks, _ = group_audit(c, c.development, noun="development group",
+                            title="Development groups", fig_id="development")
+    parts += blocks
+    return "\n".join(parts)
+
+
+def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
+    """The section "Where missing information matters" from
+    :func:`r2p_models.report.infogap.infogap_content`."""
+    from r2p_models.infogap import plot_information_gaps
+
+    intro = (
+        "<p>Where does a forecast rest on what we do not know? For each country and crime "
+        "at the current origin, the share of the uncertainty of its log-odds that comes "
+        "from indicators missing that year or fused from unreliable sources, as against "
+        "the uncertainty of the model's parameters; and, for each missing or unreliable "
+        "indicator, the <em>value of information</em>: by how much collecting it would be "
+        "expected to move the country's watchlist probability and its chance of being on "
+        "the watchlist. Each missing value is drawn from the model's imputation "
+        "distribution and each fused value from its measurement-error distribution; the "
+        "expected absolute change is what collecting it would be worth (a change of the "
+        "forecast in either direction).</p>")
+    if not content:
+        return intro + empty("Not available: no information-gap analysis was given to the "
+                             "report (r2p rerun and r2p pipeline add it; or run "
+                             "r2p infogap).")
+    ranking, voi = content["ranking"], content["voi"]
+    n = content.get("top_n") or "N"
+    parts = [intro]
+    shown = [k for k in crimes if k in set(ranking["crime"])] or sorted(set(ranking["crime"]))
+    if not ranking.empty:
+        fig = plot_information_gaps(ranking, labels={k: crime_label(k) for k in shown})
+        at_risk = ranking[ranking["at_risk"]]
+        mean_share = at_risk.groupby("country")["share_gap"].mean()
+        top = mean_share.sort_values(ascending=False).head(3)
+        alt = ("Grid of countries by region, each cell coloured by the share of its "
+               "forecast variance that comes from missing or unreliable data, averaged over "
+               "crimes. Largest: " + "; ".join(f"{c} {100 * v:.0f}%" for c, v in top.items())
+               + ". The ranking is in the table below.")
+        parts.append(figure(figure_uri(fig), alt,
+                            "Countries by region (not a map). Darker: more of the forecast's "
+                            "uncertainty comes from what is not known about the country's "
+                            "indicators; hatched: not at risk of any onset.",
+                            fig_id="infogap-map"))
+    per, n_voi = INFOGAP_ROWS
+    trs = []
+    for crime in shown:
+        g = ranking[(ranking["crime"] == crime) & ranking["at_risk"]].sort_values("rank")
+        for r in g.head(per).itertuples():
+            trs.append(tr([
+                td(crime_label(crime)), num(r.rank, "int", metric="rank"),
+                f'<th scope="row">{esc(r.country)}</th>', td(r.region or "—"),
+                num(r.p_mean, "pct", metric="p_mean"),
+                num(r.share_gap, "pct", metric="share_gap"),
+                num(r.share_missing, "pct", metric="share_missing"),
+                num(r.share_unreliable, "pct", metric="share_unreliable"),
+                td(r.best_indicator if isinstance(r.best_indicator, str)
+                   and r.best_indicator else "—"),
+                num(100 * r.voi_p, "small", metric="voi_p_points"),
+                num(100 * r.voi_top_n, "small", metric="voi_top_n_points"),
+            ], crime=crime, country=r.country))
+    if trs:
+        parts.append(table(
+            ["Crime", "Rank", "Country", "Region",
+             ("Probability", "watchlist probability with the gaps integrated over"),
+             ("Gap share", "share of the log-odds variance from missing or unreliable "
+                           "indicators"),
+             ("Missing", "share from missing indicators"),
+             ("Unreliable", "share from unreliable fused sources"),
+             ("Best to collect", "the indicator whose collection would move the "
+                                 "probability most"),
+             ("Δ probability (points)", "expected absolute change of the watchlist "
+                                        "probability, percentage points, from collecting it"),
+             (f"Δ P(top {n}) (points)", "expected absolute change of the chance of being in "
+                                        f"the top {n}, percentage points")],
+            trs, caption=f"Where missing information matters most: top {per} per crime, "
+                         "ranked by the expected change of the probability", cls="text"))
+    else:
+        parts.append(empty("No country at risk has a missing or unreliable indicator."))
+    v = voi.sort_values("voi_p", ascending=False).head(n_voi)
+    if not v.empty:
+        items = "".join(f"<li>{esc(s)}.</li>" for s in v["statement"].head(5)) \
+            if "statement" in v.columns else ""
+        vtrs = [tr([f'<th scope="row">{esc(r.country)}</th>', td(crime_label(r.crime)),
+                    td(r.indicator), td(r.kind), num(r.p_mean, "pct", metric="p_mean"),
+                    num(100 * r.voi_p, "small", metric="voi_p_points"),
+                    num(100 * r.voi_top_n, "small", metric="voi_top_n_points"),
+                    num(r.var_share, "pct", metric="var_share")],
+                   crime=r.crime, country=r.country, indicator=r.indicator)
+                for r in v.itertuples()]
+        parts.append(f"<h3>What would be worth collecting</h3><p>The {len(v)} (country, "
+                     "indicator) pairs whose collection would move a watchlist probability "
+                     "most, over all crimes; the first five in words:</p>")
+        if items:
+            parts.append(f"<ul>{items}</ul>")
+        parts.append(table(
+            ["Country", "Crime", "Indicator", "Gap", "Probability",
+             ("Δ probability (points)", "expected absolute change, percentage points"),
+             (f"Δ P(top {n}) (points)", "expected absolute change, percentage points"),
+             ("Variance share", "this input's share of the log-odds variance")],
+            vtrs, caption="Value of information", cls="text"))
+    parts.append(
+        "<p>How this is computed: the log-odds is linear in the indicators, so with each "
+        "uncertain indicator drawn independently of the posterior, the law of total "
+        "variance splits its variance exactly into the parameter part (the variance over "
+        "posterior draws with every indicator at its expected value) and the gap part "
+        "(the squared coefficient, averaged over draws, times the indicator's predictive "
+        "variance, summed over the indicators). Missingness flags are kept as they are "
+        "(that a country did not report is itself a signal that collecting a value does "
+        "not erase). The value of information integrates over the indicator's predictive "
+        "distribution at fixed quantile nodes; see r2p_models.infogap.</p>")
     return "\n".join(parts)
 
 
