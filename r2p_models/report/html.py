@@ -10,7 +10,9 @@ it.
 Plain f-strings and :func:`html.escape` (no template engine): the page has a fixed
 structure, and every value that comes from the ledger is escaped in one place (``esc``).
 No script, no web font, no external resource: figures are SVG ``data:`` URIs, styles are
-inline, so the file opens offline and prints as it shows.
+inline, so the file opens offline and prints as it shows. The style sheet
+(``assets/report.css``) and the prose of "Methods and caveats" (``assets/methods.html``)
+are package data files, read with :mod:`importlib.resources`.
 
 Machine-readable numbers: every numeric table cell carries ``data-metric``,
 ``data-value`` (full precision) and, with an interval, ``data-lower`` / ``data-upper``;
@@ -20,9 +22,12 @@ attributes (:data:`SECTIONS`).
 
 from __future__ import annotations
 
+import functools
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from typing import Any
 
 import pandas as pd
@@ -68,92 +73,25 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("methods", "Methods and caveats"),
 )
 
-_CSS = """
-:root { --ink: #1a1a1a; --muted: #555; --rule: #d0d0d0; --band: #f4f6f8; --accent: #0b5394;
-        --warn: #8a4b00; --warn-bg: #fff4e0; }
-* { box-sizing: border-box; }
-html { font-size: 15px; }
-body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
-       font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
-       "Liberation Sans", Arial, sans-serif; }
-header.top, main, footer { max-width: 1360px; margin: 0 auto; padding: 0 1.25rem; }
-header.top { padding-top: 1.5rem; border-bottom: 3px solid var(--accent); }
-h1 { font-size: 1.75rem; margin: 0 0 .25rem; }
-h2 { font-size: 1.35rem; margin: 2.2rem 0 .6rem; padding-bottom: .2rem;
-     border-bottom: 1px solid var(--rule); }
-h3 { font-size: 1.1rem; margin: 1.4rem 0 .4rem; }
-h4 { font-size: 1rem; margin: 1rem 0 .3rem; }
-p, li { max-width: 75ch; }
-.subtitle { color: var(--muted); margin: 0 0 1rem; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem;
-           margin: 0 0 1rem; }
-dl.facts dt { font-weight: 600; }
-dl.facts dd { margin: 0; }
-nav.toc { margin: 1rem 0; }
-nav.toc ol { columns: 2; margin: 0; padding-left: 1.4rem; }
-nav.toc a { color: var(--accent); }
-.notice { background: var(--warn-bg); border-left: 4px solid var(--warn); padding: .6rem .9rem;
-          margin: .8rem 0; max-width: none; }
-.notice ul { margin: .2rem 0; padding-left: 1.2rem; }
-.empty { color: var(--muted); font-style: italic; }
-.table-wrap { overflow-x: auto; margin: .5rem 0 1rem; }
-table { border-collapse: collapse; font-size: .82rem; font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding: .3rem 0; caption-side: top; }
-th, td { padding: .26rem .38rem; border-bottom: 1px solid var(--rule); vertical-align: top;
-         text-align: left; }
-thead th { background: var(--band); border-bottom: 2px solid #999; font-weight: 600; }
-tbody tr:nth-child(even) { background: #fafbfc; }
-td.num, th.num { text-align: right; white-space: nowrap; }
-.ci { display: block; color: var(--muted); font-size: .78rem; }
-.few { color: var(--warn); font-weight: 700; }
-.better { color: #00613a; font-weight: 600; }
-.worse { color: #a01c1c; font-weight: 600; }
-figure { margin: .8rem 0 1.2rem; }
-figure img { max-width: 100%; height: auto; display: block; border: 1px solid #eee; }
-figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; max-width: 75ch; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr));
-        gap: .5rem 1rem; }
-.grid figure { margin: .3rem 0; }
-details { margin: .4rem 0 1rem; }
-summary { cursor: pointer; color: var(--accent); }
-code { font-size: .85em; background: var(--band); padding: 0 .2em; }
-.brief-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
-              gap: .8rem 1.2rem; margin: .6rem 0; }
-.card { border: 1px solid var(--rule); border-top: 3px solid var(--accent);
-        padding: 0 .8rem .5rem; }
-.card h3 { margin: .5rem 0 .2rem; }
-.card .table-wrap { margin: .2rem 0 .4rem; }
-.card td .ci { display: inline; margin-left: .35rem; }
-.card p { font-size: .9rem; margin: .35rem 0; }
-.verdict { border-left: 4px solid #7a7a7a; padding-left: .5rem; }
-.verdict-too-high, .verdict-too-low { border-left-color: var(--warn); }
-.verdict-calibrated { border-left-color: #00613a; }
-.about h2 { margin-top: 1.6rem; }
-.noev { color: var(--muted); font-style: italic; }
-footer { color: var(--muted); font-size: .8rem; margin-top: 2.5rem; padding-bottom: 2rem;
-         border-top: 1px solid var(--rule); }
-@media print {
-  html { font-size: 10pt; }
-  nav.toc { display: none; }
-  details.print-open::details-content { display: block; content-visibility: visible; }
-  details:not(.print-open) { display: none; }
-  details.print-open > summary { list-style: none; color: var(--ink); font-weight: 600; }
-  .table-wrap { overflow: visible; }
-  table { font-size: 7pt; }
-  th, td { padding: .15rem .22rem; }
-  .ci { font-size: 6.5pt; }
-  header.top, main, footer { max-width: none; padding: 0; }
-  h2 { break-before: page; }
-  section#brief h2, .about h2 { break-before: auto; }
-  .brief-grid { grid-template-columns: repeat(2, 1fr); }
-  .card { break-inside: avoid; }
-  h2, h3, h4 { break-after: avoid; }
-  figure, tr { break-inside: avoid; }
-  .grid { grid-template-columns: repeat(2, 1fr); }
-  a { color: inherit; text-decoration: none; }
-}
-@page { size: A4 landscape; margin: 12mm; }
-"""
+
+@functools.cache
+def _asset(name: str) -> str:
+    """A file of the package data folder ``r2p_models/report/assets``, as text."""
+    return (resources.files("r2p_models.report") / "assets" / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _methods_prose() -> dict[str, str]:
+    """The blocks of ``assets/methods.html``: name -> its text on one line, with
+    ``{fields}`` (the file's first comment says how it is written)."""
+    parts = re.split(r"^<!-- block: (\S+) -->$", _asset("methods.html"), flags=re.M)
+    return {name: " ".join(line.strip() for line in body.strip().splitlines())
+            for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _prose(name: str, **fields: Any) -> str:
+    """A block of the methods prose with its fields filled in."""
+    return _methods_prose()[name].format(**fields)
 
 
 # ------------------------------------------------------------------------ formatting
@@ -1166,92 +1104,43 @@ def _watchlist(c: ReportContent) -> str:
 
 
 def _methods(c: ReportContent) -> str:
+    """The section "Methods and caveats": the blocks of ``assets/methods.html`` that apply."""
     rows = c.rows
     items = []
     named = {k: v for k, v in (c.proxies or {}).items() if v}
     if named:
         prox = "; ".join(f"{crime_label(k)}: {named.get(k) or 'no proxy recorded'}"
                          for k in c.crimes or sorted(named))
-        items.append("<strong>Outcome proxies.</strong> No public data set codes the four "
-                     "crimes separately; each outcome is a proxy, to be read as such and not "
-                     f"as a legal finding: {esc(prox)}.")
+        items.append(_prose("proxies-named", proxies=esc(prox)))
     elif c.proxies is not None:
-        items.append("<strong>Outcome proxies.</strong> No proxy is recorded for any crime: "
-                     "the outcomes are coded directly (as in the simulated default world). "
-                     "With real data every crime is a proxy; name it in the configuration.")
+        items.append(_prose("proxies-none-recorded"))
     else:
-        items.append("<strong>Outcome proxies.</strong> No proxy mapping was given to the "
-                     "report. Outcomes are whatever the outcome data named in the summary "
-                     "record; read each crime as its proxy, not as a legal finding.")
+        items.append(_prose("proxies-not-given"))
     if not rows.empty:
         counts = rows.groupby(["kind", "outcome_status"]).size()
         desc = "; ".join(f"{KIND_LABELS[k]} {s.replace('_', ' ')}: {n:,}"
                          for (k, s), n in counts.items())
-        items.append(
-            "<strong>Backtest status.</strong> Rows of kind <em>backtest</em> are postdictions:"
-            " issued after the fact by a rolling-origin evaluation that fitted only on data "
-            "known at each origin. They show how the method would have done, not how it did; "
-            "they are scored apart from real-time forecasts and never pooled with them. "
-            f"Rows by kind and status: {esc(desc)}.")
-    items.append(
-        "<strong>What is scored.</strong> Only rows whose outcome has been observed. Pending "
-        "windows are not scored; a window in which the country was in an ongoing episode "
-        "throughout (not at risk of onset) is never scored as a non-event.")
-    items.append(
-        f"<strong>Intervals.</strong> Every interval is a {LEVEL:.0%} interval from a block "
-        f"bootstrap with {c.n_boot} replicates that resamples countries (all of a country's "
-        f"cases together, since they are dependent), seed {c.seed}: percentile intervals, "
-        "except for the CORP components (MCB, DSC, UNC), which get basic (reflected) "
-        "intervals floored at 0 because their resampled values are biased upwards. "
-        "Comparisons between sources or versions use paired replicates (the same countries "
-        "for both). Intervals do not cover the uncertainty of the outcome proxies "
-        "themselves.")
-    items.append(
-        "<strong>Climatology.</strong> Skill scores compare with the base rate of each crime "
-        "known at issue time: among the ledger's cases resolved before the origin year"
-        + (f" and the {c.history_cases:,} windows of the outcome history (from origin "
-           f"{c.history_from} on, each counted once, resolved by the ledger's rule) that had "
-           "ended by then" if c.history_cases else "")
-        + ", with a Jeffreys prior (half an event, one case). A skill score of a group "
-        "without events is not shown (“no events”): with nothing to warn of, a forecaster "
-        "beats climatology merely by forecasting less. "
-        + (f"{c.skill_excluded:,} resolved row(s) issued before any resolved case of their "
-           "crime have no such reference and are left out of the skill scores only."
-           if c.skill_excluded else ""))
-    items.append(
-        "<strong>Calibration.</strong> Reliability is assessed with the CORP method: PAV "
-        "(isotonic) recalibration, consistency bands and a miscalibration test from "
-        f"{c.n_boot} resamples under the hypothesis of calibration. Calibration in the "
-        "large compares the events observed with the sum of the forecasts: an exact "
-        "Poisson-binomial test (outcomes independent given the forecasts) and an exact "
-        f"Poisson {LEVEL:.0%} interval for the observed/expected ratio. Binned expected "
-        "calibration error is deliberately not reported: with rare events it depends on the "
-        "binning and misleads.")
-    items.append(
-        f"<strong>Discrimination.</strong> AUC (0.5 is no skill), average precision (compare "
-        f"with the base rate) and the share of events among the {c.top_n} highest forecasts "
-        "of each issue year (ties at the cut-off share the remaining places).")
+        items.append(_prose("backtests", counts=esc(desc)))
+    items.append(_prose("scored"))
+    items.append(_prose("intervals", level=LEVEL, n_boot=c.n_boot, seed=c.seed))
+    history = (" " + _prose("climatology-history", cases=c.history_cases,
+                            start=c.history_from) if c.history_cases else "")
+    excluded = (_prose("climatology-excluded", rows=c.skill_excluded)
+                if c.skill_excluded else "")
+    items.append(_prose("climatology", history=history, excluded=excluded))
+    items.append(_prose("calibration", n_boot=c.n_boot, level=LEVEL))
+    items.append(_prose("discrimination", top_n=c.top_n))
     few = []
     if not c.headline.empty:
         b = c.headline[(c.headline["metric"] == "brier") & (c.headline["crime"] != "all")]
         few = [f"{crime_label(r.crime)} / {r.track} ({int(r.events)})"
                for r in b.itertuples() if r.events < FEW_EVENTS]
-    items.append(
-        "<strong>Small event counts.</strong> Atrocity onsets are rare (a few per hundred "
-        "country-years at most), so most scores rest on tens of events: intervals are wide, "
-        "a single onset can move a regional or yearly figure a lot, and differences within "
-        "an interval are noise. "
-        + (f"Groups with fewer than {FEW_EVENTS} events: {esc('; '.join(few))}."
-           if few else f"No crime-and-source group has fewer than {FEW_EVENTS} events."
-           if not c.headline.empty else "No outcome has been resolved yet."))
-    items.append(
-        "<strong>Regions.</strong> "
-        + ("Region membership was supplied with the report (the ledger does not hold it); "
-           "countries without a region are shown as “(region unknown)”."
-           if c.region_given else "No region information was supplied."))
-    items.append(
-        "<strong>Reproducibility.</strong> This report is computed only from the ledger and "
-        "the arguments above; rebuilding it from an unchanged ledger gives the same file.")
+    groups = (_prose("small-counts-few", few_events=FEW_EVENTS, groups=esc("; ".join(few)))
+              if few else _prose("small-counts-none", few_events=FEW_EVENTS)
+              if not c.headline.empty else _prose("small-counts-unresolved"))
+    items.append(_prose("small-counts", groups=groups))
+    items.append(_prose("regions-given" if c.region_given else "regions-not-given"))
+    items.append(_prose("reproducibility"))
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
@@ -1620,7 +1509,8 @@ def render(c: ReportContent) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta name="generator" content="r2p-models report">\n'
         f'<meta name="r2p-vintage" content="{esc(vintage)}">\n'
-        f"<title>{esc(c.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>{esc(c.title)}</title>\n<style>\n{_asset('report.css')}</style>\n"
+        "</head>\n<body>\n"
         f"{_header(c)}\n<main>\n" + "\n".join(sections) + "\n</main>\n"
         f"<footer><p>{esc(c.title)}. Vintage: {esc(vintage)}"
         + (f" (ledger last written {esc(_written(c))})" if not c.rows.empty else "")
