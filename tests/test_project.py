@@ -64,3 +64,17 @@ def test_readme_is_short_and_links_to_pages_that_exist() -> None:
     links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
     assert any(link.startswith("docs/") for link in links)
     assert [link for link in links if not (ROOT / link).exists()] == []
+
+
+def test_report_assets_are_package_data() -> None:
+    """The report's style sheet and methods prose are files read with importlib.resources:
+    pyproject's package-data must ship each of them in a (non-editable) install."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["r2p_models"]
+    folder = ROOT / "r2p_models" / "report" / "assets"
+    assets = sorted(p.relative_to(ROOT / "r2p_models").as_posix() for p in folder.iterdir())
+    assert "report/assets/report.css" in assets and "report/assets/methods.html" in assets
+    assert [a for a in assets if not any(fnmatch.fnmatch(a, p) for p in patterns)] == []

@@ -34,14 +34,18 @@ import xarray as xr
 from r2p_models.config import PREVIEW_SAMPLERS, ModelConfig
 from r2p_models.model.build import Priors, build_model
 from r2p_models.model.design import Design, DesignError, build_design
-from r2p_models.model.fitted import ConvergenceError, ConvergenceReport, FittedModel
+from r2p_models.model.fitted import (
+    ConvergenceError,  # noqa: F401  (imported from here before it moved to fitted)
+    ConvergenceReport,
+    FittedModel,
+)
+
+# ConvergenceError, ConvergenceReport and FittedModel stay importable from here; they are
+# documented in r2p_models.model.fitted (their home), so they are not in __all__.
 
 __all__ = [
     "SHARED_SAMPLERS",
-    "ConvergenceError",
-    "ConvergenceReport",
     "ConvergenceWarning",
-    "FittedModel",
     "SamplerCache",
     "assemble",
     "check_convergence",

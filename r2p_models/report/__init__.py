@@ -6,6 +6,16 @@ the calibration toolkit (:mod:`r2p_models.calibration`) and returns the page;
 Chromium when that is installed. The HTML is deterministic: an unchanged ledger gives the
 same bytes.
 
+The modules are split into what the report says and how it is drawn, and the first never
+import the second. Content: :mod:`~r2p_models.report.build` (:class:`ReportContent`, every
+number and table, from the ledger), :mod:`~r2p_models.report.summary` (the answer first),
+:mod:`~r2p_models.report.changes` (what changed since the last run),
+:mod:`~r2p_models.report.development` (development groups) and
+:mod:`~r2p_models.report.infogap` (information gaps). Rendering:
+:mod:`~r2p_models.report.html` (the page; its style sheet and the prose of its methods
+section are the package data files ``assets/report.css`` and ``assets/methods.html``),
+:mod:`~r2p_models.report.figures` and :mod:`~r2p_models.report.pdf`.
+
 Examples
 --------
 >>> html = build_report("ledger.sqlite", region_of=panel["region"],

@@ -5,7 +5,11 @@ explanation tables, which the ledger does not hold) with the calibration toolkit
 :func:`~r2p_models.calibration.score_table`, :func:`~r2p_models.calibration.rolling_table`
 and :func:`~r2p_models.calibration.compare_table` for every number with its block-bootstrap
 interval (countries resampled), :func:`~r2p_models.calibration.reliability` for the
-diagrams. Rendering to HTML is :mod:`r2p_models.report.html`.
+diagrams. Rendering to HTML is :mod:`r2p_models.report.html`: this module and the other
+content modules (:mod:`~r2p_models.report.summary`, :mod:`~r2p_models.report.changes`,
+:mod:`~r2p_models.report.development`, :mod:`~r2p_models.report.infogap`) never import the
+rendering ones (:mod:`~r2p_models.report.html`, :mod:`~r2p_models.report.figures`,
+:mod:`~r2p_models.report.pdf`).
 
 Units of evaluation
 -------------------

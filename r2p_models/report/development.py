@@ -10,6 +10,9 @@ first that is infant mortality ("infant" or "imr"). Calibration in the large, Br
 and AUC are then computed per group exactly as per region
 (:func:`r2p_models.report.build.report_content`), with the same block-bootstrap
 intervals.
+
+This module makes the groups (content); the section's markup is
+:func:`r2p_models.report.html.render_development`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import xarray as xr
 
 from r2p_models.errors import InputError
 
-__all__ = ["development_groups", "development_indicator", "render_development"]
+__all__ = ["development_groups", "development_indicator"]
 
 _NAMES = {2: ("lower half", "upper half"),
           3: ("lowest third", "middle third", "highest third"),
@@ -127,30 +130,6 @@ def development_groups(panel: xr.Dataset, indicator: str | None = None, *,
     out[have.index] = [labels[int(k)] for k in codes]
     out.attrs.update(indicator=name, direction=direction)
     return out
-
-
-def render_development(c: Any) -> str:
-    """The section's HTML from :class:`~r2p_models.report.build.ReportContent`."""
-    from r2p_models.report.build import LEVEL
-    from r2p_models.report.html import empty, esc, group_audit
-
-    info = c.development_info
-    if not info.get("given"):
-        return empty(info.get("note") or "No development groups were given to the report "
-                     "(development_of), so the audit by development level cannot be made.")
-    if c.development.empty:
-        return empty("No resolved outcomes: nothing to break down yet.")
-    parts = [
-        "<p>The objectivity audit by development level: countries are grouped into "
-        f"equal-count groups by {esc(info.get('label', 'a development indicator'))} (each "
-        "country's mean over the years it reported), and for each group the observed event "
-        "rate is set against the mean forecast, with the Brier skill against climatology "
-        f"and the AUC, all crimes pooled, with {LEVEL:.0%} intervals. A method that "
-        "under-states risk where data are poorest would show it here.</p>"]
-    blocks, _ = group_audit(c, c.development, noun="development group",
-                            title="Development groups", fig_id="development")
-    parts += blocks
-    return "\n".join(parts)
 
 
 def _groups_of(mapping: Any) -> dict[str, str] | None:

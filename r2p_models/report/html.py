@@ -1,9 +1,18 @@
 """Render :class:`~r2p_models.report.build.ReportContent` as one self-contained HTML page.
 
+The rendering side of the report: the HTML building blocks (``esc``, ``num``, ``table``,
+``figure``, ``empty``, :func:`group_audit` ...) and every section's markup, including
+those of the development audit (:func:`render_development`) and the information gaps
+(:func:`render_infogap`). It reads the content modules (:mod:`~r2p_models.report.build`,
+:mod:`~r2p_models.report.summary`, :mod:`~r2p_models.report.infogap`), which never import
+it.
+
 Plain f-strings and :func:`html.escape` (no template engine): the page has a fixed
 structure, and every value that comes from the ledger is escaped in one place (``esc``).
 No script, no web font, no external resource: figures are SVG ``data:`` URIs, styles are
-inline, so the file opens offline and prints as it shows.
+inline, so the file opens offline and prints as it shows. The style sheet
+(``assets/report.css``) and the prose of "Methods and caveats" (``assets/methods.html``)
+are package data files, read with :mod:`importlib.resources`.
 
 Machine-readable numbers: every numeric table cell carries ``data-metric``,
 ``data-value`` (full precision) and, with an interval, ``data-lower`` / ``data-upper``;
@@ -13,9 +22,12 @@ attributes (:data:`SECTIONS`).
 
 from __future__ import annotations
 
+import functools
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from typing import Any
 
 import pandas as pd
@@ -30,7 +42,6 @@ from r2p_models.report.build import (
     WINDOW,
     ReportContent,
 )
-from r2p_models.report.development import render_development
 from r2p_models.report.figures import (
     figure_uri,
     plot_lead_times,
@@ -40,10 +51,10 @@ from r2p_models.report.figures import (
     style,
     tidy_logit_axes,
 )
-from r2p_models.report.infogap import render_infogap
+from r2p_models.report.infogap import INFOGAP_ROWS
 from r2p_models.report.summary import TOP
 
-__all__ = ["SECTIONS", "render"]
+__all__ = ["SECTIONS", "render", "render_development", "render_infogap"]
 
 #: Section ids and headings, in page order.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -62,92 +73,25 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("methods", "Methods and caveats"),
 )
 
-_CSS = """
-:root { --ink: #1a1a1a; --muted: #555; --rule: #d0d0d0; --band: #f4f6f8; --accent: #0b5394;
-        --warn: #8a4b00; --warn-bg: #fff4e0; }
-* { box-sizing: border-box; }
-html { font-size: 15px; }
-body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
-       font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
-       "Liberation Sans", Arial, sans-serif; }
-header.top, main, footer { max-width: 1360px; margin: 0 auto; padding: 0 1.25rem; }
-header.top { padding-top: 1.5rem; border-bottom: 3px solid var(--accent); }
-h1 { font-size: 1.75rem; margin: 0 0 .25rem; }
-h2 { font-size: 1.35rem; margin: 2.2rem 0 .6rem; padding-bottom: .2rem;
-     border-bottom: 1px solid var(--rule); }
-h3 { font-size: 1.1rem; margin: 1.4rem 0 .4rem; }
-h4 { font-size: 1rem; margin: 1rem 0 .3rem; }
-p, li { max-width: 75ch; }
-.subtitle { color: var(--muted); margin: 0 0 1rem; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem;
-           margin: 0 0 1rem; }
-dl.facts dt { font-weight: 600; }
-dl.facts dd { margin: 0; }
-nav.toc { margin: 1rem 0; }
-nav.toc ol { columns: 2; margin: 0; padding-left: 1.4rem; }
-nav.toc a { color: var(--accent); }
-.notice { background: var(--warn-bg); border-left: 4px solid var(--warn); padding: .6rem .9rem;
-          margin: .8rem 0; max-width: none; }
-.notice ul { margin: .2rem 0; padding-left: 1.2rem; }
-.empty { color: var(--muted); font-style: italic; }
-.table-wrap { overflow-x: auto; margin: .5rem 0 1rem; }
-table { border-collapse: collapse; font-size: .82rem; font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding: .3rem 0; caption-side: top; }
-th, td { padding: .26rem .38rem; border-bottom: 1px solid var(--rule); vertical-align: top;
-         text-align: left; }
-thead th { background: var(--band); border-bottom: 2px solid #999; font-weight: 600; }
-tbody tr:nth-child(even) { background: #fafbfc; }
-td.num, th.num { text-align: right; white-space: nowrap; }
-.ci { display: block; color: var(--muted); font-size: .78rem; }
-.few { color: var(--warn); font-weight: 700; }
-.better { color: #00613a; font-weight: 600; }
-.worse { color: #a01c1c; font-weight: 600; }
-figure { margin: .8rem 0 1.2rem; }
-figure img { max-width: 100%; height: auto; display: block; border: 1px solid #eee; }
-figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; max-width: 75ch; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr));
-        gap: .5rem 1rem; }
-.grid figure { margin: .3rem 0; }
-details { margin: .4rem 0 1rem; }
-summary { cursor: pointer; color: var(--accent); }
-code { font-size: .85em; background: var(--band); padding: 0 .2em; }
-.brief-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
-              gap: .8rem 1.2rem; margin: .6rem 0; }
-.card { border: 1px solid var(--rule); border-top: 3px solid var(--accent);
-        padding: 0 .8rem .5rem; }
-.card h3 { margin: .5rem 0 .2rem; }
-.card .table-wrap { margin: .2rem 0 .4rem; }
-.card td .ci { display: inline; margin-left: .35rem; }
-.card p { font-size: .9rem; margin: .35rem 0; }
-.verdict { border-left: 4px solid #7a7a7a; padding-left: .5rem; }
-.verdict-too-high, .verdict-too-low { border-left-color: var(--warn); }
-.verdict-calibrated { border-left-color: #00613a; }
-.about h2 { margin-top: 1.6rem; }
-.noev { color: var(--muted); font-style: italic; }
-footer { color: var(--muted); font-size: .8rem; margin-top: 2.5rem; padding-bottom: 2rem;
-         border-top: 1px solid var(--rule); }
-@media print {
-  html { font-size: 10pt; }
-  nav.toc { display: none; }
-  details.print-open::details-content { display: block; content-visibility: visible; }
-  details:not(.print-open) { display: none; }
-  details.print-open > summary { list-style: none; color: var(--ink); font-weight: 600; }
-  .table-wrap { overflow: visible; }
-  table { font-size: 7pt; }
-  th, td { padding: .15rem .22rem; }
-  .ci { font-size: 6.5pt; }
-  header.top, main, footer { max-width: none; padding: 0; }
-  h2 { break-before: page; }
-  section#brief h2, .about h2 { break-before: auto; }
-  .brief-grid { grid-template-columns: repeat(2, 1fr); }
-  .card { break-inside: avoid; }
-  h2, h3, h4 { break-after: avoid; }
-  figure, tr { break-inside: avoid; }
-  .grid { grid-template-columns: repeat(2, 1fr); }
-  a { color: inherit; text-decoration: none; }
-}
-@page { size: A4 landscape; margin: 12mm; }
-"""
+
+@functools.cache
+def _asset(name: str) -> str:
+    """A file of the package data folder ``r2p_models/report/assets``, as text."""
+    return (resources.files("r2p_models.report") / "assets" / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _methods_prose() -> dict[str, str]:
+    """The blocks of ``assets/methods.html``: name -> its text on one line, with
+    ``{fields}`` (the file's first comment says how it is written)."""
+    parts = re.split(r"^<!-- block: (\S+) -->$", _asset("methods.html"), flags=re.M)
+    return {name: " ".join(line.strip() for line in body.strip().splitlines())
+            for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _prose(name: str, **fields: Any) -> str:
+    """A block of the methods prose with its fields filled in."""
+    return _methods_prose()[name].format(**fields)
 
 
 # ------------------------------------------------------------------------ formatting
@@ -1160,92 +1104,43 @@ def _watchlist(c: ReportContent) -> str:
 
 
 def _methods(c: ReportContent) -> str:
+    """The section "Methods and caveats": the blocks of ``assets/methods.html`` that apply."""
     rows = c.rows
     items = []
     named = {k: v for k, v in (c.proxies or {}).items() if v}
     if named:
         prox = "; ".join(f"{crime_label(k)}: {named.get(k) or 'no proxy recorded'}"
                          for k in c.crimes or sorted(named))
-        items.append("<strong>Outcome proxies.</strong> No public data set codes the four "
-                     "crimes separately; each outcome is a proxy, to be read as such and not "
-                     f"as a legal finding: {esc(prox)}.")
+        items.append(_prose("proxies-named", proxies=esc(prox)))
     elif c.proxies is not None:
-        items.append("<strong>Outcome proxies.</strong> No proxy is recorded for any crime: "
-                     "the outcomes are coded directly (as in the simulated default world). "
-                     "With real data every crime is a proxy; name it in the configuration.")
+        items.append(_prose("proxies-none-recorded"))
     else:
-        items.append("<strong>Outcome proxies.</strong> No proxy mapping was given to the "
-                     "report. Outcomes are whatever the outcome data named in the summary "
-                     "record; read each crime as its proxy, not as a legal finding.")
+        items.append(_prose("proxies-not-given"))
     if not rows.empty:
         counts = rows.groupby(["kind", "outcome_status"]).size()
         desc = "; ".join(f"{KIND_LABELS[k]} {s.replace('_', ' ')}: {n:,}"
                          for (k, s), n in counts.items())
-        items.append(
-            "<strong>Backtest status.</strong> Rows of kind <em>backtest</em> are postdictions:"
-            " issued after the fact by a rolling-origin evaluation that fitted only on data "
-            "known at each origin. They show how the method would have done, not how it did; "
-            "they are scored apart from real-time forecasts and never pooled with them. "
-            f"Rows by kind and status: {esc(desc)}.")
-    items.append(
-        "<strong>What is scored.</strong> Only rows whose outcome has been observed. Pending "
-        "windows are not scored; a window in which the country was in an ongoing episode "
-        "throughout (not at risk of onset) is never scored as a non-event.")
-    items.append(
-        f"<strong>Intervals.</strong> Every interval is a {LEVEL:.0%} interval from a block "
-        f"bootstrap with {c.n_boot} replicates that resamples countries (all of a country's "
-        f"cases together, since they are dependent), seed {c.seed}: percentile intervals, "
-        "except for the CORP components (MCB, DSC, UNC), which get basic (reflected) "
-        "intervals floored at 0 because their resampled values are biased upwards. "
-        "Comparisons between sources or versions use paired replicates (the same countries "
-        "for both). Intervals do not cover the uncertainty of the outcome proxies "
-        "themselves.")
-    items.append(
-        "<strong>Climatology.</strong> Skill scores compare with the base rate of each crime "
-        "known at issue time: among the ledger's cases resolved before the origin year"
-        + (f" and the {c.history_cases:,} windows of the outcome history (from origin "
-           f"{c.history_from} on, each counted once, resolved by the ledger's rule) that had "
-           "ended by then" if c.history_cases else "")
-        + ", with a Jeffreys prior (half an event, one case). A skill score of a group "
-        "without events is not shown (“no events”): with nothing to warn of, a forecaster "
-        "beats climatology merely by forecasting less. "
-        + (f"{c.skill_excluded:,} resolved row(s) issued before any resolved case of their "
-           "crime have no such reference and are left out of the skill scores only."
-           if c.skill_excluded else ""))
-    items.append(
-        "<strong>Calibration.</strong> Reliability is assessed with the CORP method: PAV "
-        "(isotonic) recalibration, consistency bands and a miscalibration test from "
-        f"{c.n_boot} resamples under the hypothesis of calibration. Calibration in the "
-        "large compares the events observed with the sum of the forecasts: an exact "
-        "Poisson-binomial test (outcomes independent given the forecasts) and an exact "
-        f"Poisson {LEVEL:.0%} interval for the observed/expected ratio. Binned expected "
-        "calibration error is deliberately not reported: with rare events it depends on the "
-        "binning and misleads.")
-    items.append(
-        f"<strong>Discrimination.</strong> AUC (0.5 is no skill), average precision (compare "
-        f"with the base rate) and the share of events among the {c.top_n} highest forecasts "
-        "of each issue year (ties at the cut-off share the remaining places).")
+        items.append(_prose("backtests", counts=esc(desc)))
+    items.append(_prose("scored"))
+    items.append(_prose("intervals", level=LEVEL, n_boot=c.n_boot, seed=c.seed))
+    history = (" " + _prose("climatology-history", cases=c.history_cases,
+                            start=c.history_from) if c.history_cases else "")
+    excluded = (_prose("climatology-excluded", rows=c.skill_excluded)
+                if c.skill_excluded else "")
+    items.append(_prose("climatology", history=history, excluded=excluded))
+    items.append(_prose("calibration", n_boot=c.n_boot, level=LEVEL))
+    items.append(_prose("discrimination", top_n=c.top_n))
     few = []
     if not c.headline.empty:
         b = c.headline[(c.headline["metric"] == "brier") & (c.headline["crime"] != "all")]
         few = [f"{crime_label(r.crime)} / {r.track} ({int(r.events)})"
                for r in b.itertuples() if r.events < FEW_EVENTS]
-    items.append(
-        "<strong>Small event counts.</strong> Atrocity onsets are rare (a few per hundred "
-        "country-years at most), so most scores rest on tens of events: intervals are wide, "
-        "a single onset can move a regional or yearly figure a lot, and differences within "
-        "an interval are noise. "
-        + (f"Groups with fewer than {FEW_EVENTS} events: {esc('; '.join(few))}."
-           if few else f"No crime-and-source group has fewer than {FEW_EVENTS} events."
-           if not c.headline.empty else "No outcome has been resolved yet."))
-    items.append(
-        "<strong>Regions.</strong> "
-        + ("Region membership was supplied with the report (the ledger does not hold it); "
-           "countries without a region are shown as “(region unknown)”."
-           if c.region_given else "No region information was supplied."))
-    items.append(
-        "<strong>Reproducibility.</strong> This report is computed only from the ledger and "
-        "the arguments above; rebuilding it from an unchanged ledger gives the same file.")
+    groups = (_prose("small-counts-few", few_events=FEW_EVENTS, groups=esc("; ".join(few)))
+              if few else _prose("small-counts-none", few_events=FEW_EVENTS)
+              if not c.headline.empty else _prose("small-counts-unresolved"))
+    items.append(_prose("small-counts", groups=groups))
+    items.append(_prose("regions-given" if c.region_given else "regions-not-given"))
+    items.append(_prose("reproducibility"))
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
@@ -1454,6 +1349,137 @@ def _lead_time(c: ReportContent) -> str:
     return "\n".join(parts)
 
 
+def render_development(c: Any) -> str:
+    """The section "Breakdown by development level" from
+    :class:`~r2p_models.report.build.ReportContent` (groups from
+    :mod:`r2p_models.report.development`)."""
+    info = c.development_info
+    if not info.get("given"):
+        return empty(info.get("note") or "No development groups were given to the report "
+                     "(development_of), so the audit by development level cannot be made.")
+    if c.development.empty:
+        return empty("No resolved outcomes: nothing to break down yet.")
+    parts = [
+        "<p>The objectivity audit by development level: countries are grouped into "
+        f"equal-count groups by {esc(info.get('label', 'a development indicator'))} (each "
+        "country's mean over the years it reported), and for each group the observed event "
+        "rate is set against the mean forecast, with the Brier skill against climatology "
+        f"and the AUC, all crimes pooled, with {LEVEL:.0%} intervals. A method that "
+        "under-states risk where data are poorest would show it here.</p>"]
+    blocks, _ = group_audit(c, c.development, noun="development group",
+                            title="Development groups", fig_id="development")
+    parts += blocks
+    return "\n".join(parts)
+
+
+def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
+    """The section "Where missing information matters" from
+    :func:`r2p_models.report.infogap.infogap_content`."""
+    from r2p_models.infogap import plot_information_gaps
+
+    intro = (
+        "<p>Where does a forecast rest on what we do not know? For each country and crime "
+        "at the current origin, the share of the uncertainty of its log-odds that comes "
+        "from indicators missing that year or fused from unreliable sources, as against "
+        "the uncertainty of the model's parameters; and, for each missing or unreliable "
+        "indicator, the <em>value of information</em>: by how much collecting it would be "
+        "expected to move the country's watchlist probability and its chance of being on "
+        "the watchlist. Each missing value is drawn from the model's imputation "
+        "distribution and each fused value from its measurement-error distribution; the "
+        "expected absolute change is what collecting it would be worth (a change of the "
+        "forecast in either direction).</p>")
+    if not content:
+        return intro + empty("Not available: no information-gap analysis was given to the "
+                             "report (r2p rerun and r2p pipeline add it; or run "
+                             "r2p infogap).")
+    ranking, voi = content["ranking"], content["voi"]
+    n = content.get("top_n") or "N"
+    parts = [intro]
+    shown = [k for k in crimes if k in set(ranking["crime"])] or sorted(set(ranking["crime"]))
+    if not ranking.empty:
+        fig = plot_information_gaps(ranking, labels={k: crime_label(k) for k in shown})
+        at_risk = ranking[ranking["at_risk"]]
+        mean_share = at_risk.groupby("country")["share_gap"].mean()
+        top = mean_share.sort_values(ascending=False).head(3)
+        alt = ("Grid of countries by region, each cell coloured by the share of its "
+               "forecast variance that comes from missing or unreliable data, averaged over "
+               "crimes. Largest: " + "; ".join(f"{c} {100 * v:.0f}%" for c, v in top.items())
+               + ". The ranking is in the table below.")
+        parts.append(figure(figure_uri(fig), alt,
+                            "Countries by region (not a map). Darker: more of the forecast's "
+                            "uncertainty comes from what is not known about the country's "
+                            "indicators; hatched: not at risk of any onset.",
+                            fig_id="infogap-map"))
+    per, n_voi = INFOGAP_ROWS
+    trs = []
+    for crime in shown:
+        g = ranking[(ranking["crime"] == crime) & ranking["at_risk"]].sort_values("rank")
+        for r in g.head(per).itertuples():
+            trs.append(tr([
+                td(crime_label(crime)), num(r.rank, "int", metric="rank"),
+                f'<th scope="row">{esc(r.country)}</th>', td(r.region or "—"),
+                num(r.p_mean, "pct", metric="p_mean"),
+                num(r.share_gap, "pct", metric="share_gap"),
+                num(r.share_missing, "pct", metric="share_missing"),
+                num(r.share_unreliable, "pct", metric="share_unreliable"),
+                td(r.best_indicator if isinstance(r.best_indicator, str)
+                   and r.best_indicator else "—"),
+                num(100 * r.voi_p, "small", metric="voi_p_points"),
+                num(100 * r.voi_top_n, "small", metric="voi_top_n_points"),
+            ], crime=crime, country=r.country))
+    if trs:
+        parts.append(table(
+            ["Crime", "Rank", "Country", "Region",
+             ("Probability", "watchlist probability with the gaps integrated over"),
+             ("Gap share", "share of the log-odds variance from missing or unreliable "
+                           "indicators"),
+             ("Missing", "share from missing indicators"),
+             ("Unreliable", "share from unreliable fused sources"),
+             ("Best to collect", "the indicator whose collection would move the "
+                                 "probability most"),
+             ("Δ probability (points)", "expected absolute change of the watchlist "
+                                        "probability, percentage points, from collecting it"),
+             (f"Δ P(top {n}) (points)", "expected absolute change of the chance of being in "
+                                        f"the top {n}, percentage points")],
+            trs, caption=f"Where missing information matters most: top {per} per crime, "
+                         "ranked by the expected change of the probability", cls="text"))
+    else:
+        parts.append(empty("No country at risk has a missing or unreliable indicator."))
+    v = voi.sort_values("voi_p", ascending=False).head(n_voi)
+    if not v.empty:
+        items = "".join(f"<li>{esc(s)}.</li>" for s in v["statement"].head(5)) \
+            if "statement" in v.columns else ""
+        vtrs = [tr([f'<th scope="row">{esc(r.country)}</th>', td(crime_label(r.crime)),
+                    td(r.indicator), td(r.kind), num(r.p_mean, "pct", metric="p_mean"),
+                    num(100 * r.voi_p, "small", metric="voi_p_points"),
+                    num(100 * r.voi_top_n, "small", metric="voi_top_n_points"),
+                    num(r.var_share, "pct", metric="var_share")],
+                   crime=r.crime, country=r.country, indicator=r.indicator)
+                for r in v.itertuples()]
+        parts.append(f"<h3>What would be worth collecting</h3><p>The {len(v)} (country, "
+                     "indicator) pairs whose collection would move a watchlist probability "
+                     "most, over all crimes; the first five in words:</p>")
+        if items:
+            parts.append(f"<ul>{items}</ul>")
+        parts.append(table(
+            ["Country", "Crime", "Indicator", "Gap", "Probability",
+             ("Δ probability (points)", "expected absolute change, percentage points"),
+             (f"Δ P(top {n}) (points)", "expected absolute change, percentage points"),
+             ("Variance share", "this input's share of the log-odds variance")],
+            vtrs, caption="Value of information", cls="text"))
+    parts.append(
+        "<p>How this is computed: the log-odds is linear in the indicators, so with each "
+        "uncertain indicator drawn independently of the posterior, the law of total "
+        "variance splits its variance exactly into the parameter part (the variance over "
+        "posterior draws with every indicator at its expected value) and the gap part "
+        "(the squared coefficient, averaged over draws, times the indicator's predictive "
+        "variance, summed over the indicators). Missingness flags are kept as they are "
+        "(that a country did not report is itself a signal that collecting a value does "
+        "not erase). The value of information integrates over the indicator's predictive "
+        "distribution at fixed quantile nodes; see r2p_models.infogap.</p>")
+    return "\n".join(parts)
+
+
 # ------------------------------------------------------------------------ page
 
 
@@ -1483,7 +1509,8 @@ def render(c: ReportContent) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta name="generator" content="r2p-models report">\n'
         f'<meta name="r2p-vintage" content="{esc(vintage)}">\n'
-        f"<title>{esc(c.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>{esc(c.title)}</title>\n<style>\n{_asset('report.css')}</style>\n"
+        "</head>\n<body>\n"
         f"{_header(c)}\n<main>\n" + "\n".join(sections) + "\n</main>\n"
         f"<footer><p>{esc(c.title)}. Vintage: {esc(vintage)}"
         + (f" (ledger last written {esc(_written(c))})" if not c.rows.empty else "")
