@@ -223,19 +223,29 @@ def _coefficients(design: Design, variant: str, priors: Priors) -> tuple[pt.Tens
         scale = pt.where(rel, tau, priors.off_sd)
         b = rel * mu[None, :] + scale * z
     J = len(design.indicators)
-    factor = np.concatenate([np.ones(J + F), np.full(R, priors.rule_scale),
-                             np.full(M, priors.smooth_scale)])
-    if np.any(factor != 1.0):  # rules and smooth terms: their own multiple of the sd
-        b = b * factor[None, :]
+    # Rules and smooth terms have their own multiple of the prior sd. The multiple scales
+    # their columns of Z (model_data) rather than b: the same model, but a product with b
+    # in the graph made PyTensor scale all of Z at every gradient (4x the cost a step on
+    # the EWP panel). The reported effects are per unit of the unscaled column.
+    factor = term_factor(design, priors)
     beta = pm.Deterministic("beta", b[:, :J], dims=("crime", "indicator"))
     beta_missing = None
     if F:  # no zero-size variable when nothing is ever missing
         beta_missing = pm.Deterministic("beta_missing", b[:, J:J + F], dims=("crime", "flag"))
     if R:
-        pm.Deterministic("beta_rule", b[:, J + F:J + F + R], dims=("crime", "rule"))
+        pm.Deterministic("beta_rule", b[:, J + F:J + F + R] * factor[J + F:J + F + R],
+                         dims=("crime", "rule"))
     if M:
-        pm.Deterministic("beta_smooth", b[:, J + F + R:], dims=("crime", "smooth"))
+        pm.Deterministic("beta_smooth", b[:, J + F + R:] * factor[J + F + R:],
+                         dims=("crime", "smooth"))
     return b, beta, beta_missing
+
+
+def term_factor(design: Design, priors: Priors) -> np.ndarray:
+    """Prior-sd multiple of each term's effect (indicators, flags, rules, smooth terms)."""
+    J, F = len(design.indicators), len(design.flag_names)
+    return np.concatenate([np.ones(J + F), np.full(len(design.rule_names), priors.rule_scale),
+                           np.full(len(design.smooth_names), priors.smooth_scale)])
 
 
 def _region_effects(design: Design, variant: str, priors: Priors) -> pt.TensorVariable | None:
@@ -335,8 +345,9 @@ def usable_span(design: Design) -> slice:
 def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.ndarray]:
     """The data containers of the model of a design, by name.
 
-    ``Z`` (predictors, missingness flags, interaction rules and episode history, one row
-    per country and origin year of :func:`usable_span`), ``y`` and ``w`` (outcomes and
+    ``Z`` (predictors, missingness flags, interaction rules and smooth terms, each scaled
+    by its prior-sd multiple, and the episode history, one row per country and origin
+    year of :func:`usable_span`), ``y`` and ``w`` (outcomes and
     weights on that grid) and ``alpha_center`` (the prior means of the intercepts).
     Country-years without a usable cell (e.g. after ``design.through``) carry zeros:
     their weight is 0 anyway.
@@ -350,8 +361,10 @@ def model_data(design: Design, priors: Priors | None = None) -> dict[str, np.nda
     rule_x = design.rule_x[:, span] if design.rule_names else np.zeros((C, Ts, 0))
     smooth_x = design.smooth_x[:, span] if design.smooth_names else np.zeros((C, Ts, 0))
     hist = design.history[:, span] if design.history_names else np.zeros((C, Ts, 0))
-    Z = np.concatenate([np.where(blank, 0.0, v) for v in (x, flags, rule_x, smooth_x, hist)],
-                       axis=2)
+    # the rule and smooth columns scaled by their prior-sd multiple (see _coefficients)
+    factor = term_factor(design, priors)
+    terms = np.concatenate([x, flags, rule_x, smooth_x], axis=2) * factor
+    Z = np.concatenate([np.where(blank, 0.0, v) for v in (terms, hist)], axis=2)
     K = len(design.crimes)
     center = (logit(design.base_rate) if priors.alpha_center is None
               else np.full(K, priors.alpha_center))

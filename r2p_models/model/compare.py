@@ -63,6 +63,7 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
     x = design.x[ci, ti]
     f = design.flags[ci, ti]
     r = design.rule_x[ci, ti] if design.rule_names else np.zeros((len(ci), 0))
+    sm = design.smooth_x[ci, ti] if design.smooth_names else np.zeros((len(ci), 0))
     hist = design.history[ci, ti] if design.history_names else np.zeros((len(ci), 0))
     out = np.empty((S, len(ci)))
     for s in range(S):
@@ -71,6 +72,8 @@ def pointwise_loglik(fm: FittedModel, design: Design | None = None, *,
             eta += np.einsum("nf,nf->n", f, d["beta_missing"][s, ki])
         if r.shape[1] and "beta_rule" in d:
             eta += np.einsum("nr,nr->n", r, d["beta_rule"][s, ki])
+        if sm.shape[1] and "beta_smooth" in d:
+            eta += np.einsum("nm,nm->n", sm, d["beta_smooth"][s, ki])
         if hist.shape[1] and "beta_history" in d:
             eta += np.einsum("nh,nh->n", hist, d["beta_history"][s, ki])
         if "a_region" in d:
@@ -92,7 +95,8 @@ def _check_labels(post: xr.Dataset, design: Design) -> None:
     """
     for dim, labels in (("crime", design.crimes), ("region", design.regions),
                         ("country", design.countries), ("indicator", design.indicators),
-                        ("flag", design.flag_names), ("rule", design.rule_names)):
+                        ("flag", design.flag_names), ("rule", design.rule_names),
+                        ("smooth", design.smooth_names)):
         if dim not in post.coords:
             continue
         fitted = [str(v) for v in post[dim].values]
@@ -148,7 +152,9 @@ def compare_variants(
         Variant name -> FittedModel.
     """
     design = build_design(panel, horizon=config.horizon, through=through,
-                          missing=config.missing, train_at_risk=config.train_at_risk)
+                          missing=config.missing, train_at_risk=config.train_at_risk,
+                          rules=config.rules, rule_seed=config.seed, history=config.history,
+                          smooth=config.smooth)
     fits: dict[str, FittedModel] = {}
     loos: dict[str, Any] = {}
     for v in variants:

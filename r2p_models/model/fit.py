@@ -59,8 +59,9 @@ RHAT_MAX = 1.01
 ESS_MIN = 400.0
 
 #: Posterior variables a fitted model keeps (those the variant has).
-KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "beta_rule", "beta_history", "a_region",
-        "a_country", "sigma_region", "sigma_country", "corr_country", "mu", "tau", "sigma_beta")
+KEEP = ("alpha", "alpha_m", "beta", "beta_missing", "beta_rule", "beta_smooth", "beta_history",
+        "a_region", "a_country", "sigma_region", "sigma_country", "corr_country", "mu", "tau",
+        "sigma_beta")
 
 
 class ConvergenceWarning(UserWarning):
@@ -137,9 +138,9 @@ def check_convergence(idata: az.InferenceData, *, sampler: str, sampling_seconds
 def config_hash(config: ModelConfig) -> str:
     """sha256 of a model config's settings.
 
-    ``effect_scale``, ``train_at_risk``, ``extend``, ``rules`` and ``history`` enter only
-    when they are not the values they had before they existed (``"learned"``,
-    ``"target_year"``, 1, 0, false), so the hashes of configs (and the files and ledger
+    ``effect_scale``, ``train_at_risk``, ``extend``, ``rules``, ``history`` and ``smooth``
+    enter only when they are not the values they had before they existed (``"learned"``,
+    ``"target_year"``, 1, 0, false, 0), so the hashes of configs (and the files and ledger
     entries that carry them) from before the settings existed stay valid.
     """
     settings = config.to_dict()
@@ -154,6 +155,9 @@ def config_hash(config: ModelConfig) -> str:
         settings.pop("rule_scale", None)
     if settings.get("history") is False:
         del settings["history"]
+    if settings.get("smooth") == 0:  # the smooth scale only matters with smooth terms
+        del settings["smooth"]
+        settings.pop("smooth_scale", None)
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -196,7 +200,7 @@ class SamplerCache:
         h.update(json.dumps([variant, priors.to_dict(), design.missing_mode, design.countries,
                              design.crimes, design.indicators, design.regions,
                              design.flag_names, design.rule_names, design.history_names,
-                             [span.start, span.stop]],
+                             design.smooth_names, [span.start, span.stop]],
                             default=str).encode())
         for arr in (design.region_idx, design.relevance):
             h.update(np.ascontiguousarray(arr).tobytes())
@@ -514,9 +518,10 @@ def fit(
     design = build_design(panel, horizon=config.horizon, through=through,
                           missing=config.missing, train_at_risk=config.train_at_risk,
                           rules=config.rules, rule_seed=config.seed,
-                          history=config.history)
+                          history=config.history, smooth=config.smooth)
     priors, selection = effect_priors(panel, config, priors, through=through)
-    priors = replace(priors, rule_scale=float(config.rule_scale))
+    priors = replace(priors, rule_scale=float(config.rule_scale),
+                     smooth_scale=float(config.smooth_scale))
     if selection is not None:
         log.info("effect scale %.3g chosen by rolling-origin CV (origins %d-%d, %d cases, "
                  "%d onsets)", selection.scale, selection.origins[0], selection.origins[-1],

@@ -99,6 +99,11 @@ def _terms(fm: FittedModel, od: OriginDesign) -> dict[str, np.ndarray]:
         # (rules are evaluated on the design's imputed values, as in training)
         rule = np.einsum("cr,skr->sckr", od.rules, d["beta_rule"])
         ind = ind + np.einsum("sckr,rj->sckj", rule, rules.share_matrix(x.shape[-1]))
+    smooth = fm.standardisation.smooth
+    if smooth is not None and "beta_smooth" in d:
+        # an indicator's smooth terms are part of its term (each column depends on it alone)
+        sm = np.einsum("cm,skm->sckm", od.smooth, d["beta_smooth"])
+        ind = ind + np.einsum("sckm,mj->sckj", sm, smooth.share_matrix(x.shape[-1]))
     beta_m = d.get("beta_missing", np.zeros((S, K, od.flags.shape[1])))
     flag = np.einsum("cf,skf->sckf", od.flags, beta_m)
     alpha = np.broadcast_to(d["alpha"][:, None, :], (S, C, K))
@@ -150,7 +155,7 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
     + missing_term.sum("flag") + history_term.sum("history")``
     equals the log-odds behind :meth:`FittedModel.predict`. With interaction rules
     (``[model] rules``) an indicator's term includes its equal share of every rule that
-    tests it.
+    tests it; with smooth terms (``[model] smooth``), its smooth terms.
     """
     od = _origin(fm, panel, origin_year, None)
     if countries is not None:
@@ -162,7 +167,7 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
             countries=tuple(countries), regions=tuple(od.regions[i] for i in idx),
             origin_year=od.origin_year, x=od.x[idx], flags=od.flags[idx],
             missing=od.missing[idx], at_risk=od.at_risk[idx], crimes=od.crimes,
-            rules=od.rules[idx], history=od.history[idx],
+            rules=od.rules[idx], history=od.history[idx], smooth=od.smooth[idx],
         )
     t = _terms(fm, od)
     std = fm.standardisation

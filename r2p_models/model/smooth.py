@@ -1,23 +1,25 @@
 """Smooth terms: additive, non-linear effects of the continuous indicators.
 
 With ``[model] smooth = K`` every indicator with more than :data:`MIN_DISTINCT` distinct
-standardised values in the training cells gets, beside its linear effect, the columns of
-a cubic B-spline basis with ``K`` knots at the quantiles of those values (evenly spaced
-between their extremes when quantiles coincide, as they do for an indicator that is
-mostly 0). Each column is centred and scaled on the training cells, as the indicators
-are, and has its own effect per crime with prior sd ``[model] smooth_scale`` times the
-effect scale, so thresholds and saturation (battle deaths that matter above a level, a
-risk that rises with infant mortality and then flattens) enter the Bayesian model with
-posterior intervals like every other term. Outside the training range a basis is held at
-its value at the nearer end (constant extrapolation): a forecast never extrapolates a
-cubic.
+standardised values in the training cells gets, beside its linear effect, ``K - 1``
+columns from a cubic B-spline basis with ``K`` knots at the quantiles of those values
+(evenly spaced between their extremes when quantiles coincide, as they do for an
+indicator that is mostly 0): the basis's non-linear part, uncorrelated with the
+indicator and whitened on the training cells (see :class:`SplineSet`). Each column has
+its own effect per crime with prior sd ``[model] smooth_scale`` times the effect scale,
+so thresholds and saturation (battle deaths that matter above a level, a risk that rises
+with infant mortality and then flattens) enter the Bayesian model with posterior
+intervals like every other term. Outside the training range a basis is held at its
+value at the nearer end (constant extrapolation): a forecast never extrapolates a cubic.
 
 The knots come from the training cells of a fit (``through``), so a backtest never sees
 later data through them. scipy evaluates the basis
 (:meth:`scipy.interpolate.BSpline.design_matrix`); the knot placement follows
 scikit-learn's :class:`~sklearn.preprocessing.SplineTransformer` (``knots="quantile"``,
-``extrapolation="constant"``), kept here as plain arrays so that a saved model holds them
-in its netCDF file.
+``extrapolation="constant"``); the removal of the line and the whitening (the null-space
+separation of penalised regression splines) are written here because no maintained
+library builds such columns for a PyMC design, and they are kept as plain arrays so that
+a saved model holds them in its netCDF file.
 
 Explanations: the smooth terms of an indicator are part of its contribution to the
 log-odds (each column depends on one indicator only), so the per-indicator contributions
@@ -44,7 +46,16 @@ MIN_DISTINCT = 8
 
 @dataclass(frozen=True)
 class SplineSet:
-    """Cubic B-spline bases of some indicators, with the centring of their columns.
+    """Cubic B-spline bases of some indicators, reduced to their non-linear part.
+
+    The model's columns of an indicator are its raw basis ``B(x)`` (``n_knots + DEGREE -
+    1`` columns), centred, with its least-squares fit on the linear term ``x`` removed (a
+    cubic spline basis spans the constant and the line, which the intercept and the
+    indicator's own effect already carry), and whitened: ``n_knots - 1`` columns that are
+    uncorrelated with each other and with ``x`` on the training cells, each of variance 1.
+    So the linear effect is the indicator's coefficient alone, the smooth terms are the
+    curvature around it, and the sampler sees a well-conditioned posterior (a raw basis
+    collinear with ``x`` and with itself made NUTS take several times more steps a draw).
 
     Attributes
     ----------
@@ -53,19 +64,27 @@ class SplineSet:
     knots : ndarray of float, shape (n_smooth, n_knots + 2 * DEGREE)
         Full knot vector of each (standardised scale): the ``n_knots`` base knots and
         ``DEGREE`` more on each side at the spacing of the outermost ones.
-    mean, sd : ndarray, shape (n_column,)
-        Training mean and sd of each basis column; the model sees ``(B - mean) / sd``.
+    basis_mean : ndarray, shape (n_smooth, n_basis)
+        Training mean of each raw basis column.
+    x_mean : ndarray, shape (n_smooth,)
+        Training mean of the indicator.
+    slope : ndarray, shape (n_smooth, n_basis)
+        Least-squares slope of each centred basis column on the centred indicator.
+    weights : ndarray, shape (n_smooth, n_basis, n_column)
+        Whitening of the residual basis (its principal axes over their sds).
     """
 
     feature: np.ndarray
     knots: np.ndarray
-    mean: np.ndarray
-    sd: np.ndarray
+    basis_mean: np.ndarray
+    x_mean: np.ndarray
+    slope: np.ndarray
+    weights: np.ndarray
 
     @property
     def per_feature(self) -> int:
-        """Basis columns per smoothed indicator (``n_knots + DEGREE - 1``)."""
-        return int(self.knots.shape[1]) - DEGREE - 1
+        """Model columns per smoothed indicator (``n_knots - 1``)."""
+        return int(self.weights.shape[2])
 
     def __len__(self) -> int:
         return int(self.feature.size) * self.per_feature
@@ -76,27 +95,29 @@ class SplineSet:
                      for b in range(self.per_feature))
 
     def basis(self, x_std: np.ndarray) -> np.ndarray:
-        """Raw (uncentred) basis columns for standardised indicators (..., n_indicator)."""
+        """Raw B-spline bases of the smoothed indicators, side by side (...,
+        n_smooth * n_basis), each held constant outside its knots."""
         x = np.asarray(x_std, dtype=float)
         flat = x.reshape(-1, x.shape[-1])
-        m = self.per_feature
-        out = np.empty((flat.shape[0], len(self)))
-        for i, j in enumerate(self.feature):
-            out[:, i * m:(i + 1) * m] = self._raw(i, flat[:, j])
-        return out.reshape(*x.shape[:-1], len(self))
+        out = [_raw_basis(self.knots[i], flat[:, j]) for i, j in enumerate(self.feature)]
+        return np.concatenate(out, axis=1).reshape(*x.shape[:-1], -1)
 
-    def _raw(self, i: int, values: np.ndarray) -> np.ndarray:
-        """Raw basis of the ``i``-th smoothed indicator, held constant outside its knots."""
-        t = self.knots[i]
-        v = np.clip(np.nan_to_num(values, nan=0.0), t[DEGREE], t[-DEGREE - 1])
-        return BSpline.design_matrix(v, t, DEGREE).toarray()
+    def _columns(self, i: int, values: np.ndarray) -> np.ndarray:
+        """Model columns of the ``i``-th smoothed indicator at values (n,)."""
+        v = np.nan_to_num(np.asarray(values, dtype=float).ravel(), nan=0.0)
+        b = _raw_basis(self.knots[i], v) - self.basis_mean[i]
+        b = b - np.outer(v - self.x_mean[i], self.slope[i])
+        return b @ self.weights[i]
 
     def transform(self, x_std: np.ndarray) -> np.ndarray:
-        """The model's centred, scaled columns (..., n_column)."""
-        return (self.basis(x_std) - self.mean) / self.sd
+        """The model's columns for standardised indicators (..., n_column)."""
+        x = np.asarray(x_std, dtype=float)
+        flat = x.reshape(-1, x.shape[-1])
+        out = [self._columns(i, flat[:, j]) for i, j in enumerate(self.feature)]
+        return np.concatenate(out, axis=1).reshape(*x.shape[:-1], len(self))
 
     def columns_of(self, j: int, values: np.ndarray) -> tuple[slice, np.ndarray]:
-        """The centred, scaled columns of indicator ``j`` at standardised values.
+        """The model's columns of indicator ``j`` at standardised values.
 
         Returns
         -------
@@ -110,8 +131,7 @@ class SplineSet:
         if not hit.size:
             return slice(0, 0), np.zeros((v.size, 0))
         i, m = int(hit[0]), self.per_feature
-        cols = slice(i * m, (i + 1) * m)
-        return cols, (self._raw(i, v) - self.mean[cols]) / self.sd[cols]
+        return slice(i * m, (i + 1) * m), self._columns(i, v)
 
     def share_matrix(self, n_indicator: int) -> np.ndarray:
         """``(n_column, n_indicator)``: 1 where a column belongs to an indicator."""
@@ -126,8 +146,10 @@ class SplineSet:
         return xr.Dataset({
             "smooth_feature": (("smooth_set",), self.feature.astype(np.int64)),
             "smooth_knots": (("smooth_set", "smooth_knot"), self.knots.astype(float)),
-            "smooth_mean": (("smooth",), self.mean.astype(float)),
-            "smooth_sd": (("smooth",), self.sd.astype(float)),
+            "smooth_basis_mean": (("smooth_set", "smooth_basis"), self.basis_mean),
+            "smooth_x_mean": (("smooth_set",), self.x_mean.astype(float)),
+            "smooth_slope": (("smooth_set", "smooth_basis"), self.slope),
+            "smooth_weights": (("smooth_set", "smooth_basis", "smooth_column"), self.weights),
         })
 
     @classmethod
@@ -137,8 +159,16 @@ class SplineSet:
             return None
         return cls(feature=ds["smooth_feature"].values.astype(int),
                    knots=ds["smooth_knots"].values.astype(float),
-                   mean=ds["smooth_mean"].values.astype(float),
-                   sd=ds["smooth_sd"].values.astype(float))
+                   basis_mean=ds["smooth_basis_mean"].values.astype(float),
+                   x_mean=ds["smooth_x_mean"].values.astype(float),
+                   slope=ds["smooth_slope"].values.astype(float),
+                   weights=ds["smooth_weights"].values.astype(float))
+
+
+def _raw_basis(knots: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """B-spline basis at values (n,), held constant outside the base knots."""
+    v = np.clip(np.nan_to_num(values, nan=0.0), knots[DEGREE], knots[-DEGREE - 1])
+    return BSpline.design_matrix(v, knots, DEGREE).toarray()
 
 
 def _knot_vector(values: np.ndarray, n_knots: int) -> np.ndarray:
@@ -153,7 +183,7 @@ def _knot_vector(values: np.ndarray, n_knots: int) -> np.ndarray:
 
 
 def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int) -> SplineSet | None:
-    """Place the knots and centre the columns on the training cells.
+    """Place the knots and build each basis's non-linear columns on the training cells.
 
     Parameters
     ----------
@@ -167,20 +197,35 @@ def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int) -> SplineSe
     Returns
     -------
     SplineSet or None
-        None when no indicator has more than :data:`MIN_DISTINCT` distinct values.
+        None when no indicator has more than :data:`MIN_DISTINCT` distinct values (an
+        indicator whose residual basis is degenerate on the training cells stays linear
+        too).
     """
     if n_knots < 3:
         raise ValueError(f"n_knots = {n_knots}: expected at least 3")
     train = x_std[used]
-    feats = [j for j in range(train.shape[1])
-             if np.unique(train[:, j]).size > MIN_DISTINCT]
-    if not feats:
+    r = n_knots - 1  # n_knots + DEGREE - 1 basis columns less the constant and the line
+    kept: list[tuple[int, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]] = []
+    for j in range(train.shape[1]):
+        x = train[:, j]
+        if np.unique(x).size <= MIN_DISTINCT:
+            continue
+        knots = _knot_vector(x, n_knots)
+        b = _raw_basis(knots, x)
+        b_mean, x_mean = b.mean(axis=0), float(x.mean())
+        bc, xc = b - b_mean, x - x_mean
+        slope = xc @ bc / (xc @ xc)
+        resid = bc - np.outer(xc, slope)
+        _, sv, vt = np.linalg.svd(resid, full_matrices=False)
+        if sv[r - 1] <= 1e-8 * sv[0]:
+            continue  # too few distinct values spread over the knots for a curve
+        weights = vt[:r].T * (np.sqrt(x.size) / sv[:r])  # whitened: variance 1 each
+        kept.append((j, knots, b_mean, x_mean, slope, weights))
+    if not kept:
         return None
-    knots = np.stack([_knot_vector(train[:, j], n_knots) for j in feats])
-    raw = SplineSet(feature=np.array(feats, dtype=int), knots=knots,
-                    mean=np.zeros(0), sd=np.zeros(0))
-    ncol = len(raw)
-    raw = SplineSet(raw.feature, raw.knots, np.zeros(ncol), np.ones(ncol))
-    b = raw.basis(train)
-    sd = b.std(axis=0)
-    return SplineSet(raw.feature, raw.knots, b.mean(axis=0), np.where(sd > 0, sd, 1.0))
+    return SplineSet(feature=np.array([k[0] for k in kept], dtype=int),
+                     knots=np.stack([k[1] for k in kept]),
+                     basis_mean=np.stack([k[2] for k in kept]),
+                     x_mean=np.array([k[3] for k in kept]),
+                     slope=np.stack([k[4] for k in kept]),
+                     weights=np.stack([k[5] for k in kept]))
