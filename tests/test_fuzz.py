@@ -401,14 +401,14 @@ def test_bad_cases_are_refused(data, fn, kind, where, value) -> None:
     p, y = p.astype(object), y.astype(object)
     i = where % p.size
     expect = {
-        "nan_p": rf"p has 1 NaN value\(s\) \(first at position {i}\)",
-        "nan_y": rf"y has 1 NaN value\(s\) \(first at position {i}\)",
-        "high": rf"p must be probabilities in \[0, 1\]; found .* at position {i}",
-        "low": rf"p must be probabilities in \[0, 1\]; found .* at position {i}",
-        "y": rf"y must be 0/1 outcomes; found .* at position {i}",
+        "nan_p": rf"p has no value \(blank or NaN\) at position {i};",
+        "nan_y": rf"y has no value \(blank or NaN\) at position {i};",
+        "high": rf"p must be a probability in \[0, 1\]; found .* at position {i}$",
+        "low": rf"p must be a probability in \[0, 1\]; found .* at position {i}$",
+        "y": rf"y must be 0 or 1; found .* at position {i}$",
         "length": rf"p has {p.size} values but y has {p.size - 1}",
-        "text_p": rf"p must be numeric, not text: found .* at position {i}",
-        "text_y": rf"y must be numeric, not text: found .* at position {i}",
+        "text_p": rf"p must be numeric, not text; found .* at position {i};",
+        "text_y": rf"y must be numeric, not text; found .* at position {i};",
     }[kind]
     if kind == "nan_p":
         p[i] = np.nan
