@@ -324,13 +324,15 @@ def required(values: Any, column: str, rows: Rows, *, hint: str = "") -> None:
 
     Raises ``"<column> has no value (blank or NaN) at rows ..."``.
     """
-    arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series | pd.Index) \
-        else np.asarray(values)
-    if arr.dtype.kind == "f":
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iub":
+        blank = np.zeros(arr.shape, dtype=bool)
+    elif arr.dtype.kind == "f":
         blank = np.isnan(arr)
     else:
-        blank = np.array([_is_missing(v) or (isinstance(v, str) and not v.strip())
-                          for v in arr.astype(object).ravel()], dtype=bool)
+        cells = pd.Series(arr.astype(object).ravel(), dtype=object)
+        blank = cells.isna().to_numpy() | cells.map(
+            lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
     rows.fail(blank, "has no value (blank or NaN)", column=column, hint=hint)
 
 
@@ -516,8 +518,9 @@ def csv_records(text: str, source: str, error: type[InputError] = InputError,
                 if header is None:
                     header = record
                 elif len(record) != len(header):
-                    raise error(f"{source}: line {start} has {len(record)} cells, the header "
-                                f"has {len(header)}")
+                    n = len(record)
+                    raise error(f"{source}: line {start} has {n} cell{'s' if n != 1 else ''}, "
+                                f"the header has {len(header)}")
                 else:
                     records.append(record)
                     lines.append(start)
