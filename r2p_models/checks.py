@@ -82,6 +82,9 @@ def show(value: Any) -> str:
 class Rows:
     """Where checked values come from, how their rows are named, and what to raise.
 
+    The constructors :meth:`lines`, :meth:`index` and :meth:`positions` cover the usual
+    ways of naming rows besides data rows counted from 1.
+
     Parameters
     ----------
     source : str
@@ -100,9 +103,6 @@ class Rows:
     subject : str
         How a column is named, with ``{!r}`` for its name (``"column {!r}"``; ``"{}"``
         for an argument such as ``p``).
-
-    The constructors :meth:`lines`, :meth:`index` and :meth:`positions` cover the other
-    usual ways of naming rows.
     """
 
     def __init__(

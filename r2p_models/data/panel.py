@@ -3,7 +3,8 @@
 The panel's schema is described in :mod:`r2p_models.data`. Every check here fails
 with a one-line :class:`PanelError` that names the file, the column and the first
 offending rows (row numbers count data rows from 1, the header excluded, in the
-order of the file), and nothing is built from a table that fails a check.
+order of the file), and nothing is built from a table that fails a check. The rules
+are those of :mod:`r2p_models.checks`.
 """
 
 from __future__ import annotations
