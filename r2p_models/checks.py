@@ -274,7 +274,7 @@ def numeric(
                           shown=arr)
             x = arr.astype(float)
         elif arr.dtype.kind in "iuf":
-            x = arr.astype(float)
+            x = arr.astype(float, copy=False)
         else:
             x = _cells_as_float(arr, column, rows, text=text, booleans=booleans)
     if finite:
@@ -369,8 +369,9 @@ def binary(x: np.ndarray, column: str, rows: Rows, *, blank: bool = True,
     Raises ``"<column> must be 0, 1 or blank; found 2 at row 7"`` (``must be 0 or 1``
     when blanks are refused).
     """
-    nan = np.isnan(x)
-    bad = (x != 0) & (x != 1) & (~nan if blank else True)
+    bad = ~((x == 0) | (x == 1))
+    if blank:
+        bad &= ~np.isnan(x)
     rows.fail(bad, "must be 0, 1 or blank" if blank else "must be 0 or 1", column=column,
               shown=x if shown is None else shown)
     return x
