@@ -180,7 +180,7 @@ def test_malformed_values_are_refused(fake: Path) -> None:
     df = pd.read_csv(path)
     df.loc[3, "reg.eap"] = 1  # row 4 already has reg.na
     df.to_csv(path, index=False)
-    with pytest.raises(AdapterError, match=r"more than one region dummy.*row\(s\) 4"):
+    with pytest.raises(AdapterError, match=r"more than one region dummy .* is set at row 4$"):
         ewp_table(fake)
     ep_path = fake / DEFAULT_FILES["ewp_episodes"]
     ep = pd.read_csv(ep_path)
@@ -188,7 +188,9 @@ def test_malformed_values_are_refused(fake: Path) -> None:
     ep.to_csv(ep_path, index=False)
     df.loc[3, "reg.eap"] = 0
     df.to_csv(path, index=False)
-    with pytest.raises(AdapterError, match=r"'State-Led or Non-State-Led'.*row\(s\) 2"):
+    with pytest.raises(AdapterError, match=r"'State-Led or Non-State-Led' must be one of \["
+                                           r"'Non-State-Led', 'State-Led'\]; found 'state' at "
+                                           r"row 2$"):
         four_crime_table(fake)
 
 

@@ -73,7 +73,7 @@ def test_bad_draws():
     p, y = _draws(4, cases=20, draws=5)
     bad = p.copy()
     bad[3, 2] = 1.2
-    with pytest.raises(CalibrationInputError, match="p_draws must be probabilities"):
+    with pytest.raises(CalibrationInputError, match=r"p_draws must be a probability in \[0, 1\]"):
         score_draws(bad, y)
     with pytest.raises(CalibrationInputError, match="2-D"):
         score_draws(p[:, 0], y)

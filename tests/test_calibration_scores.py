@@ -168,7 +168,8 @@ def test_issue_time_base_rate_bad_input():
         issue_time_base_rate(df.drop(columns="origin_year"))
     bad = df.copy()
     bad.loc[3, "outcome"] = 2
-    with pytest.raises(CalibrationInputError, match=r"0/1 outcomes.*row 3"):
+    with pytest.raises(CalibrationInputError, match=r"cases: column 'outcome' must be 0 or 1; "
+                                                     r"found 2 at row 3$"):
         issue_time_base_rate(bad)
 
 

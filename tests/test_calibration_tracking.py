@@ -101,7 +101,8 @@ def test_groups_without_events_get_notes_not_errors():
 def test_ledger_columns_and_unresolved_rows():
     df = _cases().rename(columns={"p": "p_mean"})
     df.loc[5, "outcome"] = np.nan
-    with pytest.raises(CalibrationInputError, match=r"column 'outcome' has 1 NaN.*row 5"):
+    with pytest.raises(CalibrationInputError, match=r"cases: column 'outcome' has no value "
+                                                     r"\(blank or NaN\) at row 5; unresolved"):
         score_table(df, p_col="p_mean", n_boot=5)
     tab = score_table(df, p_col="p_mean", unresolved="drop", metrics=["brier"], n_boot=5)
     assert tab["n"].iloc[0] == len(df) - 1
@@ -113,11 +114,13 @@ def test_table_bad_input():
         score_table(df, by=["horizon"])
     bad = df.copy()
     bad.loc[7, "p"] = 1.5
-    with pytest.raises(CalibrationInputError, match=r"column 'p' must be probabilities.*row 7"):
+    with pytest.raises(CalibrationInputError, match=r"cases: column 'p' must be a probability "
+                                                     r"in \[0, 1\]; found 1.5 at row 7$"):
         score_table(bad)
     bad = df.copy()
     bad.loc[3, "outcome"] = 2
-    with pytest.raises(CalibrationInputError, match=r"0/1 outcomes.*row 3"):
+    with pytest.raises(CalibrationInputError, match=r"column 'outcome' must be 0 or 1; found 2 at "
+                                                     r"row 3$"):
         score_table(bad)
     with pytest.raises(CalibrationInputError, match="unknown metric"):
         score_table(df, metrics=["ece"])

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 from scipy import optimize, stats
 
-from r2p_models.data.fusion import FusionResult, FusionWarning, fuse_reports
+from r2p_models.data.fusion import FusionError, FusionResult, FusionWarning, fuse_reports
 
 # Two indicators on different scales, four sources with known error variances, biases that
 # sum to zero (the identification fuse_reports uses) and reporting probabilities < 1.
@@ -387,33 +387,36 @@ def _with(col: str, values: list) -> pd.DataFrame:
         (_good().assign(note="x"), r"unexpected column\(s\) \['note'\]"),
         (_good().iloc[:0], r"reports is empty"),
         (pd.concat([_good(), _good().iloc[[2]]], ignore_index=True),
-         r"duplicate \(country, year, indicator, source\) rows; .*rows \[3, 5\] counted from 1 "
-         r"\(first: country='SDN', year=2001"),
+         r"reports: duplicate \(country, year, indicator, source\) rows; found \('SDN', 2001, "
+         r"'x', 'un'\) at row 3, \('SDN', 2001, 'x', 'un'\) at row 5; each source reports"),
         (_with("value", [1.0, "high", 3.0, 4.0]),
-         r"column 'value' has non-numeric entries; 1 row\(s\), rows \[2\] counted from 1"),
-        (_with("value", [1.0, 2.0, "three", 4.0]), r"column 'value' has non-numeric .*\[3\]"),
-        (_with("value", [1.0, 2.0, True, 4.0]), r"column 'value' has non-numeric .*\[3\]"),
+         r"reports: column 'value' must be numeric; found 'high' at row 2$"),
+        (_with("value", [1.0, 2.0, "three", 4.0]),
+         r"'value' must be numeric; found 'three' at row 3"),
+        (_with("value", [1.0, 2.0, True, 4.0]), r"'value' must be numeric; found True at row 3$"),
         (_good().assign(value=[True, False, True, True]), r"column 'value' must be numeric"),
         (_good().assign(value=[1.0, np.nan, 3.0, np.nan]),
-         r"column 'value' has missing \(NaN\) values; .*rows \[2, 4\]"),
-        (_with("value", [1.0, None, 3.0, 4.0]), r"column 'value' has missing \(NaN\) .*\[2\]"),
+         r"column 'value' has no value \(blank or NaN\) at rows 2, 4; drop rows"),
+        (_with("value", [1.0, None, 3.0, 4.0]), r"'value' has no value \(blank or NaN\) at row 2;"),
         (_good().assign(value=[1.0, 2.0, -np.inf, 4.0]),
-         r"column 'value' has infinite values; .*rows \[3\]"),
+         r"column 'value' must be a finite number; found -inf at row 3"),
         (_good().assign(year=[2001.0, 2001.5, 2001.0, 2002.0]),
-         r"column 'year' must hold integer years; .*rows \[2\]"),
-        (_good().assign(year=[2001, 2001, np.nan, 2002]), r"column 'year' .*rows \[3\]"),
-        (_with("year", [2001, "2001x", 2001, 2002]), r"column 'year' .*rows \[2\]"),
-        (_with("year", [2001, "2001.5", 2001, 2002]), r"column 'year' .*rows \[2\]"),
+         r"column 'year' must be a whole year; found 2001.5 at row 2"),
+        (_good().assign(year=[2001, 2001, np.nan, 2002]), r"'year' has no value .* at row 3"),
+        (_with("year", [2001, "2001x", 2001, 2002]),
+         r"'year' must be numeric; found '2001x' at row 2"),
+        (_with("year", [2001, "2001.5", 2001, 2002]), r"'year' must be a whole year; .* at row 2"),
         (_with("country", ["AFG", None, "SDN", "SDN"]),
-         r"column 'country' must hold non-empty strings; .*rows \[2\]"),
-        (_with("country", ["AFG", "AFG", 700, "SDN"]), r"column 'country' .*rows \[3\]"),
-        (_with("source", ["un", "", "un", "un"]), r"column 'source' .*rows \[2\]"),
-        (_with("indicator", ["x", "x", "x", np.nan]), r"column 'indicator' .*rows \[4\]"),
+         r"column 'country' must be a non-empty string; found None at row 2"),
+        (_with("country", ["AFG", "AFG", 700, "SDN"]), r"'country' .*found 700 at row 3"),
+        (_with("source", ["un", "", "un", "un"]), r"'source' .*found '' at row 2"),
+        (_with("indicator", ["x", "x", "x", np.nan]), r"'indicator' .*found nan at row 4"),
     ],
 )
 def test_bad_reports_raise(reports, pattern):
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises(FusionError, match=pattern) as info:
         fuse_reports(reports, error_variance=None)
+    assert isinstance(info.value, ValueError) and "\n" not in str(info.value)
 
 
 def test_numbers_written_as_text_are_read_as_numbers():
@@ -424,8 +427,8 @@ def test_numbers_written_as_text_are_read_as_numbers():
     want = fuse_reports(_good(), error_variance=GOOD_VARIANCES)
     xr.testing.assert_identical(got.estimate, want.estimate)
     as_text.loc[2, "value"] = "high"
-    with pytest.raises(ValueError, match=r"non-numeric entries; 1 row\(s\), rows \[3\] "
-                                         r"counted from 1 \(first: .*value='high'"):
+    with pytest.raises(FusionError, match=r"^reports: column 'value' must be numeric; found "
+                                          r"'high' at row 3$"):
         fuse_reports(as_text, error_variance=GOOD_VARIANCES)
 
 

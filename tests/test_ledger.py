@@ -646,8 +646,11 @@ def test_analyst_csv_import_and_idempotent_reimport(path: Path, tmp_path: Path) 
     "text, message",
     [
         (GOOD_CSV.replace("0.6,", "1.6,"), r"column 'p' must be a probability.*line 5"),
-        (GOOD_CSV.replace("0.6,", "high,"), r"column 'p' is not a number.*line 5"),
-        (GOOD_CSV.replace("0.2,,", ",,"), r"column 'p' is empty.*row 2 \(line 3\)"),
+        (GOOD_CSV.replace("0.6,", "high,"), r"column 'p' must be numeric; found 'high' at row 3 "
+                                            r"\(line 5\)$"),
+        (GOOD_CSV.replace("0.2,,", ",,"),
+         r"column 'p' has no value \(blank or NaN\) at row 2 \(line 3\); a probability is "
+         r"required$"),
         (GOOD_CSV.replace("MMR,ethnic_cleansing", "MMR,ethnic cleansing"),
          r"column 'crime' must be one of.*line 3"),
         (GOOD_CSV.replace("2024,SYR", "2024.5,SYR"), r"column 'origin_year'.*line 5"),
@@ -1147,8 +1150,8 @@ def test_analyst_years_outside_the_plausible_range_name_the_row(path: Path, tmp_
                                   f"{year},SYR,war_crimes,{start},{end}"))
     with Ledger(path) as led:
         with pytest.raises(LedgerValidationError,
-                           match=rf"column 'origin_year' must be a year in 1800-2200; bad rows: "
-                                 rf"row 3 \(line 5\) \('{year}'\)") as err:
+                           match=rf"column 'origin_year' must be a year in 1800-2200; found "
+                                 rf"'{year}' at row 3 \(line 5\)$") as err:
             led.import_analyst_csv(f, analyst_id="jdoe")
         assert str(f) in str(err.value) and len(led) == 0
         df = frame(1)

@@ -135,7 +135,7 @@ def test_second_concurrent_run_is_refused_with_exit_4(world_config, monkeypatch,
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
     path = _bad_world(tmp_path)
     assert main(["rerun", "--config", str(path)]) == EXIT_BAD_INPUT
-    assert "must be 1, 0 or blank" in capsys.readouterr().err
+    assert "must be 0, 1 or blank" in capsys.readouterr().err
     assert not (tmp_path / "ledger.sqlite").exists()
     assert not (tmp_path / "report.html").exists()
 
@@ -292,7 +292,7 @@ def test_rerun_on_bad_data_creates_no_folder_and_no_lock(tmp_path, capsys) -> No
                                              'path = "newfolder/sub/ledger.sqlite"'))
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(["--log-format", "text", "rerun", "--config", str(path)]) == EXIT_BAD_INPUT
-    assert "must be 1, 0 or blank" in capsys.readouterr().err
+    assert "must be 0, 1 or blank" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -301,7 +301,7 @@ def test_pipeline_on_bad_input_leaves_no_output_folder(tmp_path, capsys) -> None
     out = tmp_path / "X"
     assert main(["--log-format", "text", "pipeline", "--config", str(path),
                  "--out", str(out)]) == EXIT_BAD_INPUT
-    assert "must be 1, 0 or blank" in capsys.readouterr().err
+    assert "must be 0, 1 or blank" in capsys.readouterr().err
     assert not out.exists()
     good = write_world(simulate_world(3, n_years=8, scale=0.1), tmp_path / "good")
     _with_tiny_model(good)
@@ -326,12 +326,12 @@ def test_analyst_quantiles_must_bracket_p_and_unknown_countries_are_named(tmp_pa
             "--analyst", "jdoe"]
     assert main([*args, "--csv", str(bad)]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
-    assert "column 'p_q05' must not exceed 'p'; bad rows: row 2 (line 3) ('0.2 > 0.1')" in err
+    assert "column 'p_q05' must not exceed 'p'; found '0.2 > 0.1' at row 2 (line 3)" in err
     assert len(err.strip().splitlines()) == 1
     assert not ledger.exists()  # a bad file into a new ledger creates nothing
     bad.write_text(head + f"1983,{country},genocide,1984,1985,0.5,0.1,0.2,0.3\n")
     assert main([*args, "--csv", str(bad)]) == EXIT_BAD_INPUT
-    assert "column 'p' must not exceed 'p_q95'; bad rows: row 1 (line 2) ('0.5 > 0.3')" in \
+    assert "column 'p' must not exceed 'p_q95'; found '0.5 > 0.3' at row 1 (line 2)" in \
         capsys.readouterr().err
 
     good = tmp_path / "good.csv"

@@ -29,6 +29,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from r2p_models.checks import (
+    Rows,
+    binary,
+    has_columns,
+    numeric,
+    probabilities,
+    required,
+)
 from r2p_models.errors import InputError
 
 __all__ = [
@@ -77,6 +85,14 @@ class CaseLayout:
         out.attrs = {}
         return out
 
+    def rows(self, source: str = "", subject: str = "{}") -> Rows:
+        """How :mod:`r2p_models.checks` names the cases: as :meth:`where` does."""
+        if self.index is not None:
+            return Rows.index(source, self.index, CalibrationInputError, subject=subject)
+        if self.template is None and len(self.shape) <= 1:
+            return Rows.positions(source, CalibrationInputError, subject=subject)
+        return Rows(source, CalibrationInputError, noun="", label=self.where, subject=subject)
+
     def where(self, flat_index: int) -> str:
         """Describe a flat position: coordinates for a DataArray, else the position."""
         if self.index is not None:
@@ -85,7 +101,7 @@ class CaseLayout:
         if self.template is None:
             if len(self.shape) <= 1:
                 return f"position {flat_index}"
-            return f"index {np.unravel_index(flat_index, self.shape)}"
+            return f"index {tuple(int(i) for i in np.unravel_index(flat_index, self.shape))}"
         idx = np.unravel_index(flat_index, self.shape)
         parts = []
         for dim, i in zip(self.template.dims, idx, strict=True):
@@ -96,48 +112,26 @@ class CaseLayout:
         return ", ".join(parts)
 
 
-def _first_text(arr: np.ndarray) -> tuple[int, Any] | None:
-    """Flat position and value of the first text element of an object array, if any."""
-    for i, v in enumerate(arr.ravel()):
-        if isinstance(v, str | bytes):
-            return i, v
-    return None
-
-
-def _to_numeric(values: Any, name: str) -> np.ndarray:
+def _to_numeric(values: Any, name: str, template: xr.DataArray | None = None,
+                index: pd.Index | None = None) -> np.ndarray:
     """Values as a float array; refuse text (never cast ``"0"`` to 0) and other non-numbers.
 
-    Booleans become 0.0/1.0; pandas nullable numbers (``Int64``, ``boolean``) have their
-    missing values as NaN (caught later, with the usual message).
+    Booleans become 0.0/1.0; missing values (None, ``pd.NA`` of nullable numbers) become
+    NaN (caught later, with the usual message). Bad values are named as the cases they
+    are paired with are (``template``'s coordinates, ``index`` labels, else positions).
     """
-    if isinstance(values, pd.Series | pd.Index) and isinstance(
-        values.dtype, pd.api.extensions.ExtensionDtype
-    ):
-        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
-            values.dtype
-        ):
-            return values.to_numpy(dtype=float, na_value=np.nan)
-    arr = np.asarray(values)
-    if arr.dtype == bool:
-        return arr.astype(float)
-    if arr.dtype.kind in "iuf":
-        return arr.astype(float, copy=False)
-    text = _first_text(arr) if arr.dtype.kind == "O" else (
-        (0, arr.ravel()[0]) if arr.dtype.kind in "US" and arr.size else None
+    try:
+        shape = np.shape(values)
+    except ValueError:  # ragged nested lists
+        shape = ()
+    fits = len(shape) > 0
+    layout = CaseLayout(
+        shape=shape,
+        template=template if fits and template is not None and template.shape == shape
+        else None,
+        index=index if fits and index is not None and shape == (len(index),) else None,
     )
-    if text is not None:
-        i, v = text
-        raise CalibrationInputError(
-            f"{name} must be numeric, not text: found {str(v)!r} at position {i}; convert "
-            "it first (e.g. pandas.to_numeric) if the text holds numbers"
-        )
-    not_numeric = CalibrationInputError(f"{name} must be numeric; got values of type {arr.dtype}")
-    if arr.dtype.kind != "O":  # dates, complex numbers, ...
-        raise not_numeric
-    try:  # numbers held as Python objects (None becomes NaN)
-        return arr.astype(float)
-    except (TypeError, ValueError):  # e.g. pd.NA or arbitrary objects
-        raise not_numeric from None
+    return numeric(values, name, layout.rows(), text=False, booleans=True, finite=False)
 
 
 def _label(label: Any) -> str:
@@ -227,40 +221,24 @@ def _align_dataarrays(p: xr.DataArray, y: xr.DataArray, p_name: str, y_name: str
 
 def check_probabilities(p: np.ndarray, name: str, layout: CaseLayout) -> None:
     """Raise unless every value of ``p`` is a number in [0, 1]."""
-    nan = np.isnan(p)
-    if nan.any():
-        first = int(np.flatnonzero(nan.ravel())[0])
-        raise CalibrationInputError(
-            f"{name} has {int(nan.sum())} NaN value(s) (first at {layout.where(first)}); "
-            "drop cases without a forecast before scoring"
-        )
-    bad = (p < 0) | (p > 1)
-    if bad.any():
-        first = int(np.flatnonzero(bad.ravel())[0])
-        raise CalibrationInputError(
-            f"{name} must be probabilities in [0, 1]; found {float(p.ravel()[first])!r} at "
-            f"{layout.where(first)} ({int(bad.sum())} value(s) outside)"
-        )
+    _probabilities(p, name, layout.rows())
+
+
+def _probabilities(p: np.ndarray, name: str, rows: Rows) -> None:
+    required(p, name, rows, hint="; drop cases without a forecast before scoring")
+    probabilities(p, name, rows)
 
 
 def check_outcomes(y: np.ndarray, name: str, layout: CaseLayout) -> None:
     """Raise unless every value of ``y`` is 0 or 1."""
-    nan = np.isnan(y)
-    if nan.any():
-        first = int(np.flatnonzero(nan.ravel())[0])
-        raise CalibrationInputError(
-            f"{name} has {int(nan.sum())} NaN value(s) (first at {layout.where(first)}); "
-            "unresolved cases cannot be scored, drop them first (ledger rows: keep "
-            "outcome_status == 'observed', which also drops not_at_risk rows; "
-            "score_table and compare_table: unresolved='drop')"
-        )
-    bad = (y != 0) & (y != 1)
-    if bad.any():
-        first = int(np.flatnonzero(bad.ravel())[0])
-        raise CalibrationInputError(
-            f"{name} must be 0/1 outcomes; found {float(y.ravel()[first])!r} at "
-            f"{layout.where(first)}"
-        )
+    _outcomes(y, name, layout.rows())
+
+
+def _outcomes(y: np.ndarray, name: str, rows: Rows) -> None:
+    required(y, name, rows, hint="; unresolved cases cannot be scored, drop them first "
+             "(ledger rows: keep outcome_status == 'observed', which also drops not_at_risk "
+             "rows; score_table and compare_table: unresolved='drop')")
+    binary(y, name, rows, blank=False)
 
 
 def as_cases(
@@ -301,18 +279,18 @@ def as_cases(
         _check_unique_index(p.index, p_name)
         y = _align_series(p.index, y, p_name, y_name)
         index = p.index
-        p_arr = _to_numeric(p, p_name)
-        y_arr = _to_numeric(y, y_name)
+        p_arr = _to_numeric(p, p_name, index=index)
+        y_arr = _to_numeric(y, y_name, index=index)
     elif isinstance(p, xr.DataArray):
         template = p
         if isinstance(y, xr.DataArray):
             y = _align_dataarrays(p, y, p_name, y_name)
-        p_arr = _to_numeric(p.values, p_name)
-        y_arr = _to_numeric(y.values if isinstance(y, xr.DataArray) else y, y_name)
+        p_arr = _to_numeric(p.values, p_name, template)
+        y_arr = _to_numeric(y.values if isinstance(y, xr.DataArray) else y, y_name, template)
     elif isinstance(y, xr.DataArray):
         template = y
-        p_arr = _to_numeric(p, p_name)
-        y_arr = _to_numeric(y.values, y_name)
+        p_arr = _to_numeric(p, p_name, template)
+        y_arr = _to_numeric(y.values, y_name, template)
     else:
         p_arr = _to_numeric(p, p_name)
         y_arr = _to_numeric(y, y_name)
@@ -332,21 +310,19 @@ def as_cases(
     return p_arr.ravel(), y_arr.ravel(), layout
 
 
-def check_column(frame: pd.DataFrame, column: str, kind: str) -> np.ndarray:
+def check_column(frame: pd.DataFrame, column: str, kind: str, *,
+                 frame_name: str = "cases") -> np.ndarray:
     """Check a DataFrame column of probabilities (``kind="p"``) or 0/1 outcomes (``"y"``).
 
-    Errors name the column and the first offending row label.
+    Errors name the frame (``frame_name``), the column and the first offending row labels.
     """
-    if column not in frame.columns:
-        raise CalibrationInputError(
-            f"cases lacks column {column!r}; available: {list(frame.columns)}"
-        )
-    values = _to_numeric(frame[column], f"column {column!r}")
-    layout = CaseLayout(shape=values.shape, index=frame.index)
+    rows = Rows.index(frame_name, frame.index, CalibrationInputError)
+    has_columns(frame.columns, [column], rows)
+    values = numeric(frame[column], column, rows, text=False, booleans=True, finite=False)
     if kind == "p":
-        check_probabilities(values, f"column {column!r}", layout)
+        _probabilities(values, column, rows)
     else:
-        check_outcomes(values, f"column {column!r}", layout)
+        _outcomes(values, column, rows)
     return values
 
 

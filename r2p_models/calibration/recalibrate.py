@@ -143,11 +143,12 @@ def recalibrate_on_track_record(
         raise CalibrationInputError(f"by: no column(s) {unknown} in rows")
     probs = [c for c in _PROBS if c in out.columns]
     for col in probs:  # NaN quantiles are "not given" in a ledger; the mean is required
-        check_column(out[out[col].notna()] if col != "p_mean" else out, col, "p")
+        check_column(out[out[col].notna()] if col != "p_mean" else out, col, "p",
+                     frame_name="rows")
     observed = (out["outcome_status"] == "observed").to_numpy()
     y_all = np.full(len(out), np.nan)
     if observed.any():
-        y_all[observed] = check_column(out[observed], "outcome", "y")
+        y_all[observed] = check_column(out[observed], "outcome", "y", frame_name="rows")
 
     shift = np.zeros(len(out))
     n_hist = np.zeros(len(out), dtype=int)

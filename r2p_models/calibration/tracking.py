@@ -59,6 +59,7 @@ from r2p_models.calibration.bootstrap import (
 )
 from r2p_models.calibration.citl import citl_from_arrays
 from r2p_models.calibration.scores import LOG_EPS
+from r2p_models.checks import Rows, required
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -116,12 +117,10 @@ def _checked_frame(
         if not isinstance(name, str) or not name.isidentifier():
             raise CalibrationInputError(f"reference name {name!r} must be a plain identifier")
         check_column(frame, col, "p")
-    if cluster_col is not None and frame[cluster_col].isna().any():
-        row = frame.index[frame[cluster_col].isna().to_numpy()][0]
-        raise CalibrationInputError(f"column {cluster_col!r} is missing at row {row!r}")
-    if year_col is not None and frame[year_col].isna().any():
-        row = frame.index[frame[year_col].isna().to_numpy()][0]
-        raise CalibrationInputError(f"column {year_col!r} is missing at row {row!r}")
+    rows = Rows.index("cases", frame.index, CalibrationInputError)
+    for col in (cluster_col, year_col):
+        if col is not None:
+            required(frame[col], col, rows)
     return frame
 
 

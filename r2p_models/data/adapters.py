@@ -66,6 +66,16 @@ import numpy as np
 import pandas as pd
 
 from r2p_models.atomic import atomic_write_text
+from r2p_models.checks import (
+    Rows,
+    binary,
+    has_columns,
+    numeric,
+    one_of,
+    required,
+    unique,
+    whole,
+)
 from r2p_models.crimes import CRIMES
 from r2p_models.data.crosswalk import gw_to_cow_series, split_codes
 from r2p_models.data.panel import PanelError, read_table
@@ -244,42 +254,24 @@ def _read(path: Path, key: str, columns: Sequence[str]) -> pd.DataFrame:
     if not path.is_file():
         raise AdapterError(f"{path}: file not found (expected the {_WHAT[key]})")
     df = read_table(path)
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise AdapterError(
-            f"{path}: missing column(s) {missing} (expected the {_WHAT[key]})"
-        )
+    has_columns(df.columns, columns, Rows(str(path), AdapterError),
+                hint=f"; expected the {_WHAT[key]}")
     return df
 
 
-def _rows(mask: np.ndarray) -> str:
-    idx = np.flatnonzero(mask) + 1
-    more = f" (and {len(idx) - 5} more)" if len(idx) > 5 else ""
-    return f"row(s) {', '.join(map(str, idx[:5]))}{more}"
-
-
-def _numbers(df: pd.DataFrame, col: str, path: Path, *, whole: bool, blank_ok: bool
+def _numbers(df: pd.DataFrame, col: str, rows: Rows, *, is_whole: bool, blank_ok: bool
              ) -> np.ndarray:
-    raw = df[col]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(values) & raw.notna().to_numpy()
+    """A column of a publisher's file as floats (the rules of :mod:`r2p_models.checks`)."""
+    x = numeric(df[col], col, rows)
     if not blank_ok:
-        bad |= np.isnan(values)
-    if whole:
-        bad |= ~np.isnan(values) & (values != np.round(values))
-    bad |= np.isinf(values)
-    if bad.any():
-        kind = "whole numbers" if whole else "numbers"
-        raise AdapterError(f"{path}: column {col!r} must hold {kind}; bad at {_rows(bad)}")
-    return values
+        required(x, col, rows)
+    if is_whole:
+        whole(x, col, rows, shown=df[col])
+    return x
 
 
-def _binary(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
-    values = _numbers(df, col, path, whole=True, blank_ok=True)
-    bad = ~np.isnan(values) & (values != 0) & (values != 1)
-    if bad.any():
-        raise AdapterError(f"{path}: column {col!r} must be 0, 1 or blank; bad at {_rows(bad)}")
-    return values
+def _binary(df: pd.DataFrame, col: str, rows: Rows) -> np.ndarray:
+    return binary(numeric(df[col], col, rows), col, rows, shown=df[col])
 
 
 # --------------------------------------------------------------------------- EWP panel
@@ -303,20 +295,17 @@ def _ewp_base(path: Path, predictors: Sequence[str] | None) -> pd.DataFrame:
     df = _read(path, "ewp_panel", ["ccode", "year", "ewp_name", "mk_onset",
                                    *EWP_REGIONS, *preds])
     df = df.copy()
-    df["ccode"] = _numbers(df, "ccode", path, whole=True, blank_ok=False).astype(int)
-    df["year"] = _numbers(df, "year", path, whole=True, blank_ok=False).astype(int)
-    dummies = np.column_stack([_binary(df, c, path) for c in EWP_REGIONS])
-    if np.isnan(dummies).any():
-        raise AdapterError(f"{path}: region dummies {list(EWP_REGIONS)} are blank at "
-                           f"{_rows(np.isnan(dummies).any(axis=1))}")
-    several = dummies.sum(axis=1) > 1
-    if several.any():
-        raise AdapterError(f"{path}: more than one region dummy {list(EWP_REGIONS)} set at "
-                           f"{_rows(several)}")
+    rows = Rows(str(path), AdapterError)
+    df["ccode"] = _numbers(df, "ccode", rows, is_whole=True, blank_ok=False).astype(int)
+    df["year"] = _numbers(df, "year", rows, is_whole=True, blank_ok=False).astype(int)
+    dummies = np.column_stack([_binary(df, c, rows) for c in EWP_REGIONS])
+    rows.fail(np.isnan(dummies).any(axis=1), f"region dummies {list(EWP_REGIONS)} are blank")
+    rows.fail(dummies.sum(axis=1) > 1,
+              f"more than one region dummy {list(EWP_REGIONS)} is set")
     names = np.array(list(EWP_REGIONS.values()), dtype=object)
     region = np.where(dummies.sum(axis=1) == 1, names[dummies.argmax(axis=1)], OMITTED_REGION)
     df["region"] = region
-    df["mk_onset"] = _binary(df, "mk_onset", path)
+    df["mk_onset"] = _binary(df, "mk_onset", rows)
     cols = list(dict.fromkeys(["ccode", "ewp_name", "year", "region", *preds, "mk_onset"]))
     return df[cols].reset_index(drop=True)
 
@@ -446,18 +435,15 @@ def ewp_table(
 def _episodes(path: Path, keys: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The episode list with located EWP codes, end years and flags; unplaced episodes."""
     ep = _read(path, "ewp_episodes", _EPISODE_COLUMNS)
+    rows = Rows(str(path), AdapterError)
     kind = ep["State-Led or Non-State-Led"].astype(str).str.strip()
-    bad = ~kind.isin(_EPISODE_KINDS).to_numpy()
-    if bad.any():
-        raise AdapterError(f"{path}: column 'State-Led or Non-State-Led' must be one of "
-                           f"{sorted(_EPISODE_KINDS)}; bad at {_rows(bad)}")
-    start = _numbers(ep, "startyear", path, whole=True, blank_ok=False).astype(int)
-    end = _numbers(ep, "endyear", path, whole=True, blank_ok=True)
-    if (~np.isnan(end) & (end < start)).any():
-        raise AdapterError(f"{path}: column 'endyear' is before 'startyear' at "
-                           f"{_rows(~np.isnan(end) & (end < start))}")
-    loc = _numbers(ep, "mk_location_cow", path, whole=True, blank_ok=False).astype(int)
-    eth = _numbers(ep, "mk_number_eth_groups", path, whole=True, blank_ok=True)
+    one_of(kind, "State-Led or Non-State-Led", rows, sorted(_EPISODE_KINDS))
+    start = _numbers(ep, "startyear", rows, is_whole=True, blank_ok=False).astype(int)
+    end = _numbers(ep, "endyear", rows, is_whole=True, blank_ok=True)
+    rows.fail(~np.isnan(end) & (end < start), "is before 'startyear'", column="endyear",
+              shown=ep["endyear"])
+    loc = _numbers(ep, "mk_location_cow", rows, is_whole=True, blank_ok=False).astype(int)
+    eth = _numbers(ep, "mk_number_eth_groups", rows, is_whole=True, blank_ok=True)
     first, last = int(keys["year"].min()), int(keys["year"].max())
     out = pd.DataFrame({
         "event": ep["mk_event_code"].astype(str).to_numpy(),
@@ -543,14 +529,13 @@ def _run_outcome(keys: pd.DataFrame, path: Path, key: str, col: str) -> pd.DataF
     years the source lacks are unknown (blank onset).
     """
     src = _read(path, key, ["ccode", "year", col])
+    rows = Rows(str(path), AdapterError)
     src = pd.DataFrame({
-        "ccode": _numbers(src, "ccode", path, whole=True, blank_ok=False).astype(int),
-        "year": _numbers(src, "year", path, whole=True, blank_ok=False).astype(int),
-        "value": _binary(src, col, path),
+        "ccode": _numbers(src, "ccode", rows, is_whole=True, blank_ok=False).astype(int),
+        "year": _numbers(src, "year", rows, is_whole=True, blank_ok=False).astype(int),
+        "value": _binary(src, col, rows),
     })
-    dup = src.duplicated(["ccode", "year"], keep=False).to_numpy()
-    if dup.any():
-        raise AdapterError(f"{path}: duplicate country-years in 'ccode', 'year' at {_rows(dup)}")
+    unique(src[["ccode", "year"]], rows, "duplicate country-years in columns 'ccode', 'year'")
     values = src.set_index(["ccode", "year"])["value"]
     start, stop = int(src["year"].min()), int(keys["year"].max())
     countries = np.array(sorted(keys["ccode"].unique()))
@@ -624,11 +609,11 @@ def _osv(keys: pd.DataFrame, path: Path, allocation: str) -> tuple[pd.Series, di
     exactly but is not among the inputs; every rule is an assumption.
     """
     u = _read(path, "ucdp", _UCDP_COLUMNS)
-    years = _numbers(u, "year", path, whole=True, blank_ok=False).astype(int)
-    best = _numbers(u, "best_fatality_estimate", path, whole=False, blank_ok=False)
-    if (best < 0).any():
-        raise AdapterError(f"{path}: column 'best_fatality_estimate' is negative at "
-                           f"{_rows(best < 0)}")
+    rows = Rows(str(path), AdapterError)
+    years = _numbers(u, "year", rows, is_whole=True, blank_ok=False).astype(int)
+    best = _numbers(u, "best_fatality_estimate", rows, is_whole=False, blank_ok=False)
+    rows.fail(best < 0, "must not be negative", column="best_fatality_estimate",
+              shown=u["best_fatality_estimate"])
     try:
         sp = split_codes(u["gwno_location"].set_axis(np.arange(len(u))))
     except ValueError as err:

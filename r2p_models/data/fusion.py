@@ -63,7 +63,10 @@ import xarray as xr
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["REPORT_COLUMNS", "FusionResult", "FusionWarning", "fuse_reports"]
+from r2p_models.checks import Rows, has_columns, labels, numeric, required, unique, whole
+from r2p_models.errors import InputError
+
+__all__ = ["REPORT_COLUMNS", "FusionError", "FusionResult", "FusionWarning", "fuse_reports"]
 
 #: Columns of the long table of reports, in this order.
 REPORT_COLUMNS: tuple[str, ...] = ("country", "year", "indicator", "source", "value")
@@ -80,6 +83,10 @@ _VAR_FLOOR = 1e-10
 _SQUAREM_LL_SLACK = 1.0
 
 _KEYS = ["country", "year", "indicator", "source"]
+
+
+class FusionError(InputError):
+    """A reports table that cannot be fused; the message names it, the column and the rows."""
 
 
 class FusionWarning(UserWarning):
@@ -170,137 +177,39 @@ def _coord_values(values: object) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _where(df: pd.DataFrame, bad: np.ndarray) -> str:
-    """Describe the offending rows of ``df`` in a short phrase.
-
-    Rows are counted from 1 in the order of ``df`` (for a table read from a file: its
-    data rows, header excluded).
-    """
-    pos = np.flatnonzero(bad)
-    shown = ", ".join(str(p + 1) for p in pos[:5]) + (", ..." if pos.size > 5 else "")
-    first = df.iloc[pos[0]]
-    detail = ", ".join(
-        f"{c}={(v.item() if isinstance(v, np.generic) else v)!r}" for c, v in first.items()
-    )
-    return f"{pos.size} row(s), rows [{shown}] counted from 1 (first: {detail})"
-
-
-def _as_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of an object column as floats, and where a present cell is not a number.
-
-    Numbers are taken as they are and strings parsed (``pd.to_numeric``), as a CSV column
-    with one text cell holds every cell as a string; booleans and other objects are not
-    numbers. Missing cells (None, NaN, ``pd.NA``) are NaN and not flagged.
-    """
-    obj = s.astype(object)
-    is_bool = obj.map(lambda x: isinstance(x, bool | np.bool_)).to_numpy(dtype=bool)
-    is_str = obj.map(lambda x: isinstance(x, str)).to_numpy(dtype=bool)
-    is_num = obj.map(lambda x: isinstance(x, numbers.Real | np.number)).to_numpy(dtype=bool)
-    is_num = is_num & ~is_bool
-    missing = obj.isna().to_numpy() & ~is_str
-    v = np.full(len(obj), np.nan)
-    v[is_num] = obj[is_num].astype(float).to_numpy()
-    if is_str.any():
-        v[is_str] = pd.to_numeric(obj[is_str].str.strip(), errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan)
-    bad = ~missing & ((~is_num & ~is_str) | (is_str & np.isnan(v)))
-    return v, bad
-
-
-def _check_label_column(df: pd.DataFrame, col: str) -> pd.Series:
-    s = df[col]
-    if isinstance(s.dtype, pd.StringDtype):  # fast path: pandas string column
-        bad = (s.isna() | (s == "")).to_numpy(dtype=bool)
-    else:
-        bad = ~s.map(lambda v: isinstance(v, str) and v != "").to_numpy(dtype=bool)
-    if bad.any():
-        raise ValueError(
-            f"reports: column {col!r} must hold non-empty strings; {_where(df, bad)}"
-        )
-    return s.astype(object)
-
-
-def _check_year(df: pd.DataFrame) -> np.ndarray:
-    s = df["year"]
-    if pd.api.types.is_bool_dtype(s.dtype):
-        bad = np.ones(len(s), dtype=bool)
-    elif pd.api.types.is_integer_dtype(s.dtype) and not s.isna().any():
-        return s.to_numpy(dtype=np.int64)
-    elif pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(v) | (v != np.round(v))
-    else:
-        v, bad = _as_float(s)
-        with np.errstate(invalid="ignore"):
-            bad |= ~np.isfinite(v) | (v != np.round(v))
-    if bad.any():
-        raise ValueError(f"reports: column 'year' must hold integer years; {_where(df, bad)}")
-    return v.astype(np.int64)
-
-
-def _check_value(df: pd.DataFrame) -> np.ndarray:
-    s = df["value"]
-    if pd.api.types.is_bool_dtype(s.dtype):
-        raise ValueError(
-            "reports: column 'value' must be numeric, got booleans; "
-            f"{_where(df, np.ones(len(s), dtype=bool))}"
-        )
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-    else:
-        # None / pd.NA / NaN are reported as missing values below, not as non-numeric
-        v, bad = _as_float(s)
-        if bad.any():
-            raise ValueError(
-                f"reports: column 'value' has non-numeric entries; {_where(df, bad)}"
-            )
-    nan = np.isnan(v)
-    if nan.any():
-        raise ValueError(
-            "reports: column 'value' has missing (NaN) values; drop rows of sources that did "
-            f"not report; {_where(df, nan)}"
-        )
-    inf = ~np.isfinite(v)
-    if inf.any():
-        raise ValueError(f"reports: column 'value' has infinite values; {_where(df, inf)}")
-    return v
-
-
-def _validate(reports: object) -> pd.DataFrame:
+def _validate(reports: object, where: str) -> pd.DataFrame:
+    """The reports with clean types; rows named as counted from 1 in the frame's order (for
+    a table read from a file: its data rows, the header excluded)."""
     if not isinstance(reports, pd.DataFrame):
-        raise ValueError(
-            f"reports must be a pandas DataFrame with columns {list(REPORT_COLUMNS)}, "
+        raise FusionError(
+            f"{where} must be a pandas DataFrame with columns {list(REPORT_COLUMNS)}, "
             f"got {type(reports).__name__}"
         )
-    missing = [c for c in REPORT_COLUMNS if c not in reports.columns]
-    if missing:
-        raise ValueError(
-            f"reports is missing column(s) {missing}; expected exactly {list(REPORT_COLUMNS)}"
-        )
+    rows = Rows(where, FusionError)
+    has_columns(reports.columns, REPORT_COLUMNS, rows,
+                hint=f"; expected exactly {list(REPORT_COLUMNS)}")
     extra = [c for c in reports.columns if c not in REPORT_COLUMNS]
     if extra:
-        raise ValueError(
-            f"reports has unexpected column(s) {extra}; expected exactly {list(REPORT_COLUMNS)}"
-        )
+        rows.refuse(f"unexpected column(s) {extra}; expected exactly {list(REPORT_COLUMNS)}")
     if len(reports) == 0:
-        raise ValueError("reports is empty: there is nothing to fuse")
+        raise FusionError(f"{where} is empty: there is nothing to fuse")
     df = reports.loc[:, list(REPORT_COLUMNS)]
+    year = numeric(df["year"], "year", rows)
+    required(year, "year", rows)
+    whole(year, "year", rows, what="a whole year", shown=df["year"])
+    value = numeric(df["value"], "value", rows)
+    required(value, "value", rows, hint="; drop rows of sources that did not report")
     clean = pd.DataFrame(
         {
-            "country": _check_label_column(df, "country").to_numpy(),
-            "year": _check_year(df),
-            "indicator": _check_label_column(df, "indicator").to_numpy(),
-            "source": _check_label_column(df, "source").to_numpy(),
-            "value": _check_value(df),
+            "country": labels(df["country"], "country", rows),
+            "year": year.astype(np.int64),
+            "indicator": labels(df["indicator"], "indicator", rows),
+            "source": labels(df["source"], "source", rows),
+            "value": value,
         }
     )
-    dup = clean.duplicated(subset=_KEYS, keep=False).to_numpy()
-    if dup.any():
-        raise ValueError(
-            "reports: duplicate (country, year, indicator, source) rows; each source reports "
-            f"a country-year's indicator at most once; {_where(df, dup)}"
-        )
+    unique(clean[_KEYS], rows, "duplicate (country, year, indicator, source) rows",
+           hint="; each source reports a country-year's indicator at most once")
     return clean
 
 
@@ -649,6 +558,7 @@ def fuse_reports(
     error_variance: Mapping[tuple[str, str], float] | None = None,
     max_iter: int = 200,
     tol: float = 1e-8,
+    where: str = "reports",
 ) -> FusionResult:
     """Fuse several sources' reports of the same indicators into estimates with variances.
 
@@ -669,6 +579,8 @@ def fuse_reports(
         Convergence tolerance: largest change of a parameter in one EM step, relative to the
         indicator's scale (standard deviation of its reports for means and biases, their
         variance for variances).
+    where : str
+        Name of ``reports`` in error messages (e.g. the file it was read from).
 
     Returns
     -------
@@ -678,11 +590,14 @@ def fuse_reports(
 
     Raises
     ------
+    FusionError
+        A bad table (a ``ValueError``): missing or unexpected columns, duplicate reports,
+        labels that are not non-empty text, years that are not whole numbers, non-numeric,
+        blank or infinite values; the message names ``where``, the column and the first bad
+        rows, counted from 1 in the order of ``reports`` (see :mod:`r2p_models.checks`).
     ValueError
-        Bad input (missing or unexpected columns, duplicate reports, non-string labels,
-        non-integer years, non-numeric, NaN or infinite values, an unknown or invalid
-        ``error_variance`` entry), or a source whose error variance can neither be estimated
-        nor was given.
+        An unknown or invalid ``error_variance`` entry or option, or a source whose error
+        variance can neither be estimated nor was given.
 
     Warns
     -----
@@ -694,7 +609,7 @@ def fuse_reports(
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
         raise ValueError(f"tol must be a positive number, got {tol!r}")
-    df = _validate(reports)
+    df = _validate(reports, where)
 
     # --- integer codes: indicator k, source g = (indicator, source), unit u = (k, country, year)
     ind_code, ind_names = pd.factorize(df["indicator"], sort=True)

@@ -3,12 +3,12 @@
 The panel's schema is described in :mod:`r2p_models.data`. Every check here fails
 with a one-line :class:`PanelError` that names the file, the column and the first
 offending rows (row numbers count data rows from 1, the header excluded, in the
-order of the file), and nothing is built from a table that fails a check.
+order of the file), and nothing is built from a table that fails a check. The rules
+are those of :mod:`r2p_models.checks`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -23,6 +23,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from r2p_models.checks import (
+    Rows,
+    binary,
+    csv_records,
+    has_columns,
+    in_range,
+    numeric,
+    required,
+    unique,
+    whole,
+)
 from r2p_models.config import DataConfig, RunConfig, load_config
 from r2p_models.crimes import CRIMES
 from r2p_models.errors import InputError, decode_utf8
@@ -36,44 +47,11 @@ __all__ = [
     "read_table",
 ]
 
-_MAX_ROWS_SHOWN = 5
 log = logging.getLogger(__name__)
 
 
 class PanelError(InputError):
     """Input data that cannot become a panel; the message names file, column and rows."""
-
-
-def _rows(mask: np.ndarray | pd.Series) -> str:
-    """Format the first offending rows (1-based data rows) of a boolean mask."""
-    idx = np.flatnonzero(np.asarray(mask)) + 1
-    shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_SHOWN])
-    more = f" (and {len(idx) - _MAX_ROWS_SHOWN} more)" if len(idx) > _MAX_ROWS_SHOWN else ""
-    return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
-
-
-def _check_csv_fields(text: str, path: Path) -> None:
-    """Refuse a CSV record whose number of fields differs from the header's.
-
-    pandas reads a short row as blanks and a long one as an error about its tokenizer (or,
-    in the first data row, takes the first column as the index); here either is refused
-    naming the line the record starts on (lines counted from 1, the header included).
-    Blank lines are skipped, as pandas skips them; quoted fields may span lines.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    n_header: int | None = None
-    start = 1
-    try:
-        for record in reader:
-            if record:
-                if n_header is None:
-                    n_header = len(record)
-                elif len(record) != n_header:
-                    raise PanelError(f"{path}: line {start} has {len(record)} fields, the "
-                                     f"header {n_header}")
-            start = reader.line_num + 1
-    except csv.Error as err:
-        raise PanelError(f"{path}: line {start}: cannot read table ({err})") from None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -103,7 +81,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if suffix == ".csv":
             text = decode_utf8(path.read_bytes(), str(path), PanelError)
-            _check_csv_fields(text, path)
+            csv_records(text, str(path), PanelError)  # every record as wide as the header
             # keep_default_na=False + na_values=[""] so that only blank cells are missing:
             # strings such as "NA" or "n/a" are reported as non-numeric, not silently taken.
             df = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
@@ -122,35 +100,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _numeric(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
-    """Column as float, rejecting text and infinities (blank/NaN stays NaN)."""
-    raw = df[col]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        first = raw[bad].iloc[0]
-        raise PanelError(
-            f"{where}: column {col!r} has non-numeric values (e.g. {first!r}) at {_rows(bad)}"
-        )
-    arr = values.to_numpy(dtype=float)
-    inf = np.isinf(arr)
-    if inf.any():
-        raise PanelError(f"{where}: column {col!r} has infinite values at {_rows(inf)}")
-    return arr
-
-
-def _out_of_range(years: np.ndarray, bounds: tuple[int, int], col: str, where: str) -> None:
-    """Refuse years (floats, NaN allowed) outside ``bounds`` before anything is sized by them."""
-    first, last = bounds
-    with np.errstate(invalid="ignore"):
-        out = (years < first) | (years > last)
-    if out.any():
-        v = float(years[out][0])
-        shown = str(int(v)) if abs(v) < 1e16 else f"{v:g}"
-        raise PanelError(
-            f"{where}: column {col!r} has years outside {first}-{last} (e.g. {shown}) at "
-            f"{_rows(out)}; widen [data] years = [{first}, {last}] if they are real"
-        )
+def _in_years(x: np.ndarray, values: pd.Series, col: str, rows: Rows,
+              bounds: tuple[int, int]) -> None:
+    """Refuse years outside ``[data] years``, before anything is sized by them."""
+    in_range(x, col, rows, *bounds, shown=values,
+             hint=f"; widen [data] years = [{bounds[0]}, {bounds[1]}] if they are real")
 
 
 def _ids(values: pd.Series) -> pd.Series:
@@ -170,33 +124,20 @@ def _ids(values: pd.Series) -> pd.Series:
     )
 
 
-def _binary(df: pd.DataFrame, col: str, where: str, what: str) -> np.ndarray:
-    arr = _numeric(df, col, where)
-    bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
-    if bad.any():
-        raise PanelError(
-            f"{where}: {what} column {col!r} must be 1, 0 or blank; "
-            f"found {arr[bad][0]:g} at {_rows(bad)}"
-        )
-    return arr
-
-
 def _per_country(
-    df: pd.DataFrame, col: str, ids: pd.Series, where: str, required: bool
+    df: pd.DataFrame, col: str, ids: pd.Series, rows: Rows, needed: bool
 ) -> dict[str, str]:
     values = df[col].astype(object).where(df[col].notna(), None)
     values = values.map(lambda v: None if v is None or str(v).strip() == "" else str(v).strip())
-    if required and values.isna().any():
-        raise PanelError(f"{where}: column {col!r} is blank at {_rows(values.isna())}")
+    if needed:
+        required(values, col, rows)
     out: dict[str, str] = {}
     for cid, group in values.groupby(ids, sort=False):
         distinct = group.dropna().unique()
         if len(distinct) > 1:
-            rows = ids == cid
-            raise PanelError(
-                f"{where}: column {col!r} differs within country {cid!r} "
-                f"({sorted(map(str, distinct))[:3]}) at {_rows(rows & values.isin(distinct[1:]))}"
-            )
+            rows.fail((ids == cid) & values.isin(distinct[1:]),
+                      f"differs within country {cid!r} ({sorted(map(str, distinct))[:3]})",
+                      column=col)
         out[str(cid)] = str(distinct[0]) if len(distinct) else ""
     return out
 
@@ -260,42 +201,27 @@ def build_panel(
     # 1. every named column exists
     needed = [data.country, data.year, *data.outcomes.values(), *data.ongoing.values()]
     needed += [c for c in (data.name, data.region) if c]
-    missing = [c for c in needed if c not in table.columns]
     for p in data.predictors:
-        in_table, in_reports = p in table.columns, p in report_indicators
-        if in_table and in_reports:
+        if p in table.columns and p in report_indicators:
             raise PanelError(
                 f"{where}: predictor {p!r} is both a table column and an indicator of the reports "
                 "table; rename one"
             )
-        if not in_table and not in_reports:
-            missing.append(p)
-    if missing:
-        raise PanelError(
-            f"{where}: missing column(s) {missing}; the table has {list(table.columns)[:12]}"
-            f"{' ...' if table.shape[1] > 12 else ''}"
-        )
+    rows = Rows(where, PanelError)
+    has_columns(table.columns, [*needed, *(p for p in data.predictors
+                                          if p not in report_indicators)], rows)
 
     # 2. keys
     ids = _ids(table[data.country])
-    if ids.isna().any() or (ids == "").any():
-        raise PanelError(
-            f"{where}: column {data.country!r} is blank at {_rows(ids.isna() | (ids == ''))}"
-        )
-    years_f = _numeric(table, data.year, where)
-    bad_year = np.isnan(years_f) | (years_f != np.round(years_f))
-    if bad_year.any():
-        raise PanelError(
-            f"{where}: column {data.year!r} must be whole years; bad at {_rows(bad_year)}"
-        )
-    _out_of_range(years_f, data.years, data.year, where)  # before any range or grid of years
+    required(ids, data.country, rows)
+    raw_years = table[data.year]
+    years_f = numeric(raw_years, data.year, rows)
+    required(years_f, data.year, rows)
+    whole(years_f, data.year, rows, what="a whole year", shown=raw_years)
+    _in_years(years_f, raw_years, data.year, rows, data.years)  # before any grid of years
     years = years_f.astype(int)
-    dup = pd.DataFrame({"c": ids, "y": years}).duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise PanelError(
-            f"{where}: duplicate country-years in columns {data.country!r}, {data.year!r} "
-            f"at {_rows(dup)}"
-        )
+    unique(pd.DataFrame({"c": ids, "y": years}), rows,
+           f"duplicate country-years in columns {data.country!r}, {data.year!r}")
     if not data.allow_gaps:
         for cid, ys in pd.Series(years).groupby(ids.to_numpy(), sort=False):
             span = ys.max() - ys.min() + 1
@@ -308,12 +234,16 @@ def build_panel(
                 )
 
     # 3. values
-    onset = {c: _binary(table, col, where, "outcome") for c, col in data.outcomes.items()}
-    ongoing = {c: _binary(table, col, where, "ongoing") for c, col in data.ongoing.items()}
+    def zero_one(col: str) -> np.ndarray:
+        return binary(numeric(table[col], col, rows, booleans=True), col, rows,
+                      shown=table[col])
+
+    onset = {c: zero_one(col) for c, col in data.outcomes.items()}
+    ongoing = {c: zero_one(col) for c, col in data.ongoing.items()}
     table_preds = [p for p in data.predictors if p in table.columns]
-    xvals = {p: _numeric(table, p, where) for p in table_preds}
-    names = _per_country(table, data.name, ids, where, required=False) if data.name else {}
-    regions = _per_country(table, data.region, ids, where, required=True) if data.region else {}
+    xvals = {p: numeric(table[p], p, rows, booleans=True) for p in table_preds}
+    names = _per_country(table, data.name, ids, rows, needed=False) if data.name else {}
+    regions = _per_country(table, data.region, ids, rows, needed=True) if data.region else {}
 
     # 4. grid
     countries = list(dict.fromkeys(ids))  # first-seen order
@@ -336,10 +266,10 @@ def build_panel(
             ongoing_arr[ci, yi, k] = np.where(np.isnan(og), 0.0, og)
             both = (og == 1) & (onset[crime] == 1)
             if both.any():
-                raise PanelError(
-                    f"{where}: rows mark both an onset ({data.outcomes[crime]!r}) and an ongoing "
+                rows.refuse(
+                    f"rows mark both an onset ({data.outcomes[crime]!r}) and an ongoing "
                     f"episode ({data.ongoing[crime]!r}) of {crime}; ongoing means an episode that "
-                    f"began in an earlier year: {_rows(both)}"
+                    f"began in an earlier year: {rows.named(both)}"
                 )
 
     indicators = list(data.predictors)
@@ -357,15 +287,16 @@ def build_panel(
         # every row is used: rows of other indicators or countries are errors, not dropped,
         # and positions stay those of the file (fusion names bad rows counted from 1)
         rep = reports.loc[:, list(REPORT_COLUMNS)].reset_index(drop=True)
+        rep_rows = Rows(reports_where, PanelError)
         # numeric report years are bounded like the table's (the fusion refuses the others)
-        _out_of_range(pd.to_numeric(rep["year"], errors="coerce").to_numpy(dtype=float),
-                      data.years, "year", reports_where)
+        _in_years(pd.to_numeric(rep["year"], errors="coerce").to_numpy(dtype=float),
+                  rep["year"], "year", rep_rows, data.years)
         given = rep["indicator"].notna() & rep["country"].notna()
         other = given & ~rep["indicator"].astype(str).isin(fused)
         if other.any():
             names = sorted(set(rep.loc[other, "indicator"].astype(str)))
-            raise PanelError(
-                f"{reports_where}: indicator(s) {names[:5]} at {_rows(other)} are not "
+            rep_rows.refuse(
+                f"indicator(s) {names[:5]} at {rep_rows.named(other)} are not "
                 f"predictors fused from the reports ({fused}); list them in [data] "
                 "predictors or remove the rows"
             )
@@ -373,12 +304,12 @@ def build_panel(
         stranger = given & ~rep["country"].isin(countries)
         if stranger.any():
             names = sorted(set(rep.loc[stranger, "country"]))
-            raise PanelError(
-                f"{reports_where}: countries {names[:5]} at {_rows(stranger)} are not in the "
+            rep_rows.refuse(
+                f"countries {names[:5]} at {rep_rows.named(stranger)} are not in the "
                 f"table {where} (column {data.country!r})"
             )
         est, var = _fused_values(rep, fused, countries, all_years, present,
-                                 data.error_variance)
+                                 data.error_variance, where=reports_where)
         _warn_unused_reports(rep, countries, all_years, present, reports_where)
         for i, p in enumerate(fused):
             j = indicators.index(p)
@@ -476,15 +407,18 @@ def build_panel(
 def _fused_values(rep: pd.DataFrame, fused: Sequence[str], countries: Sequence[str],
                   years: np.ndarray, present: np.ndarray,
                   error_variance: Mapping[tuple[str, str], float] | None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  where: str = "reports") -> tuple[np.ndarray, np.ndarray]:
     """Fuse ``rep`` and lay the estimates and variances of ``fused`` on the panel grid.
 
     Returns two arrays ``(country, year, len(fused))``, NaN where no source reported or the
-    country-year has no row.
+    country-year has no row. A bad row of ``rep`` is a :class:`PanelError` naming ``where``.
     """
-    from r2p_models.data.fusion import fuse_reports
+    from r2p_models.data.fusion import FusionError, fuse_reports
 
-    result = fuse_reports(rep, error_variance=error_variance or None)
+    try:
+        result = fuse_reports(rep, error_variance=error_variance or None, where=where)
+    except FusionError as err:  # names the file, the column and the rows already
+        raise PanelError(str(err)) from None
     est = result.estimate.reindex(country=list(countries), year=years,
                                   indicator=list(fused))
     var = result.variance.reindex(country=list(countries), year=years,
@@ -646,7 +580,7 @@ def _warn_unused_reports(rep: pd.DataFrame, countries: list[str], years: np.ndar
             "%s: %d report(s) at %s are of country-years without a row in the table "
             "(years %s; the table covers %d-%d): used to estimate the sources' biases and "
             "error variances, but they give no panel value",
-            where, int((~has_row).sum()), _rows(~has_row),
+            where, int((~has_row).sum()), Rows(where).named(~has_row),
             sorted(set(year[~has_row].tolist()))[:5], years[0], years[-1],
         )
 
@@ -688,9 +622,8 @@ def load_panel(config: RunConfig | str | Path) -> xr.Dataset:
     if data.reports is not None:
         reports = read_table(data.reports)
         need = ["country", "year", "indicator", "source", "value"]
-        absent = [c for c in need if c not in reports.columns]
-        if absent:
-            raise PanelError(f"{data.reports}: missing column(s) {absent}; expected {need}")
+        has_columns(reports.columns, need, Rows(str(data.reports), PanelError),
+                    hint=f"; expected {need}")
         files.append(data.reports)
     try:
         return build_panel(

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from r2p_models.checks import show
 from r2p_models.crimes import CRIMES
 from r2p_models.ledger.errors import LedgerValidationError
-from r2p_models.ledger.validate import _show
 
 __all__: list[str] = []  # helpers of the ledger package (and r2p_models.report.build)
 
@@ -63,9 +63,9 @@ def _year_status(
     if bad.any():
         c, y, k = (int(a[0]) for a in np.nonzero(bad))
         raise LedgerValidationError(
-            f"onset: values must be 1, 0 or NaN; found {_show(vals[c, y, k])} at country "
-            f"{_show(onset.country.values[c])}, year {onset.year.values[y]}, crime "
-            f"{_show(onset.crime.values[k])} ({int(bad.sum())} bad values)"
+            f"onset: values must be 1, 0 or NaN; found {show(vals[c, y, k])} at country "
+            f"{show(onset.country.values[c])}, year {onset.year.values[y]}, crime "
+            f"{show(onset.crime.values[k])} ({int(bad.sum())} bad values)"
         )
     if ongoing is not None:
         ongoing = _as_cyk(ongoing, "ongoing").astype("float64")

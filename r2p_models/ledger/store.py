@@ -22,6 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from r2p_models.atomic import atomic_path
+from r2p_models.checks import Rows, has_columns
 from r2p_models.ledger.access import _check_path, _writable
 from r2p_models.ledger.csvio import _CSV_OPTIONAL, _CSV_REQUIRED, _read_csv_cells
 from r2p_models.ledger.errors import (
@@ -64,7 +65,6 @@ from r2p_models.ledger.validate import (
     _FRAME_OPTIONAL,
     _FRAME_REQUIRED,
     _opt_text,
-    _Rows,
     _same,
     _sql_none,
     _text,
@@ -464,11 +464,8 @@ class Ledger:
         """The rows of :meth:`issue`, checked, with canonical columns."""
         if not isinstance(rows, pd.DataFrame):
             raise TypeError(f"rows must be a pandas DataFrame, got {type(rows).__name__}")
-        missing = [c for c in _FRAME_REQUIRED if c not in rows.columns]
-        if missing:
-            raise LedgerValidationError(
-                f"rows: missing column(s) {missing}; got {list(map(str, rows.columns))}"
-            )
+        checker = Rows.index("rows", rows.index, LedgerValidationError)
+        has_columns(rows.columns, _FRAME_REQUIRED, checker)
         extra = [c for c in rows.columns if c not in (*_FRAME_REQUIRED, *_FRAME_OPTIONAL)]
         if extra and not ignore_extra_columns:
             raise LedgerValidationError(
@@ -482,8 +479,7 @@ class Ledger:
             )
         if len(rows) == 0:
             raise LedgerValidationError("rows: no forecasts to issue (empty frame)")
-        checker = _Rows("rows", [f"row {label!r}" for label in rows.index], {})
-        return _validate(rows, checker, text=False)
+        return _validate(rows, checker, {}, text=False)
 
     def issue_pool(
         self,
@@ -667,12 +663,9 @@ class Ledger:
             run_id = f"analyst:{analyst_id}:{digest[:12]}"
         run_id = _text("run_id", run_id)
         stamp = _utc_stamp(issued_at)
-        table, labels = _read_csv_cells(path, raw)
-        missing = [c for c in _CSV_REQUIRED if c not in table.columns]
-        if missing:
-            raise LedgerValidationError(
-                f"{path}: missing column(s) {missing}; got {list(table.columns)}"
-            )
+        table, lines = _read_csv_cells(path, raw)
+        checker = Rows.lines(str(path), lines, LedgerValidationError)
+        has_columns(table.columns, _CSV_REQUIRED, checker)
         extra = [c for c in table.columns if c not in (*_CSV_REQUIRED, *_CSV_OPTIONAL)]
         if extra:
             raise LedgerValidationError(
@@ -682,16 +675,17 @@ class Ledger:
         if len(table) == 0:
             raise LedgerValidationError(f"{path}: no assessments (header only)")
         table = table.rename(columns={"p": "p_mean"})
-        checker = _Rows(str(path), labels, {"p_mean": "p"})
-        frame = _validate(table, checker, text=True)
+        names = {"p_mean": "p"}
+        frame = _validate(table, checker, names, text=True)
         # an analyst's own interval must contain the point forecast (a model's posterior
         # mean can lie outside its 5-95 % interval when the draws are skewed: not checked)
         for lo, hi in (("p_q05", "p_mean"), ("p_mean", "p_q95")):
             if lo in table and hi in table:
                 shown = table[lo].astype(str) + " > " + table[hi].astype(str)
                 with np.errstate(invalid="ignore"):
-                    checker.fail_col(lo, f"must not exceed {checker.col(hi)!r}",
-                                     frame[lo].to_numpy() > frame[hi].to_numpy(), shown)
+                    checker.fail(frame[lo].to_numpy() > frame[hi].to_numpy(),
+                                 f"must not exceed {names.get(hi, hi)!r}",
+                                 column=names.get(lo, lo), shown=shown)
         return self._issue_frame(frame, source=analyst_id, kind="analyst", run_id=run_id,
                                  data_hash=f"sha256:{digest}", config_hash=None, stamp=stamp)
 
