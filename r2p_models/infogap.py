@@ -51,7 +51,8 @@ predictive distribution independently of the draw ``s``, the law of total varian
 For a linear effect ``E[g(x_j)] = g(mu_j)`` and ``Var(g(x_j)) = beta_skj**2 tau_j**2``, in
 closed form (exact given the posterior draws, no simulation); for a smooth effect both
 moments are taken by Gauss-Hermite quadrature with :data:`HERMITE_NODES` nodes (exact for
-a polynomial of degree below twice that; the spline is piecewise cubic).
+a polynomial of degree below twice that; the spline is piecewise cubic and held constant
+outside its knots, so the moments are within a fraction of a percent).
 
 The *gap share* is the second term over the sum; it splits into a missing-value part and
 an unreliable-source part (and by indicator). A country with no missing value and no
@@ -120,7 +121,7 @@ __all__ = [
 ]
 
 #: Gauss-Hermite nodes of the moments of a smooth input's term (see the module docstring).
-HERMITE_NODES = 64
+HERMITE_NODES = 128
 #: Kinds of information gap of one (country, indicator) at the origin ("" = none).
 GAP_KINDS = ("missing", "unreliable")
 _RANK_KEYS = ("share_gap", "voi_p", "voi_top_n", "var_gap")

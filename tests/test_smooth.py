@@ -20,28 +20,44 @@ def _panel_x(seed: int = 0, C: int = 40, T: int = 25) -> np.ndarray:
     return x
 
 
-def test_basis_is_scikit_learns_spline_transformer():
-    """The columns are those of SplineTransformer(knots="quantile",
-    extrapolation="constant") fitted on the training cells, inside and outside the
-    training range."""
+def test_basis_is_scikit_learns_spline_transformer_and_columns_its_curvature():
+    """The raw basis is SplineTransformer(knots="quantile", extrapolation="constant")
+    fitted on the training cells, inside and outside the training range; the model's
+    columns are that basis with the line removed and whitened on the training cells."""
     from sklearn.preprocessing import SplineTransformer
 
     x = _panel_x()
     used = np.ones(x.shape[:2], dtype=bool)
     used[:, -5:] = False  # the last years are not training cells
     s = learn_splines(x, used, 5)
-    assert list(s.feature) == [0, 2] and s.per_feature == 5 + DEGREE - 1
+    assert list(s.feature) == [0, 2] and s.per_feature == 5
     ref = SplineTransformer(n_knots=5, degree=DEGREE, knots="quantile",
                             extrapolation="constant").fit(x[used][:, [0]])
     test = np.concatenate([x[:, :, 0].ravel(), [-50.0, 50.0]])
     grid = np.zeros((test.size, 3))
     grid[:, 0] = test
-    np.testing.assert_allclose(s.basis(grid)[:, :s.per_feature], ref.transform(test[:, None]),
-                               atol=1e-12)
-    # the model's columns are centred and scaled on the training cells
-    cols = s.transform(x[used])
-    np.testing.assert_allclose(cols.mean(axis=0), 0.0, atol=1e-12)
-    np.testing.assert_allclose(cols.std(axis=0), 1.0, atol=1e-12)
+    np.testing.assert_allclose(s.basis(grid)[:, :5 + DEGREE - 1],
+                               ref.transform(test[:, None]), atol=1e-12)
+    # on the training cells: mean 0, an indicator's columns uncorrelated with each other
+    # (variance 1 each) and with the indicator itself
+    cols, xt = s.transform(x[used]), x[used][:, [0, 2]]
+    np.testing.assert_allclose(cols.mean(axis=0), 0.0, atol=1e-10)
+    cov = np.cov(np.column_stack([cols, xt]).T, bias=True)
+    for block in (slice(0, 5), slice(5, 10)):
+        np.testing.assert_allclose(cov[block, block], np.eye(5), atol=1e-10)
+    np.testing.assert_allclose(cov[:5, len(s)], 0.0, atol=1e-10)  # indicator 0's own line
+    np.testing.assert_allclose(cov[5:len(s), len(s) + 1], 0.0, atol=1e-10)  # indicator 2's
+    # they span what the raw basis adds to the line: a least-squares fit of any curve
+    # of x by [1, x, columns] equals its fit by [1, x, raw basis]
+    curve = np.sin(2 * xt[:, 0]) + (xt[:, 0] > 0.5)
+    raw = s.basis(x[used])[:, :5 + DEGREE - 1]
+    one = np.ones((len(curve), 1))
+
+    def residual(design: np.ndarray) -> np.ndarray:
+        return curve - design @ np.linalg.lstsq(design, curve, rcond=None)[0]
+
+    np.testing.assert_allclose(residual(np.hstack([one, xt[:, :1], cols[:, :5]])),
+                               residual(np.hstack([one, xt[:, :1], raw])), atol=1e-8)
     # one indicator's columns alone are the same columns
     where, own = s.columns_of(2, x[:, :, 2].ravel())
     np.testing.assert_allclose(own, s.transform(x).reshape(-1, len(s))[:, where])
@@ -55,8 +71,9 @@ def test_knots_are_evenly_spaced_where_quantiles_coincide():
     v = x[..., 2]
     np.testing.assert_allclose(t, np.linspace(v.min(), v.max(), 4))
     # the basis is a partition of unity inside the range and constant outside it
+    nb = 4 + DEGREE - 1
     b = s.basis(np.array([[0.0, 0.0, -3.0], [0.0, 0.0, 0.5], [0.0, 0.0, 99.0],
-                          [0.0, 0.0, v.max()]]))[:, s.per_feature:]
+                          [0.0, 0.0, v.max()]]))[:, nb:]
     np.testing.assert_allclose(b.sum(axis=1), 1.0)
     np.testing.assert_allclose(b[2], b[3])
 

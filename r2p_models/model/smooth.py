@@ -1,7 +1,7 @@
 """Smooth terms: additive, non-linear effects of the continuous indicators.
 
 With ``[model] smooth = K`` every indicator with more than :data:`MIN_DISTINCT` distinct
-standardised values in the training cells gets, beside its linear effect, ``K - 1``
+standardised values in the training cells gets, beside its linear effect, ``K``
 columns from a cubic B-spline basis with ``K`` knots at the quantiles of those values
 (evenly spaced between their extremes when quantiles coincide, as they do for an
 indicator that is mostly 0): the basis's non-linear part, uncorrelated with the
@@ -51,11 +51,12 @@ class SplineSet:
     The model's columns of an indicator are its raw basis ``B(x)`` (``n_knots + DEGREE -
     1`` columns), centred, with its least-squares fit on the linear term ``x`` removed (a
     cubic spline basis spans the constant and the line, which the intercept and the
-    indicator's own effect already carry), and whitened: ``n_knots - 1`` columns that are
-    uncorrelated with each other and with ``x`` on the training cells, each of variance 1.
-    So the linear effect is the indicator's coefficient alone, the smooth terms are the
-    curvature around it, and the sampler sees a well-conditioned posterior (a raw basis
-    collinear with ``x`` and with itself made NUTS take several times more steps a draw).
+    indicator's own effect already carry), and whitened: ``n_knots + DEGREE - 3`` columns
+    (``n_knots`` for the cubic) that are uncorrelated with each other and with ``x`` on
+    the training cells, each of variance 1. So the linear effect is the indicator's
+    coefficient alone, the smooth terms are the curvature around it, and the sampler sees
+    a better-conditioned posterior than with the raw basis, which is collinear with ``x``
+    and with itself.
 
     Attributes
     ----------
@@ -83,7 +84,7 @@ class SplineSet:
 
     @property
     def per_feature(self) -> int:
-        """Model columns per smoothed indicator (``n_knots - 1``)."""
+        """Model columns per smoothed indicator (``n_knots + DEGREE - 3``)."""
         return int(self.weights.shape[2])
 
     def __len__(self) -> int:
@@ -204,7 +205,7 @@ def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int) -> SplineSe
     if n_knots < 3:
         raise ValueError(f"n_knots = {n_knots}: expected at least 3")
     train = x_std[used]
-    r = n_knots - 1  # n_knots + DEGREE - 1 basis columns less the constant and the line
+    r = n_knots + DEGREE - 3  # n_knots + DEGREE - 1 basis columns less the constant and the line
     kept: list[tuple[int, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]] = []
     for j in range(train.shape[1]):
         x = train[:, j]
