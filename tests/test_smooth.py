@@ -9,6 +9,7 @@ from scipy.stats import norm
 from r2p_models.config import ConfigError, ModelConfig
 from r2p_models.infogap import _gap_core, _InputEffects
 from r2p_models.model.smooth import DEGREE, MIN_DISTINCT, SplineSet, learn_splines
+from r2p_models.model.toy import THRESHOLD
 
 
 def _panel_x(seed: int = 0, C: int = 40, T: int = 25) -> np.ndarray:
@@ -158,3 +159,130 @@ def test_voi_of_a_smooth_input_is_zero_without_effect_and_grows_with_uncertainty
     # a linear-only effect gives the closed-form linear path's VOI
     lin = _gap_core(eta_c, beta, tau, eligible, 1, 50, np.random.default_rng(1))["voi_p"]
     np.testing.assert_allclose(voi(beta, 0 * gamma, tau), lin[:, 0, 0], rtol=1e-12)
+
+
+# --- fits: recovery of a threshold, save / load / predict, explanations ------------------
+
+STEP = 2.5
+
+
+@pytest.fixture(scope="module")
+def step_fits():
+    """A linear pooled logit and one with smooth terms, fitted to a toy panel whose
+    log-odds rise by STEP where 'weakness' exceeds THRESHOLD (0.5)."""
+    import warnings
+
+    from r2p_models.model import fit
+    from r2p_models.model.toy import toy_panel
+
+    panel, truth = toy_panel(5, n_countries=200, n_years=25, crimes=("genocide",),
+                             step=STEP, base_logit=-3.5, missing_rate=0.05,
+                             sigma_country=0.0)
+    through = 2020
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for knots in (0, 4):
+            cfg = ModelConfig(variant="pooled", horizon=1, chains=2, draws=300, tune=300,
+                              retries=0, effect_scale=0.75, smooth=knots, smooth_scale=1.5)
+            out[knots] = fit(panel, cfg, through=through)
+    return panel, truth, through, out
+
+
+def _curve(fm, name: str, x_raw: np.ndarray) -> np.ndarray:
+    """Draws of an indicator's term (linear plus smooth) at raw values: (draw, value)."""
+    from r2p_models.model.predict import posterior_arrays
+
+    std = fm.standardisation
+    j = std.indicators.index(name)
+    x = (np.asarray(x_raw) - std.mean[j]) / std.sd[j]
+    d = posterior_arrays(fm)
+    g = d["beta"][:, 0, j, None] * x[None]
+    if std.smooth is not None:
+        cols, b = std.smooth.columns_of(j, x)
+        g = g + d["beta_smooth"][:, 0, cols] @ b.T
+    return g
+
+
+def test_smooth_terms_recover_a_threshold_the_linear_model_misses(step_fits):
+    panel, truth, through, fits = step_fits
+    assert all(f.diagnostics.max_rhat < 1.05 for f in fits.values())
+    # the shape of weakness's effect on x in [-2, 2] (density-weighted, each curve centred):
+    # every draw of the smooth model's curve is closer to the true one (a line with a step
+    # of STEP at 0.5) than nearly every draw of the linear model's
+    xs = np.linspace(-2.0, 2.0, 41)
+    w = np.exp(-xs**2 / 2) / np.exp(-xs**2 / 2).sum()
+    true = truth["beta"].sel(crime="genocide", indicator="weakness").item() * xs \
+        + STEP * (xs > THRESHOLD)
+
+    def errors(fm) -> np.ndarray:
+        g = _curve(fm, "weakness", xs)
+        return ((g - (g @ w)[:, None]) - (true - w @ true)) ** 2 @ w
+
+    smooth, linear = errors(fits[4]), errors(fits[0])
+    assert np.quantile(smooth, 0.9) < np.quantile(linear, 0.1), (smooth.mean(), linear.mean())
+    # out of sample (origins after `through`), the linear model is measurably further from
+    # the true probabilities
+    err = {}
+    for knots, m in fits.items():
+        sq = []
+        for t in range(through, int(panel.year[-1])):
+            p = m.predict(panel, t).mean("draw").sel(crime="genocide")
+            true_p = truth["p"].sel(year=t + 1, crime="genocide", country=p.country)
+            sq.append(((p - true_p) ** 2).values[p.at_risk.values])
+        err[knots] = float(np.mean(np.concatenate(sq)))
+    assert err[4] < 0.9 * err[0], err
+
+
+def test_smooth_model_saves_loads_predicts_explains_and_has_information_gaps(step_fits,
+                                                                             tmp_path):
+    from scipy.special import expit
+
+    from r2p_models.forecast import explain
+    from r2p_models.infogap import information_gaps
+    from r2p_models.model import load_model
+
+    panel, _, through, fits = step_fits
+    fm = fits[4]
+    back = load_model(fm.save(tmp_path / "m.nc"))
+    np.testing.assert_array_equal(back.predict(panel, through).values,
+                                  fm.predict(panel, through).values)
+    np.testing.assert_array_equal(back.standardisation.smooth.weights,
+                                  fm.standardisation.smooth.weights)
+    # the per-indicator contributions (smooth terms inside their indicator's) add up to the
+    # forecast's log-odds
+    country = str(panel.country.values[0])
+    e = explain(back, panel, through, country, "genocide").set_index("term")
+    assert np.isclose(e.loc[e["kind"] != "total", "mean"].sum(), e.loc["total", "mean"])
+    p = back.predict(panel, through).sel(country=country, crime="genocide").values
+    t = back.log_odds_terms(panel, through, countries=[country]).sel(country=country,
+                                                                     crime="genocide")
+    total = (t["intercept"] + t["region"] + t["country_effect"]
+             + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag")
+             + t["history_term"].sum("history"))
+    np.testing.assert_allclose(expit(total.values), p, rtol=1e-12)
+    # information gaps of a smooth model: for a country whose one uncertain input is the
+    # smoothed 'weakness', the watchlist probability with the gap integrated over is the
+    # brute-force average of expit(log-odds) over the posterior draws and 400 draws of the
+    # input from its predictive distribution; known inputs carry no value of information
+    gaps = information_gaps(back, panel, through, top_n=10, n_nodes=20)
+    tau = gaps["tau"].to_pandas()
+    only = tau.index[(tau["weakness"] > 0) & ((tau > 0).sum(axis=1) == 1)]
+    assert len(only) >= 1
+    c = str(only[0])
+    terms = back.log_odds_terms(panel, through, countries=[c]).sel(country=c,
+                                                                  crime="genocide")
+    rest = (terms["intercept"] + terms["region"] + terms["country_effect"]
+            + terms["indicator_term"].sum("indicator") - terms["indicator_term"].sel(
+                indicator="weakness") + terms["missing_term"].sum("flag")).values
+    mu = gaps["mu"].sel(country=c, indicator="weakness").item()
+    x = mu + tau.loc[c, "weakness"] * np.random.default_rng(0).standard_normal(400)
+    std = back.standardisation
+    j = std.indicators.index("weakness")
+    g = _curve(back, "weakness", x * std.sd[j] + std.mean[j])  # (draw, 400)
+    want = expit(rest[:, None] + g).mean()
+    np.testing.assert_allclose(gaps["p_mean"].sel(country=c, crime="genocide").item(), want,
+                               atol=0.005)
+    known = gaps["tau"].values == 0
+    assert np.all(gaps["voi_p"].values[:, 0, :][known] == 0)
+    assert gaps["voi_p"].sel(country=c, crime="genocide", indicator="weakness").item() > 0

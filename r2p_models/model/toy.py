@@ -15,7 +15,8 @@ from r2p_models.crimes import CRIMES, indicator_relevance
 
 __all__ = ["THRESHOLD", "TOY_INDICATORS", "toy_panel"]
 
-#: Threshold of both indicators in the ``interaction`` term of :func:`toy_panel`.
+#: Threshold of both indicators in the ``interaction`` term of :func:`toy_panel`, and of
+#: ``weakness`` in its ``step`` term.
 THRESHOLD = 0.5
 
 #: name -> risk factors (one crime-specific indicator: 9 is genocide / ethnic cleansing)
@@ -39,6 +40,7 @@ def toy_panel(
     sigma_country: float = 0.5,
     interaction: float = 0.0,
     cross_crime: float = 0.0,
+    step: float = 0.0,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Simulate a small panel and its truth.
 
@@ -49,7 +51,9 @@ def toy_panel(
     ``conflict`` and ``discrimination`` exceed :data:`THRESHOLD` (a threshold interaction
     no linear logit can represent). With ``cross_crime`` (and at least two crimes) the
     log-odds of the first crime rise by that much in a year after the second crime had an
-    episode under way or beginning (a cross-crime precursor).
+    episode under way or beginning (a cross-crime precursor). With ``step`` the log-odds of
+    every crime rise by that much where ``weakness`` exceeds :data:`THRESHOLD` (a
+    threshold in one indicator, a non-linear effect that smooth terms can follow).
 
     Returns
     -------
@@ -84,8 +88,9 @@ def toy_panel(
         cross = np.zeros((C, K))
         if K > 1:
             cross[:, 0] = cross_crime * ((ongoing[:, t - 1, 1] == 1) | (onset[:, t - 1, 1] == 1))
+        jump = step * (x[:, t - 1, 1] > THRESHOLD)
         p[:, t] = expit(alpha + a_region[r_idx] + a_country + x[:, t - 1] @ beta.T
-                        + interaction * both[:, None] + cross)
+                        + interaction * both[:, None] + cross + jump[:, None])
         busy = remaining > 0
         ongoing[:, t] = busy
         remaining[busy] -= 1
