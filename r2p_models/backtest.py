@@ -119,7 +119,8 @@ def model_source(config: RunConfig) -> str:
     <setting>)"`` is appended (the joint multi-crime variants ignore the setting); so is
     one trained only on cases at risk at their origin (``[model] train_at_risk =
     "origin"``): ``" (trained at risk at origin)"``; so is one with interaction rules
-    (``[model] rules``): ``" (rules <n>)"``.
+    (``[model] rules``): ``" (rules <n>)"``; so is one with smooth terms (``[model]
+    smooth``): ``" (smooth <knots> x<smooth_scale>)"``.
     """
     source = f"{config.ledger.source} {__version__} {config.model.variant}"
     one_scale = config.model.variant == "pooled" or len(config.crimes) == 1
@@ -129,6 +130,8 @@ def model_source(config: RunConfig) -> str:
         source += " (trained at risk at origin)"
     if config.model.rules:
         source += f" (rules {config.model.rules})"
+    if config.model.smooth:
+        source += f" (smooth {config.model.smooth} x{config.model.smooth_scale:g})"
     return source
 
 

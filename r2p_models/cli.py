@@ -262,6 +262,12 @@ def _eval_overrides(args: argparse.Namespace) -> dict[str, object] | None:
         ModelConfig(effect_scale=overrides["effect_scale"])  # a bad value fails here, first
     if getattr(args, "train_at_risk", None) is not None:
         overrides["train_at_risk"] = args.train_at_risk
+    for key in ("smooth", "smooth_scale"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    if {"smooth", "smooth_scale"} & set(overrides):
+        ModelConfig(**{k: overrides[k] for k in ("smooth", "smooth_scale")
+                       if k in overrides})  # a bad value fails here, first
     return overrides or None
 
 
@@ -618,6 +624,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--train-at-risk", choices=("target_year", "origin"), default=None,
                        help="[model] train_at_risk of every variant: target_year (default) "
                             "or origin (train only on cases at risk at their origin)")
+        p.add_argument("--smooth", type=int, default=None,
+                       help="[model] smooth of every variant: knots of the smooth terms, 0 for "
+                            "none (default: the adapted panel's run config)")
+        p.add_argument("--smooth-scale", type=float, default=None,
+                       help="[model] smooth_scale of every variant (default: the adapted "
+                            "panel's run config)")
         if name == "evaluate-peer":
             p.add_argument("--effect-scale", default=None,
                            help="[model] effect_scale of every variant: learned (default), "
