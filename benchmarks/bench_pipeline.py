@@ -82,9 +82,13 @@ def agreement(base: Path, ours: Path) -> dict[str, float]:
     """Forecasts both ledgers issued, compared against their Monte Carlo error."""
     a, b = _rows(base), _rows(ours)
     key = ["kind", "country", "crime", "origin_year"]
-    a["src"] = a["source"].str.split().str[-1]  # variant; the version may differ
-    b["src"] = b["source"].str.split().str[-1]
+    # the source without the version, which may differ: "<name> <version> <variant> ..."
+    a["src"] = a["source"].str.split(n=2).str[-1]
+    b["src"] = b["source"].str.split(n=2).str[-1]
     m = a.merge(b, on=[*key, "src"], suffixes=("_a", "_b"))
+    if m.empty:  # the two issue different models (the default changed): nothing to pair
+        return {"cases": 0, "sources_a": sorted(set(a["source"])),
+                "sources_b": sorted(set(b["source"]))}
     se = np.sqrt((m["p_sd_a"] ** 2 + m["p_sd_b"] ** 2) / 400.0)
     z = (m["p_mean_a"] - m["p_mean_b"]).abs() / se
     return {"cases": len(m), "max_abs_diff": float((m["p_mean_a"] - m["p_mean_b"]).abs().max()),
