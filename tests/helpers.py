@@ -74,3 +74,16 @@ def parse_report(html: str) -> ReportPage:
     page = ReportPage()
     page.feed(html)
     return page
+
+
+def oos_squared_error(fm, panel, truth, through: int, crime: str = "genocide") -> float:
+    """Mean squared distance of a toy-panel fit's one-year forecasts from the true
+    probabilities, over the origins after ``through`` and the countries at risk."""
+    import numpy as np
+
+    sq = []
+    for t in range(through, int(panel.year[-1])):
+        p = fm.predict(panel, t).mean("draw").sel(crime=crime)
+        true = truth["p"].sel(year=t + 1, crime=crime, country=p.country)
+        sq.append(((p - true) ** 2).values[p.at_risk.values])
+    return float(np.mean(np.concatenate(sq)))

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import oos_squared_error
 from scipy.special import expit
 
 from r2p_models.config import ConfigError, ModelConfig
@@ -125,14 +126,7 @@ def test_new_terms_recover_the_interaction_and_cross_crime_effect(rich_fits):
     assert 0 < lo < 2.0 < hi
     # out of sample (origins after `through`): the linear model is measurably further
     # from the true probabilities
-    err = {}
-    for rich, m in fits.items():
-        sq = []
-        for t in range(through, int(panel.year[-1])):
-            p = m.predict(panel, t).mean("draw").sel(crime="genocide")
-            true = truth["p"].sel(year=t + 1, crime="genocide", country=p.country)
-            sq.append(((p - true) ** 2).values[p.at_risk.values])
-        err[rich] = float(np.mean(np.concatenate(sq)))
+    err = {rich: oos_squared_error(m, panel, truth, through) for rich, m in fits.items()}
     assert err[True] < 0.6 * err[False], err
 
 

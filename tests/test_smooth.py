@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import oos_squared_error
 from scipy.stats import norm
 
 from r2p_models.config import ConfigError, ModelConfig
@@ -223,14 +224,7 @@ def test_smooth_terms_recover_a_threshold_the_linear_model_misses(step_fits):
     assert np.quantile(smooth, 0.9) < np.quantile(linear, 0.1), (smooth.mean(), linear.mean())
     # out of sample (origins after `through`), the linear model is measurably further from
     # the true probabilities
-    err = {}
-    for knots, m in fits.items():
-        sq = []
-        for t in range(through, int(panel.year[-1])):
-            p = m.predict(panel, t).mean("draw").sel(crime="genocide")
-            true_p = truth["p"].sel(year=t + 1, crime="genocide", country=p.country)
-            sq.append(((p - true_p) ** 2).values[p.at_risk.values])
-        err[knots] = float(np.mean(np.concatenate(sq)))
+    err = {knots: oos_squared_error(m, panel, truth, through) for knots, m in fits.items()}
     assert err[4] < 0.9 * err[0], err
 
 
