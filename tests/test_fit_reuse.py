@@ -102,8 +102,9 @@ def test_pooled_chains_are_checked_as_one_fit(toy):
     model = build_model(design)
     from r2p_models.model.fit import sample_model
 
-    a, _ = sample_model(model, TINY)
-    b, _ = sample_model(model, replace(TINY, seed=TINY.seed + 1000))
+    compiled: dict = {}  # one compilation for both sets of chains
+    a, _ = sample_model(model, TINY, cache=compiled)
+    b, _ = sample_model(model, replace(TINY, seed=TINY.seed + 1000), cache=compiled)
     both = _pool_chains(a, b)
     assert both.posterior.sizes["chain"] == 4
     np.testing.assert_array_equal(both.posterior["alpha"].isel(chain=[2, 3]).values,
