@@ -304,6 +304,7 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
         infogap=infogap,
         development_of=_development_of(panel, config),
         history=panel,
+        names=panel["name"] if "name" in panel.coords else None,
     )
     write_report(path, html)
     return path
