@@ -29,7 +29,7 @@ from r2p_models.calibration import plot_reliability, reliability
 from r2p_models.ledger import COLUMNS, Ledger
 from r2p_models.report import SECTIONS, build_report, report_content
 from r2p_models.report.example import example_ledger
-from r2p_models.report.figures import plot_over_time, plot_region_audit
+from r2p_models.report.figures import plot_over_time, plot_region_audit, plot_watchlist
 
 N_BOOT = 10
 
@@ -408,6 +408,47 @@ def test_the_summary_names_countries_and_keeps_codes_without_a_name(world) -> No
         else f"{full[c['country']]} ({c['country']})") for c in rows)
     watch = [c for c in named.cells if c["section"] == "watchlist" and c["metric"] == "p_mean"]
     assert {c["row_header"] for c in watch} >= {f"{full[shown[3]]} ({shown[3]})"}
+
+
+# ----------------------------------------------------------------------------- legends
+
+
+def _legend_clear_of_axes(fig) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    inside = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert not inside and len(fig.legends) == 1  # one legend, on the figure
+    box = fig.legends[0].get_window_extent()
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent()), ax.get_title()
+    page = fig.bbox  # and the legend is whole, not cut at the figure's edge
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0
+
+
+def test_audit_watchlist_and_reliability_legends_cannot_cover_a_marker() -> None:
+    # the last group's rates sit in the lower right corner, where the legend used to be
+    groups = {"1. lowest third": (0.0, 0.0, 0.004), "2. middle third": (0.004, 0.001, 0.01),
+              "3. highest third": (0.06, 0.04, 0.09)}
+    table = pd.DataFrame([
+        {"region": g, "metric": m, "estimate": e * k, "lower": lo * k, "upper": hi * k,
+         "events": 5, "note": ""}
+        for g, (e, lo, hi) in groups.items()
+        for m, k in (("base_rate", 1.0), ("mean_forecast", 0.55),
+                     ("brier_skill_climatology", 2.0))])
+    fig = plot_region_audit(table, track="m")
+    _legend_clear_of_axes(fig)
+    # a rate of 0 shows a whole marker: the axis starts a little left of 0
+    assert fig.axes[0].get_xlim()[0] < 0
+    wl = pd.DataFrame({"label": [f"{i} Country {i}" for i in range(1, 11)],
+                       "p_mean": np.linspace(0.3, 0.01, 10), "p_q05": np.linspace(0.2, 0.0, 10),
+                       "p_q95": np.linspace(0.5, 0.3, 10)})
+    _legend_clear_of_axes(plot_watchlist(wl, title="t"))
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.001, 0.6, 400)
+    rel = reliability(p, (rng.uniform(size=p.size) < p).astype(float), n_resamples=20, rng=1)
+    _legend_clear_of_axes(plot_reliability(rel, scale="logit"))
 
 
 # ----------------------------------------------------------------------------- EWP panel

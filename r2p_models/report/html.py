@@ -756,7 +756,9 @@ def _reliability(c: ReportContent) -> str:
                 continue
             rel = c.reliability[key]
             with style():
-                fig = plot_reliability(rel, scale="logit", title=(
+                # the numbers of the box are in the caption and the table below; in the
+                # diagram the box could cover the curve
+                fig = plot_reliability(rel, scale="logit", stats=False, title=(
                     f"{crime_label(crime)} (n = {rel.n:,}, events = {rel.events:,})"))
                 tidy_logit_axes(fig)
             d = rel.decomposition.set_index("score")
