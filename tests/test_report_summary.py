@@ -557,3 +557,30 @@ def test_a_report_on_an_ewp_like_panel_names_countries_and_the_outcome() -> None
                                      n_boot=N_BOOT))
     assert all(c["row_header"] == c["country"] for c in _brief_rows(bare))
 
+
+def test_r2p_report_shows_the_newest_runs_risk_factors_and_country_names(tmp_path) -> None:
+    """`r2p report` rebuilds what the run wrote: the leading risk factors saved beside the
+    ledger (runs/<run id>/explanations.csv), and the panel's country names."""
+    from r2p_models.cli import DEFAULT_WORLD
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import write_report_for
+
+    cfg = load_config(DEFAULT_WORLD)
+    ledger = tmp_path / "ledger.sqlite"
+    _prefill(cfg, ledger)
+    with Ledger(ledger, readonly=True) as led:
+        fc = led.rows(kind="forecast")
+    top = fc.sort_values(["p_mean", "country"], ascending=[False, True]).iloc[0]
+    run = tmp_path / "runs" / str(top.run_id)
+    run.mkdir(parents=True)
+    pd.DataFrame({"country": [top.country], "crime": [top.crime],
+                  "risk_factor": ["RF1: Situations of armed conflict"],
+                  "contribution": [1.23]}).to_csv(run / "explanations.csv", index=False)
+    panel = load_panel(cfg)
+    html = write_report_for(cfg.with_outputs(report=tmp_path / "r.html"), panel,
+                            ledger).read_text()
+    assert "RF1: Situations of armed conflict (+1.23)" in html
+    assert "no explanations were given" not in html
+    name = str(panel["name"].sel(country=top.country).values)
+    assert name != top.country and f"{name} ({top.country})" in html
