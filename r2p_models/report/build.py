@@ -931,7 +931,10 @@ def _development_content(scored: pd.DataFrame, development_of: Any, n_boot: int,
     if groups is None:
         return {"development": pd.DataFrame(), "development_info": {"given": False}}
     label = str(getattr(development_of, "name", "") or "a development indicator")
-    info = {"given": True, "label": label}
+    info: dict[str, Any] = {"given": True, "label": label}
+    description = str(getattr(development_of, "attrs", {}).get("description", "") or "")
+    if description and description != label:
+        info["description"] = description
     if scored.empty:
         return {"development": pd.DataFrame(), "development_info": info}
     by_group = scored.assign(region=[groups.get(str(c), "(no data)")

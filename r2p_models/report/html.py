@@ -340,8 +340,10 @@ def _about(c: ReportContent) -> str:
             f"{int(rows['origin_year'].max())}, use data up to that year; the ledger was last "
             f"written on {esc(_written(c))})")))
         resolved = rows["resolved_at"].dropna()
-        facts.append(("Newest resolved outcome",
-                      esc(resolved.max()) if not resolved.empty else "none yet"))
+        # the date outcomes were last entered, not when anything happened (a clock time
+        # there read as the date of an event)
+        facts.append(("Outcomes last entered",
+                      esc(str(resolved.max())[:10]) if not resolved.empty else "none yet"))
         facts.append(("Period", (
             f"forecasts issued for origin years {rows['origin_year'].min()}–"
             f"{rows['origin_year'].max()}, target windows {rows['target_start'].min()}–"
@@ -1386,9 +1388,12 @@ def render_development(c: Any) -> str:
                      "(development_of), so the audit by development level cannot be made.")
     if c.development.empty:
         return empty("No resolved outcomes: nothing to break down yet.")
+    label = esc(info.get("label", "a development indicator"))
+    if info.get("description"):  # what the indicator is, in words, before its name
+        label = f"{esc(info['description'])}, indicator <code>{label}</code>"
     parts = [
         "<p>The objectivity audit by development level: countries are grouped into "
-        f"equal-count groups by {esc(info.get('label', 'a development indicator'))} (each "
+        f"equal-count groups by {label} (each "
         "country's mean over the years it reported), and for each group the observed event "
         "rate is set against the mean forecast, with the Brier skill against climatology "
         f"and the AUC, all crimes pooled, with {LEVEL:.0%} intervals. A method that "
