@@ -287,12 +287,17 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
                      rows: pd.DataFrame | None = None,
                      infogap: dict[str, Any] | None = None) -> Path:
     """Write the calibration report of ``ledger`` (or of its ``rows``, a subset) to the
-    config's report path (``infogap``: the tables of :func:`_information_gaps`)."""
+    config's report path (``infogap``: the tables of :func:`_information_gaps`). Without
+    ``rows``, missing ``infogap`` and ``explanations`` are read from the folder of the run
+    that issued the newest real-time forecasts, when it saved them, so that ``r2p report``
+    rebuilds the page ``r2p rerun`` wrote (leading risk factors included)."""
     from r2p_models.report import build_report, write_report
 
     path = _report_path(config, ledger)
     if infogap is None and rows is None:
         infogap = _latest_information_gaps(ledger, config.report.top_n)
+    if explanations is None and rows is None:  # `r2p report`: the newest run's, as rerun's
+        explanations = _latest_explanations(ledger)
     html = build_report(
         ledger if rows is None else rows,
         title=config.report.title,
@@ -304,6 +309,7 @@ def write_report_for(config: RunConfig, panel: xr.Dataset, ledger: Path,
         infogap=infogap,
         development_of=_development_of(panel, config),
         history=panel,
+        names=panel["name"] if "name" in panel.coords else None,
     )
     write_report(path, html)
     return path
@@ -527,9 +533,9 @@ def _saved_information_gaps(run_dir: Path, top_n: int) -> dict[str, Any] | None:
     return {**tables, "top_n": top_n}
 
 
-def _latest_information_gaps(ledger: Path, top_n: int) -> dict[str, Any] | None:
-    """The saved information gaps of the run that issued the ledger's newest real-time
-    forecasts (the watchlist the report shows), or None."""
+def _latest_saved(ledger: Path, read: Any) -> Any:
+    """``read(run folder)`` of the newest run that issued real-time forecasts to the
+    ledger and saved what ``read`` looks for (None when no run did)."""
     if not ledger.exists():
         return None
     with Ledger(ledger, readonly=True) as led:
@@ -538,10 +544,26 @@ def _latest_information_gaps(ledger: Path, top_n: int) -> dict[str, Any] | None:
         return None
     runs = fc.sort_values(["origin_year", "issued_at"], ascending=False)["run_id"]
     for run_id in dict.fromkeys(map(str, runs)):  # newest first; a pool has no folder
-        saved = _saved_information_gaps(ledger.parent / "runs" / run_id, top_n)
+        saved = read(ledger.parent / "runs" / run_id)
         if saved is not None:
             return saved
     return None
+
+
+def _latest_information_gaps(ledger: Path, top_n: int) -> dict[str, Any] | None:
+    """The saved information gaps of the run that issued the ledger's newest real-time
+    forecasts (the watchlist the report shows), or None."""
+    return _latest_saved(ledger, lambda run_dir: _saved_information_gaps(run_dir, top_n))
+
+
+def _latest_explanations(ledger: Path) -> pd.DataFrame | None:
+    """The risk-factor explanations saved by the run that issued the ledger's newest
+    real-time forecasts (``runs/<run id>/explanations.csv``), or None."""
+    def read(run_dir: Path) -> pd.DataFrame | None:
+        path = run_dir / "explanations.csv"
+        return pd.read_csv(path, dtype={"country": str}) if path.exists() else None
+
+    return _latest_saved(ledger, read)
 
 
 def pipeline(config: RunConfig | str | Path, *, out: str | Path | None = None,

@@ -20,8 +20,10 @@ def snapshot(path: Path) -> dict[str, list[tuple]]:
 
 class ReportPage(HTMLParser):
     """What tests read off a report page: sections in order, numeric cells (with their
-    row's data attributes and their text), spans with a ``data-change``, verdict
-    paragraphs (with their text) and images, each with its section."""
+    row's data attributes, the text of the row's header as ``row_header`` when the header
+    comes before the cell, and the cell's text), spans with a ``data-change`` (with their
+    text), verdict paragraphs (with their text), images, each with its section, and the
+    page's visible text (``text``: what a reader sees, no tags or attributes)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,6 +36,10 @@ class ReportPage(HTMLParser):
         self._row: dict[str, str] = {}
         self._verdict: dict[str, str] | None = None
         self._cell: dict[str, str] | None = None
+        self._header = False
+        self._span: dict[str, str] | None = None
+        self._style = False
+        self.text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -46,9 +52,15 @@ class ReportPage(HTMLParser):
             self._cell = {"section": self._section, **self._row, "text": ""}
             self._cell.update({k[5:]: v for k, v in a.items() if k.startswith("data-")})
             self.cells.append(self._cell)
+        elif tag == "th" and a.get("scope") == "row":
+            self._header = True
+            self._row["row_header"] = ""
         elif tag == "span" and "data-change" in a:
-            self.changes.append({"section": self._section,
-                                 **{k[5:]: v for k, v in a.items() if k.startswith("data-")}})
+            self._span = {"section": self._section, "text": "",
+                          **{k[5:]: v for k, v in a.items() if k.startswith("data-")}}
+            self.changes.append(self._span)
+        elif tag in ("style", "title"):
+            self._style = True
         elif tag == "p" and "verdict" in a.get("class", ""):
             self._verdict = {"section": self._section, "text": "",
                              **{k[5:]: v for k, v in a.items() if k.startswith("data-")}}
@@ -61,8 +73,20 @@ class ReportPage(HTMLParser):
             self._verdict = None
         elif tag == "td":
             self._cell = None
+        elif tag == "th":
+            self._header = False
+        elif tag == "span":
+            self._span = None
+        elif tag in ("style", "title"):
+            self._style = False
 
     def handle_data(self, data: str) -> None:
+        if not self._style:
+            self.text += data
+        if self._header:
+            self._row["row_header"] += data
+        if self._span is not None:
+            self._span["text"] += data
         if self._verdict is not None:
             self._verdict["text"] += data
         if self._cell is not None:

@@ -55,7 +55,8 @@ def test_report_breaks_scores_down_by_development_group(tmp_path):
     assert (name, direction) == ("state_weakness", "less")  # "infant-mortality based"
     groups = development_groups(panel)
     c = report_content(path, region_of=panel["region"], development_of=groups, n_boot=20)
-    assert c.development_info == {"given": True, "label": "state_weakness"}
+    assert c.development_info == {"given": True, "label": "state_weakness", "description":
+                                  "Weakness of state structures (infant-mortality based)"}
     with Ledger(path) as led:
         rows = led.rows(outcome_status="observed")
     source = sorted(set(rows["source"]))[0]

@@ -29,7 +29,7 @@ from r2p_models.calibration import plot_reliability, reliability
 from r2p_models.ledger import COLUMNS, Ledger
 from r2p_models.report import SECTIONS, build_report, report_content
 from r2p_models.report.example import example_ledger
-from r2p_models.report.figures import plot_over_time, plot_region_audit
+from r2p_models.report.figures import plot_over_time, plot_region_audit, plot_watchlist
 
 N_BOOT = 10
 
@@ -363,3 +363,224 @@ def test_default_pipeline_shows_accuracy_at_more_than_one_origin(tmp_path, monke
     assert len(windows) >= 2  # and a rolling window line of more than one point
     over = html[html.index('<section id="over-time"'):html.index('<section id="regions"')]
     assert "from the outcome history" in over
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def _brief_rows(page) -> list[dict[str, str]]:
+    return [c for c in page.cells if c["section"] == "brief" and c["metric"] == "p_mean"]
+
+
+def test_the_summary_names_countries_and_keeps_codes_without_a_name(world) -> None:
+    path, panel, _, _, page = world
+    plain = _brief_rows(page)
+    # built without names: the codes, as before
+    assert plain and all(c["row_header"] == c["country"] for c in plain)
+    shown = [c["country"] for c in plain]
+    unnamed = set(shown[:2])  # no name known for these two
+    blank = shown[2]  # a name that is its code is no name either
+    names = panel["name"].to_series().drop(sorted(unnamed))
+    names[blank] = blank
+    full = dict(zip(panel.country.values, panel["name"].values, strict=True))
+    assert full[shown[3]] != shown[3]  # the example's countries have names
+    html = build_report(path, region_of=panel["region"], proxies=panel["proxy"],
+                        names=names, n_boot=N_BOOT, seed=1)
+    named = parse_report(html)
+    cells = _brief_rows(named)
+    assert [c["country"] for c in cells] == shown  # the same top five, same order
+    for c in cells:
+        code = c["country"]
+        if code in unnamed or code == blank:
+            assert c["row_header"] == code
+        else:
+            assert c["row_header"] == f"{full[code]} ({code})"
+    assert sum(c["row_header"] != c["country"] for c in cells) >= 10  # most are named
+    # the changes since the last run, in the summary's sentences and in their section
+    moves = [s for s in named.changes if s["section"] == "brief"]
+    assert moves
+    for s in moves:
+        assert s["text"] == (s["country"] if s["country"] in unnamed | {blank}
+                             else full[s["country"]])
+    rows = [c for c in named.cells if c["section"] == "changes"]
+    assert rows and all(c["row_header"] == (
+        c["country"] if c["country"] in unnamed | {blank}
+        else f"{full[c['country']]} ({c['country']})") for c in rows)
+    watch = [c for c in named.cells if c["section"] == "watchlist" and c["metric"] == "p_mean"]
+    assert {c["row_header"] for c in watch} >= {f"{full[shown[3]]} ({shown[3]})"}
+
+
+# ----------------------------------------------------------------------------- legends
+
+
+def _legend_clear_of_axes(fig) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    inside = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert not inside and len(fig.legends) == 1  # one legend, on the figure
+    box = fig.legends[0].get_window_extent()
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent()), ax.get_title()
+    page = fig.bbox  # and the legend is whole, not cut at the figure's edge
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0
+
+
+def test_audit_watchlist_and_reliability_legends_cannot_cover_a_marker() -> None:
+    # the last group's rates sit in the lower right corner, where the legend used to be
+    groups = {"1. lowest third": (0.0, 0.0, 0.004), "2. middle third": (0.004, 0.001, 0.01),
+              "3. highest third": (0.06, 0.04, 0.09)}
+    table = pd.DataFrame([
+        {"region": g, "metric": m, "estimate": e * k, "lower": lo * k, "upper": hi * k,
+         "events": 5, "note": ""}
+        for g, (e, lo, hi) in groups.items()
+        for m, k in (("base_rate", 1.0), ("mean_forecast", 0.55),
+                     ("brier_skill_climatology", 2.0))])
+    fig = plot_region_audit(table, track="m")
+    _legend_clear_of_axes(fig)
+    # a rate of 0 shows a whole marker: the axis starts a little left of 0
+    assert fig.axes[0].get_xlim()[0] < 0
+    wl = pd.DataFrame({"label": [f"{i} Country {i}" for i in range(1, 11)],
+                       "p_mean": np.linspace(0.3, 0.01, 10), "p_q05": np.linspace(0.2, 0.0, 10),
+                       "p_q95": np.linspace(0.5, 0.3, 10)})
+    _legend_clear_of_axes(plot_watchlist(wl, title="t"))
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.001, 0.6, 400)
+    rel = reliability(p, (rng.uniform(size=p.size) < p).astype(float), n_resamples=20, rng=1)
+    _legend_clear_of_axes(plot_reliability(rel, scale="logit"))
+
+
+# ----------------------------------------------------------------------------- EWP panel
+
+#: COW codes and names as on the EWP panel (626 is left without a name).
+_EWP = {"2": "United States", "20": "Canada", "40": "Cuba", "70": "Mexico",
+        "90": "Guatemala", "100": "Colombia", "130": "Ecuador", "135": "Peru",
+        "140": "Brazil", "160": "Argentina", "200": "United Kingdom", "220": "France",
+        "255": "Germany", "345": "Yugoslavia", "365": "Russia", "432": "Mali",
+        "433": "Senegal", "451": "Sierra Leone", "475": "Nigeria",
+        "482": "Central African Republic", "483": "Chad", "490": "DR Congo", "500": "Uganda",
+        "501": "Kenya", "516": "Burundi", "517": "Rwanda", "520": "Somalia",
+        "530": "Ethiopia", "540": "Angola", "541": "Mozambique", "625": "Sudan",
+        "626": "", "630": "Iran", "645": "Iraq", "652": "Syria", "700": "Afghanistan",
+        "750": "India", "770": "Pakistan", "775": "Myanmar", "850": "Indonesia"}
+_EWP_PROXY = ("EWP mass-killing onset (a state-led or non-state-led episode of 1,000 or more "
+              "non-combatants deliberately killed began in the country-year), a proxy for "
+              "crimes against humanity")
+
+
+def _ewp_like(seed: int = 3):
+    """A one-outcome panel shaped like the EWP's (COW codes, names, the mass-killing
+    proxy as ``crimes_against_humanity``), real-time forecast rows of two-year windows
+    resolved against it, and information-gap tables of the newest origin."""
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    codes = list(_EWP)
+    years = np.arange(1995, 2016)
+    risk = np.linspace(-1.5, -5.0, len(codes))
+    rng.shuffle(risk)
+    risk[codes.index("626")] = 0.5  # the country without a name: the highest risk
+    onset = (rng.uniform(size=(len(codes), len(years))) < 1 / (1 + np.exp(-risk[:, None])))
+    crime = "crimes_against_humanity"
+    panel = xr.Dataset(
+        {"onset": (("country", "year", "crime"), onset[..., None].astype(float))},
+        coords={"country": np.array(codes, dtype=object), "year": years,
+                "crime": [crime],
+                "name": ("country", np.array([_EWP[c] or c for c in codes], dtype=object)),
+                "region": ("country", np.array(["Sub-Saharan Africa" if "400" <= c.zfill(3)
+                                                 < "627" else "Rest of world"
+                                                 for c in codes], dtype=object)),
+                "proxy": ("crime", np.array([_EWP_PROXY], dtype=object))})
+    frames = []
+    for t in range(2006, 2016):
+        p = 1 / (1 + np.exp(-(risk + 0.9 + 0.5 * rng.normal(size=len(codes)))))
+        window = panel["onset"].sel(year=slice(t + 1, t + 2), crime=crime)
+        done = t + 2 <= years.max()
+        frames.append(pd.DataFrame({
+            "source": "ewp-like 1.0", "kind": "forecast", "run_id": f"run-{t}",
+            "issued_at": f"{t + 1}-03-01T09:00:00Z", "origin_year": t, "country": codes,
+            "crime": crime, "horizon": 2, "target_start": t + 1, "target_end": t + 2,
+            "p_mean": p, "p_q05": p / 2, "p_q50": p, "p_q95": np.minimum(1.0, 1.8 * p),
+            "data_hash": "d", "config_hash": "c",
+            "outcome": window.max("year").values if done else np.nan,
+            "outcome_status": "observed" if done else "pending",
+            "resolved_at": "2016-02-01T09:00:00Z" if done else None,
+            "outcome_source": "EWP-like panel" if done else None}))
+    rows = pd.concat(frames, ignore_index=True)
+    rows.insert(0, "id", np.arange(1, len(rows) + 1))
+    newest = rows[rows.origin_year == rows.origin_year.max()].sort_values(
+        "p_mean", ascending=False).reset_index(drop=True)
+    ranking = pd.DataFrame({
+        "crime": crime, "rank": np.arange(1, len(newest) + 1), "country": newest.country,
+        "region": [str(panel.region.sel(country=c).values) for c in newest.country],
+        "at_risk": True, "p_mean": newest.p_mean, "share_gap": np.linspace(0.6, 0.01, 40),
+        "share_missing": np.linspace(0.4, 0.0, 40), "share_unreliable": 0.05,
+        "voi_p": np.linspace(0.05, 0.0, 40), "voi_top_n": np.linspace(0.2, 0.0, 40),
+        "best_indicator": "civil_society", "origin_year": 2015})
+    voi = pd.DataFrame({"country": newest.country.head(6), "crime": crime,
+                        "indicator": "civil_society", "kind": "missing",
+                        "p_mean": newest.p_mean.head(6), "voi_p": np.linspace(0.05, 0.01, 6),
+                        "voi_top_n": 0.1, "var_share": 0.3})
+    return panel, rows[list(COLUMNS)], {"ranking": ranking, "voi": voi, "top_n": 10}
+
+
+def test_a_report_on_an_ewp_like_panel_names_countries_and_the_outcome() -> None:
+    panel, rows, gaps = _ewp_like()
+    html = build_report(rows, region_of=panel["region"], proxies=panel["proxy"],
+                        history=panel, infogap=gaps, top_n=10, n_boot=N_BOOT)
+    page = parse_report(html)
+    assert page.sections == [sid for sid, _ in SECTIONS]
+
+    def label(code: str) -> str:
+        return f"{_EWP[code]} ({code})" if _EWP[code] else code
+
+    # names come from the panel (history): top five, changes, information gaps
+    top = _brief_rows(page)
+    assert len(top) == 5 and {c["crime"] for c in top} == {"crimes_against_humanity"}
+    assert "626" in [c["country"] for c in top]  # the one without a name: its code
+    assert [c["row_header"] for c in top] == [label(c["country"]) for c in top]
+    for section in ("changes", "information-gaps", "watchlist"):
+        cells = [c for c in page.cells if c["section"] == section and "row_header" in c]
+        assert cells, section
+        assert all(c["row_header"] == label(c["country"]) for c in cells), section
+    spans = [s for s in page.changes if s["section"] == "brief"]
+    assert spans and all(s["text"] == (_EWP[s["country"]] or s["country"]) for s in spans)
+    # the outcome is named for a reader: the crime's label and what the data record
+    brief = html[html.index('<section id="brief"'):html.index('<section id="changes"')]
+    assert "Crimes against humanity" in brief and "measured as EWP mass-killing onset" in brief
+    assert ("one crime only (crimes against humanity, measured as EWP mass-killing onset)"
+            in page.text)
+    assert "crimes_against_humanity" not in page.text  # never the code
+    # without names, the codes
+    bare = parse_report(build_report(rows, proxies=panel["proxy"], infogap=gaps, top_n=10,
+                                     n_boot=N_BOOT))
+    assert all(c["row_header"] == c["country"] for c in _brief_rows(bare))
+
+
+def test_r2p_report_shows_the_newest_runs_risk_factors_and_country_names(tmp_path) -> None:
+    """`r2p report` rebuilds what the run wrote: the leading risk factors saved beside the
+    ledger (runs/<run id>/explanations.csv), and the panel's country names."""
+    from r2p_models.cli import DEFAULT_WORLD
+    from r2p_models.config import load_config
+    from r2p_models.data.panel import load_panel
+    from r2p_models.rerun import write_report_for
+
+    cfg = load_config(DEFAULT_WORLD)
+    ledger = tmp_path / "ledger.sqlite"
+    _prefill(cfg, ledger)
+    with Ledger(ledger, readonly=True) as led:
+        fc = led.rows(kind="forecast")
+    top = fc.sort_values(["p_mean", "country"], ascending=[False, True]).iloc[0]
+    run = tmp_path / "runs" / str(top.run_id)
+    run.mkdir(parents=True)
+    pd.DataFrame({"country": [top.country], "crime": [top.crime],
+                  "risk_factor": ["RF1: Situations of armed conflict"],
+                  "contribution": [1.23]}).to_csv(run / "explanations.csv", index=False)
+    panel = load_panel(cfg)
+    html = write_report_for(cfg.with_outputs(report=tmp_path / "r.html"), panel,
+                            ledger).read_text()
+    assert "RF1: Situations of armed conflict (+1.23)" in html
+    assert "no explanations were given" not in html
+    name = str(panel["name"].sel(country=top.country).values)
+    assert name != top.country and f"{name} ({top.country})" in html

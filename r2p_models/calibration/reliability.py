@@ -464,6 +464,7 @@ def plot_reliability(
     title: str | None = None,
     hist_log: bool = True,
     figsize: tuple[float, float] = (6.4, 6.8),
+    stats: bool = True,
 ) -> Figure:
     """Draw a reliability diagram from :func:`reliability`.
 
@@ -480,11 +481,17 @@ def plot_reliability(
     hist_log : bool, default True
         Log-scaled counts in the forecast histogram (rare high forecasts stay visible).
     figsize : (float, float)
+    stats : bool, default True
+        Write the score decomposition, the miscalibration test and observed against
+        expected events in a box in the diagram's upper left corner. Off where the same
+        numbers are printed beside the figure (the calibration report): the box can cover
+        the curve of forecasts that ran high.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Not shown (no ``plt.show``); display it in a notebook or save it.
+        Not shown (no ``plt.show``); display it in a notebook or save it. The legend sits
+        below the histogram, outside both axes.
     """
     if scale not in ("linear", "logit", "zoom"):
         raise CalibrationInputError(f"scale must be 'linear', 'logit' or 'zoom'; got {scale!r}")
@@ -519,7 +526,7 @@ def plot_reliability(
                         clip_on=False, zorder=3)
         if edge.any():
             ax.plot([], [], color="#b2182b", linewidth=2.5, linestyle="--",
-                    label="PAV block with observed rate 0 or 1 (at the edge)")
+                    label="PAV block of rate 0 or 1 (at the edge)")
     ax.plot(xs, np.where(edge, np.nan, ys), color="#b2182b", linewidth=2.0,
             label="PAV recalibrated (CORP)")
     point = (c["forecast_from"] == c["forecast_to"]).to_numpy()  # a block of one forecast
@@ -533,22 +540,28 @@ def plot_reliability(
     ax.set_ylim(lo, hi)
     ax.set_ylabel("Observed event rate (PAV)", fontsize=11)
     ax.grid(True, color="0.9", linewidth=0.8)
-    ax.legend(loc="lower right", fontsize=9, frameon=True)
+    # below the histogram, outside the axes: inside, it covered the band or the curve
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=9,
+               frameon=False)
 
-    d = rel.decomposition.set_index("score")
-    lines = [
-        f"{name.capitalize()} {d.loc[s, 'mean']:.4g} = MCB {d.loc[s, 'mcb']:.3g}"
-        f" − DSC {d.loc[s, 'dsc']:.3g} + UNC {d.loc[s, 'unc']:.3g}"
-        for s, name in (("brier", "Brier"), ("log", "Log"))
-    ]
-    lines.append(f"Miscalibration test (Brier MCB): p = {d.loc['brier', 'p_value']:.3g}")
-    c = rel.citl
-    lines.append(f"Events: observed {c.observed:,}, expected {c.expected:,.1f} (O/E "
-                 f"{c.ratio:.2f}, {c.level:.0%} {c.lower:.2f}-{c.upper:.2f}; p = {c.p_value:.2g})")
-    ax.text(
-        0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=9,
-        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
-    )
+    if stats:
+        d = rel.decomposition.set_index("score")
+        lines = [
+            f"{name.capitalize()} {d.loc[s, 'mean']:.4g} = MCB {d.loc[s, 'mcb']:.3g}"
+            f" − DSC {d.loc[s, 'dsc']:.3g} + UNC {d.loc[s, 'unc']:.3g}"
+            for s, name in (("brier", "Brier"), ("log", "Log"))
+        ]
+        lines.append(f"Miscalibration test (Brier MCB): p = {d.loc['brier', 'p_value']:.3g}")
+        c = rel.citl
+        lines.append(f"Events: observed {c.observed:,}, expected {c.expected:,.1f} (O/E "
+                     f"{c.ratio:.2f}, {c.level:.0%} {c.lower:.2f}-{c.upper:.2f}; "
+                     f"p = {c.p_value:.2g})")
+        ax.text(
+            0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", ha="left",
+            fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+        )
     ax.set_title(
         title or f"Reliability diagram (n = {rel.n:,}, events = {rel.events:,})", fontsize=12
     )

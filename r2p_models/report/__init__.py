@@ -63,6 +63,7 @@ def build_report(
     infogap: xr.Dataset | Mapping[str, pd.DataFrame] | None = None,
     development_of: Mapping[str, str] | pd.Series | None = None,
     history: xr.Dataset | None = None,
+    names: Mapping[str, str] | pd.Series | xr.DataArray | None = None,
 ) -> str:
     """Build the calibration report from a ledger.
 
@@ -110,6 +111,10 @@ def build_report(
         at issue time then counts every window of the history that had ended before the
         origin, not only the ledger's own resolved cases, so the first origins of a short
         track record get a reference (and a skill score) too. Never scored.
+    names : mapping, pandas.Series or xarray.DataArray, optional
+        Country id -> country name (e.g. ``panel["name"]``): wherever the report lists a
+        country for a reader it shows ``"Name (id)"``. By default the ``name`` coordinate
+        of ``history`` when it has one; a country without a name keeps its id.
 
     Returns
     -------
@@ -132,7 +137,7 @@ def build_report(
         ledger_path_or_rows, title=title, region_of=region_of, proxies=proxies,
         watchlist=watchlist, explanations=explanations, top_n=top_n, n_boot=n_boot, seed=seed,
         infogap=infogap, development_of=development_of,
-        history=history,
+        history=history, names=names,
     )
     return render(content)
 

@@ -60,7 +60,7 @@ from r2p_models.calibration import (
     score_table,
 )
 from r2p_models.calibration.recalibrate import RECALIBRATED
-from r2p_models.crimes import CRIMES
+from r2p_models.crimes import CRIME_LABELS, CRIMES
 from r2p_models.errors import InputError
 from r2p_models.ledger import COLUMNS, Ledger
 
@@ -68,7 +68,9 @@ __all__ = [
     "KIND_LABELS",
     "ReportContent",
     "ReportInputError",
+    "country_label",
     "load_rows",
+    "proxy_short",
     "report_content",
 ]
 
@@ -188,6 +190,13 @@ class ReportContent:
     history_from: int | None = None
     #: The executive summary (:class:`r2p_models.report.summary.Brief`).
     brief: Any = None
+    #: Country id -> name, for the reader (:func:`country_label`); empty: ids only.
+    names: dict[str, str] = field(default_factory=dict)
+
+    def country(self, code: Any) -> str:
+        """How a country is shown to a reader: ``"Name (code)"``, or the code alone when
+        no name is known (:func:`country_label`)."""
+        return country_label(code, self.names)
 
 
 # ----------------------------------------------------------------------------- input
@@ -290,6 +299,41 @@ def _check_explanations(explanations: pd.DataFrame | None) -> pd.DataFrame | Non
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def country_label(code: Any, names: Mapping[str, str] | None) -> str:
+    """A country as a reader sees it: ``"Name (code)"`` when ``names`` knows a name for
+    it that is not the code itself, else the code.
+
+    Examples
+    --------
+    >>> country_label("625", {"625": "Sudan"})
+    'Sudan (625)'
+    >>> country_label("EAP01", {})
+    'EAP01'
+    """
+    code = str(code)
+    name = (names or {}).get(code, "").strip()
+    return f"{name} ({code})" if name and name != code else code
+
+
+def _country_names(names: Any, history: xr.Dataset | None) -> dict[str, str]:
+    """Country id -> name from ``names`` (a mapping, Series or DataArray over
+    ``country``), else from the ``name`` coordinate of the outcome history (the panel);
+    names that are empty or the id itself are left out."""
+    if names is None and isinstance(history, xr.Dataset) and "name" in history.coords:
+        names = history["name"]
+    mapping = _as_mapping(names, "names", "country") or {}
+    return {k: v.strip() for k, v in mapping.items()
+            if v.strip() and v.strip() not in (k, "nan", "None")}
+
+
+def proxy_short(proxy: str | None) -> str:
+    """The first words of an outcome proxy's description, before any parenthesis, comma,
+    colon or semicolon (``"EWP mass-killing onset (a state-led ...), a proxy for crimes
+    against humanity"`` -> ``"EWP mass-killing onset"``); ``""`` for none."""
+    text = str(proxy or "").strip()
+    return re.split(r"\s*[(,;:]", text, maxsplit=1)[0].strip() if text else ""
 
 
 def _track(source: str, kind: str) -> str:
@@ -722,6 +766,7 @@ def report_content(
     infogap: Any = None,
     development_of: Mapping[str, str] | pd.Series | None = None,
     history: xr.Dataset | None = None,
+    names: Mapping[str, str] | pd.Series | xr.DataArray | None = None,
 ) -> ReportContent:
     """Compute everything the report shows (see :func:`r2p_models.report.build_report`)."""
     if isinstance(top_n, bool) or not isinstance(top_n, int | np.integer) or top_n < 1:
@@ -738,6 +783,7 @@ def report_content(
     if unknown:
         raise ReportInputError(f"proxies: unknown crime(s) {unknown}; expected {list(CRIMES)}")
     ex = _check_explanations(explanations)
+    country_names = _country_names(names, history)
     notices: list[str] = []
 
     rows["kind_label"] = rows["kind"].map(KIND_LABELS)
@@ -760,10 +806,13 @@ def report_content(
                        "its country was not at risk, so accuracy cannot be measured. The "
                        "watchlist and the ledger summary are shown.")
     if len(crimes) == 1:
-        notices.append(f"The ledger holds forecasts of one crime only ({crimes[0]}); the "
-                       "other crimes have no rows and are not shown.")
+        measured = proxy_short((proxy_map or {}).get(crimes[0]))
+        notices.append(f"The ledger holds forecasts of one crime only "
+                       f"({CRIME_LABELS[crimes[0]].lower()}"
+                       + (f", measured as {measured}" if measured else "")
+                       + "); the other crimes have no rows and are not shown.")
     elif rows.shape[0] and len(crimes) < len(CRIMES):
-        missing = [c for c in CRIMES if c not in crimes]
+        missing = [CRIME_LABELS[c].lower() for c in CRIMES if c not in crimes]
         notices.append(f"No forecasts of {', '.join(missing)} in the ledger.")
     if regions is None:
         notices.append("No region information was given (region_of), so the breakdown by "
@@ -835,6 +884,13 @@ def report_content(
         wl_info: dict[str, Any] = {"given": True}
     else:
         wl, wl_info = _watchlist(rows, primary, crimes, top_n, regions, ex)
+    if not wl.empty:
+        if "name" in wl.columns:  # a given watchlist's names count too
+            given = _country_names(dict(zip(wl["country"].astype(str),
+                                            wl["name"].fillna("").astype(str),
+                                            strict=True)), None)
+            country_names = {**given, **country_names}
+        wl["name"] = [country_names.get(str(k), "") for k in wl["country"]]
 
     changes = _changes_content(rows, primary, top_n, ledger_path_or_rows)
     from r2p_models.report.summary import executive_summary
@@ -858,7 +914,7 @@ def report_content(
         changes=changes, window=window,
         history_cases=0 if hist is None else len(hist),
         history_from=None if hist is None or hist.empty else int(hist["origin_year"].min()),
-        brief=brief,
+        brief=brief, names=country_names,
     )
 
 
@@ -875,7 +931,10 @@ def _development_content(scored: pd.DataFrame, development_of: Any, n_boot: int,
     if groups is None:
         return {"development": pd.DataFrame(), "development_info": {"given": False}}
     label = str(getattr(development_of, "name", "") or "a development indicator")
-    info = {"given": True, "label": label}
+    info: dict[str, Any] = {"given": True, "label": label}
+    description = str(getattr(development_of, "attrs", {}).get("description", "") or "")
+    if description and description != label:
+        info["description"] = description
     if scored.empty:
         return {"development": pd.DataFrame(), "development_info": info}
     by_group = scored.assign(region=[groups.get(str(c), "(no data)")

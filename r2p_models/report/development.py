@@ -102,7 +102,8 @@ def development_groups(panel: xr.Dataset, indicator: str | None = None, *,
         Index country, values labels such as ``"3. highest third of un_imr_sqrt (least
         developed)"`` (numbered from the lowest values); ``"(no data)"`` for a country
         never observed. The series name is the indicator, its ``attrs`` hold
-        ``indicator`` and ``direction``.
+        ``indicator``, ``direction`` and ``description`` (the panel's description of the
+        indicator, ``""`` without one).
 
     Raises
     ------
@@ -128,7 +129,9 @@ def development_groups(panel: xr.Dataset, indicator: str | None = None, *,
         labels[-1] += f" ({hi})"
     out = pd.Series("(no data)", index=means.index, name=name, dtype=object)
     out[have.index] = [labels[int(k)] for k in codes]
-    out.attrs.update(indicator=name, direction=direction)
+    desc = (str(panel["description"].sel(indicator=name).values).strip()
+            if "description" in panel.coords else "")
+    out.attrs.update(indicator=name, direction=direction, description=desc)
     return out
 
 

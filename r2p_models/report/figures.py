@@ -269,6 +269,7 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+        The legend sits below the panels, outside them, so that it never covers a marker.
     """
     regions = sorted(table["region"].unique())
     pos = np.arange(len(regions))
@@ -290,8 +291,13 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
         ax1.invert_yaxis()
         ax1.set_xlabel("Rate per case, 90% intervals")
         ax1.set_xlim(left=0)
+        # a little room left of 0, so that a rate of 0 shows a whole marker, not half
+        ax1.set_xlim(left=-0.03 * ax1.get_xlim()[1])
         ax1.xaxis.set_major_formatter(FuncFormatter(_rate))
-        ax1.legend(loc="lower right", frameon=True)
+        # below the panels, outside every axes: a legend inside could cover a group's marker
+        handles, names = ax1.get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=len(names),
+                   frameon=False)
         ax1.grid(True, axis="x", color="0.9")
         ax1.set_title("Calibration in the large")
         t = get("brier_skill_climatology")
@@ -313,6 +319,7 @@ def plot_region_audit(table: pd.DataFrame, *, track: str) -> Figure:
         vals = np.concatenate([est, lower, upper]).astype(float)
         lo, hi = skill_limits(vals[np.isfinite(vals)])
         ax2.set_xlim(lo, hi)
+        ax2.xaxis.set_major_locator(MaxNLocator(nbins=4))  # legible in a narrow panel
         _mark_beyond(ax2, pos, lower, lo, color=PALETTE[2], horizontal=True)
         for y_pos in pos[no_events]:
             ax2.text(0.5, y_pos, "no events", transform=ax2.get_yaxis_transform(),
@@ -355,8 +362,11 @@ def plot_watchlist(table: pd.DataFrame, *, title: str) -> Figure:
         ax.xaxis.set_major_formatter(FuncFormatter(_rate))
         ax.set_xlabel("Probability of an onset in the window")
         ax.grid(True, axis="x", color="0.9")
-        ax.legend(loc="lower right", frameon=True)
         ax.set_title(title)
+        # below the axes: inside, it could cover the lowest entries' intervals
+        handles, names = ax.get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=len(names),
+                   frameon=False)
     return fig
 
 

@@ -41,6 +41,8 @@ from r2p_models.report.build import (
     NO_EVENTS,
     WINDOW,
     ReportContent,
+    country_label,
+    proxy_short,
 )
 from r2p_models.report.figures import (
     figure_uri,
@@ -241,6 +243,20 @@ def crime_label(crime: str) -> str:
     return "All crimes" if crime == "all" else CRIME_LABELS.get(crime, crime)
 
 
+def crime_heading(c: ReportContent, crime: str) -> str:
+    """A crime's label as a heading (escaped HTML), with what its outcome data record when
+    a proxy is known: "Crimes against humanity <span>measured as EWP mass-killing
+    onset</span>" on the EWP panel."""
+    measured = proxy_short((c.proxies or {}).get(crime))
+    return esc(crime_label(crime)) + (
+        f' <span class="measured">measured as {esc(measured)}</span>' if measured else "")
+
+
+def country_th(c: ReportContent, code: Any) -> str:
+    """A row header naming a country for a reader (``"Name (code)"`` or the code)."""
+    return f'<th scope="row">{esc(c.country(code))}</th>'
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
 
@@ -324,8 +340,10 @@ def _about(c: ReportContent) -> str:
             f"{int(rows['origin_year'].max())}, use data up to that year; the ledger was last "
             f"written on {esc(_written(c))})")))
         resolved = rows["resolved_at"].dropna()
-        facts.append(("Newest resolved outcome",
-                      esc(resolved.max()) if not resolved.empty else "none yet"))
+        # the date outcomes were last entered, not when anything happened (a clock time
+        # there read as the date of an event)
+        facts.append(("Outcomes last entered",
+                      esc(str(resolved.max())[:10]) if not resolved.empty else "none yet"))
         facts.append(("Period", (
             f"forecasts issued for origin years {rows['origin_year'].min()}–"
             f"{rows['origin_year'].max()}, target windows {rows['target_start'].min()}–"
@@ -363,10 +381,16 @@ def _ordinal_list(items: list[str], more: int) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _who(r: Any, change: str, detail: str) -> str:
+def _who(c: ReportContent, r: Any, change: str, detail: str) -> str:
+    """A country in a sentence: ``Name (code, detail)``, or ``code (detail)`` without a
+    name."""
+    code = str(r.country)
+    name = c.names.get(code, "")
+    said = name or code
+    paren = ", ".join(x for x in ((code if name else ""), detail) if x)
     return (f'<span class="who" data-change="{change}" data-crime="{esc(r.crime)}" '
-            f'data-country="{esc(r.country)}">{esc(r.country)}</span>'
-            + (f" ({detail})" if detail else ""))
+            f'data-country="{esc(code)}">{esc(said)}</span>'
+            + (f" ({esc(paren)})" if paren else ""))
 
 
 def _p_ci(p: Any, lo: Any, hi: Any) -> str:
@@ -396,7 +420,7 @@ def _brief_changes(c: ReportContent, crime: str) -> str:
         if t.empty:
             continue
         t = t.sort_values(col, kind="stable")
-        shown = [_who(r, name[:-1], det.format(_rank(getattr(r, col)))
+        shown = [_who(c, r, name[:-1], det.format(_rank(getattr(r, col)))
                       if _finite(getattr(r, col)) else "not forecast now")
                  for r in t.head(_BRIEF_NAMES).itertuples()]
         out.append(f"{label}: {_ordinal_list(shown, max(0, len(t) - _BRIEF_NAMES))}.")
@@ -406,7 +430,7 @@ def _brief_changes(c: ReportContent, crime: str) -> str:
         t = getattr(b, name).get(crime, pd.DataFrame())
         if t.empty:
             continue
-        moves = [_who(r, name[:-1], "") + " from "
+        moves = [_who(c, r, name[:-1], "") + " from "
                  + _p_ci(r.p_before, r.p_before_q05, r.p_before_q95) + " to "
                  + _p_ci(r.p_now, r.p_now_q05, r.p_now_q95)
                  for r in t.head(_BRIEF_MOVES).itertuples()]
@@ -426,8 +450,11 @@ def _brief(c: ReportContent) -> str:
     parts = []
     window = f" in {esc(b.window)}" if b.window else ""
     count = {3: "three", 5: "five", 10: "ten"}.get(TOP, str(TOP))
-    lede = (f"<p>Per crime, the {count} countries with the highest probability of an onset"
-            f"{window}, from {esc(b.source or 'the given watchlist')}"
+    what = (f"<p>Per crime, the {count} countries with the highest probability of an onset"
+            if len(b.crimes) > 1 else  # one crime (the EWP panel): name it
+            f"<p>The {count} countries with the highest probability of an onset of "
+            f"{esc(crime_label(b.crimes[0]).lower())}")
+    lede = (f"{what}{window}, from {esc(b.source or 'the given watchlist')}"
             + (f" (data through {b.origin})" if b.origin is not None else "")
             + f", each with its {LEVEL:.0%} interval (5th to 95th percentile of the "
             "posterior). A probability is the chance that a crime begins in the window, not "
@@ -443,7 +470,7 @@ def _brief(c: ReportContent) -> str:
     cards = []
     for crime in b.crimes:
         top = b.top[crime]
-        trs = [tr([num(r.rank, "int", metric="rank"), f'<th scope="row">{esc(r.country)}</th>',
+        trs = [tr([num(r.rank, "int", metric="rank"), country_th(c, r.country),
                    td(getattr(r, "region", "") or "—"),
                    num(r.p_mean, "pct", metric="p_mean", lower=r.p_q05, upper=r.p_q95)],
                   crime=crime, country=r.country) for r in top.itertuples()]
@@ -454,7 +481,7 @@ def _brief(c: ReportContent) -> str:
                    f"{esc(v.sentence)}</p>")
         cards.append(
             f'<div class="card" data-crime="{esc(crime)}"><h3 id="brief-{esc(crime)}">'
-            f"{esc(crime_label(crime))}</h3>"
+            f"{crime_heading(c, crime)}</h3>"
             + table(["Rank", "Country", "Region",
                      ("Probability", f"mean, with the {LEVEL:.0%} interval beside it")], trs,
                     cls="text")
@@ -731,7 +758,9 @@ def _reliability(c: ReportContent) -> str:
                 continue
             rel = c.reliability[key]
             with style():
-                fig = plot_reliability(rel, scale="logit", title=(
+                # the numbers of the box are in the caption and the table below; in the
+                # diagram the box could cover the curve
+                fig = plot_reliability(rel, scale="logit", stats=False, title=(
                     f"{crime_label(crime)} (n = {rel.n:,}, events = {rel.events:,})"))
                 tidy_logit_axes(fig)
             d = rel.decomposition.set_index("score")
@@ -1076,24 +1105,24 @@ def _watchlist(c: ReportContent) -> str:
                      "the report).</p>")
     for crime in [x for x in c.crimes if x in set(wl["crime"])]:
         w = wl[wl["crime"] == crime].sort_values("rank")
-        labels = [f"{r} {c_}" for r, c_ in zip(w["rank"], w["country"], strict=True)]
+        labels = [f"{r} {c.country(k)}" for r, k in zip(w["rank"], w["country"], strict=True)]
         fig = plot_watchlist(w.assign(label=labels),
                              title=f"{crime_label(crime)}: top {len(w)}")
         top = w.head(3)
         alt = (f"Dot plot of the {len(w)} highest forecasts of {crime_label(crime)} with 90% "
                "intervals. Highest: " + "; ".join(
-                   f"{r.country} {fmt(r.p_mean, 'pct')}" for r in top.itertuples())
+                   f"{c.country(r.country)} {fmt(r.p_mean, 'pct')}" for r in top.itertuples())
                + ". The full list is in the table below.")
         trs = []
         for r in w.itertuples():
             trs.append(tr([
-                num(r.rank, "int", metric="rank"), f'<th scope="row">{esc(r.country)}</th>',
+                num(r.rank, "int", metric="rank"), country_th(c, r.country),
                 td(r.region or "—"),
                 num(r.p_mean, "pct", metric="p_mean", lower=r.p_q05, upper=r.p_q95),
                 td(getattr(r, "risk_factors", "") or "—"),
                 td(getattr(r, "outcome_status", "") or "—"),
             ], crime=crime, country=r.country))
-        parts.append(f'<h3 id="watchlist-{crime}">{esc(crime_label(crime))}</h3>')
+        parts.append(f'<h3 id="watchlist-{crime}">{crime_heading(c, crime)}</h3>')
         parts.append(figure(figure_uri(fig), alt, f"{esc(crime_label(crime))}: watchlist.",
                             fig_id=f"watch-{crime}"))
         parts.append(table(["Rank", "Country", "Region",
@@ -1185,7 +1214,7 @@ def _changes(c: ReportContent) -> str:
         if t.empty:
             parts.append(f"<p><strong>{title}:</strong> none.</p>")
             continue
-        trs = [tr([td(crime_label(r.crime)), f'<th scope="row">{esc(r.country)}</th>',
+        trs = [tr([td(crime_label(r.crime)), country_th(c, r.country),
                    td(_rank(r.rank_before)), td(_rank(r.rank_now)),
                    num(r.p_before, "pct", metric="p_before"),
                    num(r.p_now, "pct", metric="p_now"), td(r.note or "—")],
@@ -1208,7 +1237,7 @@ def _changes(c: ReportContent) -> str:
                          "two runs"))
         trs = []
         for r in t.itertuples():
-            cells = [td(crime_label(r.crime)), f'<th scope="row">{esc(r.country)}</th>',
+            cells = [td(crime_label(r.crime)), country_th(c, r.country),
                      num(r.p_before, "pct", metric="p_before", lower=r.p_before_q05,
                          upper=r.p_before_q95),
                      num(r.p_now, "pct", metric="p_now", lower=r.p_now_q05, upper=r.p_now_q95),
@@ -1359,9 +1388,12 @@ def render_development(c: Any) -> str:
                      "(development_of), so the audit by development level cannot be made.")
     if c.development.empty:
         return empty("No resolved outcomes: nothing to break down yet.")
+    label = esc(info.get("label", "a development indicator"))
+    if info.get("description"):  # what the indicator is, in words, before its name
+        label = f"{esc(info['description'])}, indicator <code>{label}</code>"
     parts = [
         "<p>The objectivity audit by development level: countries are grouped into "
-        f"equal-count groups by {esc(info.get('label', 'a development indicator'))} (each "
+        f"equal-count groups by {label} (each "
         "country's mean over the years it reported), and for each group the observed event "
         "rate is set against the mean forecast, with the Brier skill against climatology "
         f"and the AUC, all crimes pooled, with {LEVEL:.0%} intervals. A method that "
@@ -1372,9 +1404,11 @@ def render_development(c: Any) -> str:
     return "\n".join(parts)
 
 
-def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
+def render_infogap(content: dict[str, Any], crimes: list[str],
+                   names: dict[str, str] | None = None) -> str:
     """The section "Where missing information matters" from
-    :func:`r2p_models.report.infogap.infogap_content`."""
+    :func:`r2p_models.report.infogap.infogap_content`; countries are named from ``names``
+    (country id -> name) or else the tables' own ``name`` column."""
     from r2p_models.infogap import plot_information_gaps
 
     intro = (
@@ -1393,6 +1427,16 @@ def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
                              "report (r2p rerun and r2p pipeline add it; or run "
                              "r2p infogap).")
     ranking, voi = content["ranking"], content["voi"]
+    known: dict[str, str] = {}
+    for t in (voi, ranking):
+        if "name" in t.columns:
+            known.update(zip(t["country"].astype(str), t["name"].fillna("").astype(str),
+                             strict=True))
+    known.update(names or {})
+
+    def country(code: Any) -> str:
+        return country_label(code, known)
+
     n = content.get("top_n") or "N"
     parts = [intro]
     shown = [k for k in crimes if k in set(ranking["crime"])] or sorted(set(ranking["crime"]))
@@ -1403,7 +1447,8 @@ def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
         top = mean_share.sort_values(ascending=False).head(3)
         alt = ("Grid of countries by region, each cell coloured by the share of its "
                "forecast variance that comes from missing or unreliable data, averaged over "
-               "crimes. Largest: " + "; ".join(f"{c} {100 * v:.0f}%" for c, v in top.items())
+               "crimes. Largest: " + "; ".join(f"{country(k)} {100 * v:.0f}%"
+                                              for k, v in top.items())
                + ". The ranking is in the table below.")
         parts.append(figure(figure_uri(fig), alt,
                             "Countries by region (not a map). Darker: more of the forecast's "
@@ -1417,7 +1462,7 @@ def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
         for r in g.head(per).itertuples():
             trs.append(tr([
                 td(crime_label(crime)), num(r.rank, "int", metric="rank"),
-                f'<th scope="row">{esc(r.country)}</th>', td(r.region or "—"),
+                f'<th scope="row">{esc(country(r.country))}</th>', td(r.region or "—"),
                 num(r.p_mean, "pct", metric="p_mean"),
                 num(r.share_gap, "pct", metric="share_gap"),
                 num(r.share_missing, "pct", metric="share_missing"),
@@ -1449,7 +1494,8 @@ def render_infogap(content: dict[str, Any], crimes: list[str]) -> str:
     if not v.empty:
         items = "".join(f"<li>{esc(s)}.</li>" for s in v["statement"].head(5)) \
             if "statement" in v.columns else ""
-        vtrs = [tr([f'<th scope="row">{esc(r.country)}</th>', td(crime_label(r.crime)),
+        vtrs = [tr([f'<th scope="row">{esc(country(r.country))}</th>',
+                    td(crime_label(r.crime)),
                     td(r.indicator), td(r.kind), num(r.p_mean, "pct", metric="p_mean"),
                     num(100 * r.voi_p, "small", metric="voi_p_points"),
                     num(100 * r.voi_top_n, "small", metric="voi_top_n_points"),
@@ -1490,7 +1536,7 @@ def render(c: ReportContent) -> str:
         "over-time": _over_time, "regions": _regions, "side-by-side": _side_by_side,
         "watchlist": _watchlist, "methods": _methods,
         "changes": _changes, "lead-time": _lead_time,
-        "information-gaps": lambda c: render_infogap(c.infogap, c.crimes),
+        "information-gaps": lambda c: render_infogap(c.infogap, c.crimes, names=c.names),
         "development": render_development,
     }
     sections = []

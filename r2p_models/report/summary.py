@@ -74,8 +74,8 @@ class Brief:
     crimes : list of str
         Crimes shown, canonical order.
     top : dict
-        Crime -> the :data:`TOP` highest forecasts (``rank, country, region, p_mean,
-        p_q05, p_q95``).
+        Crime -> the :data:`TOP` highest forecasts (``rank, country, name, region,
+        p_mean, p_q05, p_q95``; ``name`` is ``""`` where no country name is known).
     verdicts : dict
         Crime (and ``"all"``) -> :class:`Verdict`.
     entrants, exits, risers, fallers : dict
