@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import pandas as pd
 import xarray as xr
 
-from r2p_models import __version__
+from r2p_models._version import __version__
 from r2p_models.config import DEFAULT_YEARS, PREVIEW_SAMPLERS, ModelConfig, RunConfig, check_year
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
