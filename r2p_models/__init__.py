@@ -45,13 +45,9 @@ Examples
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("r2p-models")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+from r2p_models._version import __version__
 
 #: Facade name -> the module it is imported from on first use.
 FACADE: dict[str, str] = {

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import pandas as pd
 import xarray as xr
 
-from r2p_models import __version__
+from r2p_models._version import __version__
 from r2p_models.config import DEFAULT_YEARS, PREVIEW_SAMPLERS, ModelConfig, RunConfig, check_year
 from r2p_models.data.panel import panel_as_of
 from r2p_models.errors import InputError
@@ -40,6 +40,7 @@ __all__ = [
     "BacktestSummary",
     "Forecaster",
     "OriginForecast",
+    "base_rate_draws",
     "base_rate_forecaster",
     "check_origins",
     "check_recordable",
@@ -488,8 +489,30 @@ def base_rate_forecaster(panel: xr.Dataset, config: ModelConfig, origin: int) ->
     under way and none beginning that year) with a known outcome. So it is the climatology
     of the cases a skill score compares, known at issue time. It has a single "draw".
     """
-    # the one home of the rules: r2p_models.outcomes
-    rate = climatology(panel, config.horizon).sel(year=origin, drop=True)
-    draws = (rate.where(at_risk_mask(panel, origin)).expand_dims(draw=[0])
-             .transpose("country", "crime", "draw"))
+    draws = base_rate_draws(panel, origin, config.horizon)
     return OriginForecast(origin, draws, converged=True, diagnostics={"model": "base_rate"})
+
+
+def base_rate_draws(panel: xr.Dataset, origin: int, horizon: int, *,
+                    rates: xr.DataArray | None = None) -> xr.DataArray:
+    """The base-rate forecast of ``origin``: one draw, dims ``(country, crime, draw)``.
+
+    Each crime's climatology known at the origin (:func:`r2p_models.outcomes.climatology`)
+    for every country at risk there (:func:`r2p_models.outcomes.at_risk_mask`), NaN
+    elsewhere: the draws of :func:`base_rate_forecaster` and of the example ledger's
+    ``climatology`` source (:mod:`r2p_models.report.example`).
+
+    Parameters
+    ----------
+    panel : xarray.Dataset
+    origin, horizon : int
+    rates : xarray.DataArray, optional
+        ``climatology(panel, horizon)`` when the caller has it already (one computation
+        for many origins).
+    """
+    # the one home of the rules: r2p_models.outcomes
+    if rates is None:
+        rates = climatology(panel, horizon)
+    rate = rates.sel(year=origin, drop=True)
+    return (rate.where(at_risk_mask(panel, origin)).expand_dims(draw=[0])
+            .transpose("country", "crime", "draw"))

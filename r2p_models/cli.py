@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from r2p_models import __version__
+from r2p_models._version import __version__
 
 EXIT_OK = 0
 EXIT_ERROR = 1

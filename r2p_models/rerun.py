@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from r2p_models import __version__
+from r2p_models._version import __version__
 from r2p_models.atomic import atomic_write_text, remove_stale_temporaries
 from r2p_models.backtest import (
     check_origins,

@@ -12,6 +12,7 @@ import xarray as xr
 
 from r2p_models.backtest import (
     OriginForecast,
+    base_rate_draws,
     base_rate_forecaster,
     forecast_rows,
     model_forecaster,
@@ -183,6 +184,32 @@ def test_base_rate_forecaster_uses_only_windows_known_at_origin(small) -> None:
                 total += 1
     got = float(clean.sel(crime="war_crimes").max())
     assert got == pytest.approx(hits / total)
+
+
+def test_base_rate_draws_are_one_home(small, tmp_path) -> None:
+    """The base-rate forecaster and the example ledger's climatology source issue the same
+    draws (base_rate_draws), with the climatology computed once or per origin."""
+    from r2p_models.outcomes import climatology
+    from r2p_models.report.example import example_ledger
+
+    cfg, panel = small
+    h = cfg.model.horizon
+    rates = climatology(panel, h)
+    for origin in (1985, 1990):
+        draws = base_rate_draws(panel, origin, h, rates=rates)
+        xr.testing.assert_identical(draws, base_rate_draws(panel, origin, h))
+        xr.testing.assert_identical(draws, base_rate_forecaster(panel, cfg.model, origin).draws)
+    path, ex_panel = example_ledger(tmp_path / "example.sqlite", scale=0.1, n_years=16,
+                                    backtest_origins=[1990], forecast_origins=[],
+                                    analyst=False)
+    with Ledger(path) as led:
+        clim = led.rows(source="climatology").sort_values(["country", "crime"])
+    assert len(clim) > 0
+    want = forecast_rows(base_rate_draws(ex_panel, 1990, 2), 1990, 2).sort_values(
+        ["country", "crime"])
+    assert list(zip(clim.country, clim.crime, strict=True)) == list(
+        zip(want.country, want.crime, strict=True))
+    np.testing.assert_allclose(clim["p_mean"], want["p_mean"], rtol=0, atol=1e-12)
 
 
 def test_unconverged_origins_are_not_recorded(small, tmp_path) -> None:

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from r2p_models.backtest import base_rate_forecaster
+from r2p_models.backtest import base_rate_draws, base_rate_forecaster
 from r2p_models.config import ModelConfig
 from r2p_models.data.simulate import simulate_world
 from r2p_models.outcomes import at_risk_mask, climatology, horizon_outcome
-from r2p_models.report.example import _climatology_draws
 
 YEARS = [2000, 2001, 2002, 2003, 2004]
 NAN = np.nan
@@ -59,7 +58,7 @@ def test_every_caller_applies_the_same_at_risk_rule():
     base = base_rate_forecaster(panel, ModelConfig(horizon=1), 2002).draws.isel(draw=0)
     assert _flags(base.notnull()) == AT_RISK_2002
     rates = climatology(panel, 1)
-    example = _climatology_draws(panel, rates, 2002).isel(draw=0)
+    example = base_rate_draws(panel, 2002, 1, rates=rates).isel(draw=0)  # the example ledger's
     assert _flags(example.notnull()) == AT_RISK_2002
 
 

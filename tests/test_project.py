@@ -78,3 +78,42 @@ def test_report_assets_are_package_data() -> None:
     assets = sorted(p.relative_to(ROOT / "r2p_models").as_posix() for p in folder.iterdir())
     assert "report/assets/report.css" in assets and "report/assets/methods.html" in assets
     assert [a for a in assets if not any(fnmatch.fnmatch(a, p) for p in patterns)] == []
+
+
+def test_version_has_one_home() -> None:
+    """The version lives in the leaf module r2p_models/_version.py (which imports nothing);
+    the package root re-exports it and pyproject reads the distribution's version from it."""
+    import ast
+    import tomllib
+
+    import r2p_models
+    from r2p_models import _version
+
+    tree = ast.parse((ROOT / "r2p_models" / "_version.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", _version.__version__)
+    assert r2p_models.__version__ == _version.__version__
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "r2p_models._version.__version__"}
+
+
+def test_no_module_imports_names_from_the_package_root() -> None:
+    """``from r2p_models import X`` in a lower layer imports the facade at the top of the
+    layering; only submodules may be imported that way (``from r2p_models import
+    calibration``)."""
+    import ast
+
+    package = ROOT / "r2p_models"
+    submodules = {p.stem for p in package.glob("*.py")} | {
+        p.parent.name for p in package.glob("*/__init__.py")}
+    bad = []
+    for path in sorted(package.rglob("*.py")):
+        if path == package / "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "r2p_models":
+                bad += [f"{path.relative_to(ROOT)}:{node.lineno} {a.name}"
+                        for a in node.names if a.name not in submodules]
+    assert bad == []

@@ -31,6 +31,7 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from r2p_models._version import __version__
 from r2p_models.config import PREVIEW_SAMPLERS, ModelConfig
 from r2p_models.model.build import Priors, build_model
 from r2p_models.model.design import Design, DesignError, build_design
@@ -436,8 +437,6 @@ def assemble(idata: az.InferenceData, report: ConvergenceReport, design: Design,
     Adds the ``constant_data`` group (standardisation, regions of the training countries,
     imputation parameters) and the provenance attributes.
     """
-    from r2p_models import __version__
-
     const = design.standardisation.to_dataset()
     const["country_region"] = ("country", np.array([design.regions[i]
                                                     for i in design.region_idx], dtype=object))

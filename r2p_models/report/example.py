@@ -3,8 +3,9 @@
 No model is fitted: the ledger holds the forecasts of two cheap forecasters whose quality
 is known by construction, so a report built from it has a known answer.
 
-- ``climatology``: each crime's onset rate known at the origin (the rule of
-  :func:`r2p_models.backtest.base_rate_forecaster`), the reference of the skill scores;
+- ``climatology``: each crime's onset rate known at the origin, the draws of
+  :func:`r2p_models.backtest.base_rate_forecaster` (:func:`~r2p_models.backtest.base_rate_draws`),
+  the reference of the skill scores;
 - ``sim-oracle 1.0`` and ``sim-oracle 2.0``: the simulation's true window probabilities
   (``1 - prod(1 - truth.p)`` over the window) blurred by noise on the logit scale, version
   1.0 noisier and over-confident, 2.0 closer to the truth (two model vintages);
@@ -27,10 +28,10 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, logit
 
-from r2p_models.backtest import forecast_rows
+from r2p_models.backtest import base_rate_draws, forecast_rows
 from r2p_models.data.simulate import DEFAULT_SEED, World, simulate_world
 from r2p_models.ledger import Ledger
-from r2p_models.outcomes import at_risk_mask, climatology
+from r2p_models.outcomes import climatology
 
 __all__ = ["example_ledger"]
 
@@ -39,13 +40,6 @@ _ANALYST_SCALE = np.array([0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7])
 
 def _stamp(year: int, month: int = 3, day: int = 1) -> dt.datetime:
     return dt.datetime(year, month, day, 9, 0, 0, tzinfo=dt.UTC)
-
-
-def _climatology_draws(panel: xr.Dataset, rates: xr.DataArray, origin: int) -> xr.DataArray:
-    """The climatology forecast of ``origin`` for the countries at risk, one draw."""
-    p = rates.sel(year=origin, drop=True)
-    return (p.where(at_risk_mask(panel, origin)).expand_dims(draw=[0])
-            .transpose("country", "crime", "draw"))
 
 
 def _window_truth(world: World, origin: int, horizon: int) -> xr.DataArray:
@@ -141,7 +135,7 @@ def example_ledger(
         for kind, origins in (("backtest", backtest_origins), ("forecast", forecast_origins)):
             for origin in origins:
                 when = early if kind == "backtest" else _stamp(origin + 1)
-                clim = _climatology_draws(panel, rates, origin)
+                clim = base_rate_draws(panel, origin, horizon, rates=rates)
                 at_risk = clim.isel(draw=0, drop=True).notnull()
                 truth = _window_truth(world, origin, horizon)
                 vintages = [("climatology", clim, "clim", when)]
