@@ -147,13 +147,15 @@ def test_config_hash_of_the_release_default_is_unchanged():
     cfg = ModelConfig(variant="hierarchical", effect_scale="learned")
     old = {k: v for k, v in cfg.to_dict().items()
            if k not in ("effect_scale", "train_at_risk", "extend", "rules", "rule_scale",
-                        "history")}
+                        "history", "smooth", "smooth_scale")}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert config_hash(cfg) == expected
     assert config_hash(replace(cfg, effect_scale="rolling_cv")) != expected
     assert config_hash(replace(cfg, train_at_risk="origin")) != expected
     assert config_hash(replace(cfg, rules=4)) != expected
     assert config_hash(replace(cfg, history=True)) != expected
+    assert config_hash(replace(cfg, smooth=4)) != expected
+    assert config_hash(replace(cfg, smooth_scale=2.0)) == expected  # no smooth terms
     assert config_hash(replace(cfg, extend=0)) != expected
 
 

@@ -123,6 +123,17 @@ def select_effect_scale(panel: xr.Dataset, config: ModelConfig, *, through: int 
         ``pooled``), fewer than 3 inner origins have training data and at-risk cases, or
         the scored forecasts hold no onset.
     """
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: the ridge fits are small, and a multi-threaded BLAS on a busy
+    # 2-core machine made the CV several times slower (oversubscribed cores)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _select_effect_scale(panel, config, through, grid, inner_origins)
+
+
+def _select_effect_scale(panel: xr.Dataset, config: ModelConfig, through: int | None,
+                         grid: tuple[float, ...], inner_origins: int) -> ScaleSelection:
+    """The work of :func:`select_effect_scale`."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
