@@ -4,11 +4,10 @@ Models with one coefficient per term and crime (``pooled``, and every variant fi
 one-outcome panel such as the EWP's) put one prior scale on all indicator effects. By
 default it is learned (``[model] effect_scale = "learned"``: ``sigma_beta ~ HalfNormal``,
 see :class:`r2p_models.model.build.Priors`). Learning it is what the data *in sample*
-support; for forecasting the next years it can be too loose. On the EWP panel the learned
-scale's posterior median is 0.16-0.17 at every origin 1993-2006 (also under a
-``HalfNormal(0.1)`` prior: the likelihood pins it), while penalised logits forecast the
-following years best at prior sds of 0.05-0.1: effects estimated on the past transfer only
-partly to the future.
+support; for forecasting the next years it can be too loose: on the EWP panel the
+learned scale is about twice the prior sd at which penalised logits forecast the following
+years best (``docs/results/2026-11-29-ewp.md``): effects estimated on the past transfer
+only partly to the future.
 
 ``effect_scale = "rolling_cv"`` asks the forecasting question of the training data itself,
 the way the Early Warning Project chooses its elastic-net penalty by cross-validation but
