@@ -373,6 +373,19 @@ EWP_MODEL = (
     "draws = 800",
 )
 
+#: The four-crime proxy panel's [model] settings: ModelConfig()'s model (chosen ex ante on
+#: this panel's origins 1975-1990, rounds 5 and 6b), sampled with fewer draws.
+FOUR_CRIME_MODEL = (
+    "# ModelConfig()'s model, chosen ex ante on origins 1975-1990 (rounds 5 and 6b of",
+    "# docs/results/2026-12-02-ex-ante-selection.md): the pooled logit per crime, its effect",
+    "# scale by rolling-origin CV; 500 tuning steps and 800 draws a chain pass r_hat <= 1.01",
+    "# and ESS >= 400 with room",
+    'variant = "pooled"',
+    'effect_scale = "rolling_cv"',
+    "tune = 500",
+    "draws = 800",
+)
+
 _HEADER = [
     "Written by r2p_models.data.adapters from the publishers' files; do not redistribute",
     "panel.csv (no publisher grants a redistribution licence).",
@@ -830,6 +843,7 @@ def four_crime_table(
         {c: f"{c}_onset" for c in CRIMES},
         {c: f"{c}_ongoing" for c in CRIMES},
         proxies,
+        FOUR_CRIME_MODEL,
     )
     table.attrs["report"] = {
         "rows": len(table),
