@@ -409,7 +409,8 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
                     out = led.issue(rows, source=source, kind="forecast", run_id=run_id,
                                     data_hash=data_hash, config_hash=cfg.hash())
                 result.issued = out.inserted
-                explanations = _explanations(fitted, panel, draws, origin)
+                explanations = _explanations(fitted, panel, draws, origin,
+                                             cfg.report.top_n)
                 atomic_write_text(run_dir / "explanations.csv",
                                   explanations.to_csv(index=False))
                 gaps = _information_gaps(fitted, panel, origin, cfg.report.top_n, run_dir)
@@ -461,18 +462,19 @@ def rerun(config: RunConfig | str | Path, *, progress: bool = False,
 
 def _explanations(fitted: Any, panel: xr.Dataset, draws: xr.DataArray, origin: int,
                   top_n: int = 10) -> pd.DataFrame:
-    """Risk-factor contributions (posterior means) for the top countries of each crime.
+    """Risk-factor contributions (posterior means) for the watchlist of each crime: its
+    ``top_n`` countries at risk by posterior mean, as the report lists them.
 
     Columns ``country, crime, risk_factor, contribution`` as the report's watchlist wants.
     """
     from r2p_models.forecast import explain_risk_factors
 
-    mean = draws.mean("draw")
+    mean = draws.mean("draw").where(draws["at_risk"])
     frames = []
     countries: set[str] = set()
     for crime in draws.crime.values:
-        top = mean.sel(crime=crime).dropna("country").sortby(
-            mean.sel(crime=crime).dropna("country"), ascending=False)
+        m = mean.sel(crime=crime).dropna("country")
+        top = m.sortby(m, ascending=False)
         countries.update(str(c) for c in top.country.values[:top_n])
     for country in sorted(countries):
         df = explain_risk_factors(fitted, panel, origin, country)

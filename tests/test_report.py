@@ -326,6 +326,17 @@ def test_explanations_give_leading_risk_factors(world) -> None:
     assert "1 Armed conflict (+1.20); 9 Tensions (+0.70); 3 Weakness of State structures " \
            "(+0.40)" in row
     assert "Absence" not in row
+    # a listed country the run did not explain says so (it is not "none raising the risk")
+    second = top.sort_values("p_mean", ascending=False).country.iloc[1]
+    row2 = re.search(rf'data-crime="genocide" data-country="{second}">(.*?)</tr>',
+                     watchlist).group(1)
+    assert "not explained in this run" in row2 and "none raising" not in row2
+    only_down = ex.assign(contribution=-ex["contribution"].abs())
+    html = build_report(mine, explanations=only_down, n_boot=10, top_n=5)
+    watchlist = html[html.index('<section id="watchlist"'):]
+    row = re.search(rf'data-crime="genocide" data-country="{first}">(.*?)</tr>',
+                    watchlist).group(1)
+    assert "none raising the risk" in row
     with pytest.raises(ReportInputError, match="contribution"):
         build_report(mine, explanations=ex.drop(columns="contribution"), n_boot=10)
 

@@ -651,9 +651,12 @@ def _watchlist(
         leads = []
         for country, crime in zip(wl["country"], wl["crime"], strict=True):
             e = explanations[(explanations["country"].astype(str) == country)
-                             & (explanations["crime"] == crime)
-                             & (explanations["contribution"] > 0)]
-            e = e.sort_values(["contribution", "risk_factor"], ascending=[False, True])
+                             & (explanations["crime"] == crime)]
+            if e.empty:  # not explained (e.g. ranked below the run's explained countries)
+                leads.append("not explained in this run")
+                continue
+            e = e[e["contribution"] > 0].sort_values(["contribution", "risk_factor"],
+                                                     ascending=[False, True])
             leads.append("; ".join(f"{r} (+{v:.2f})" for r, v in
                                    zip(e["risk_factor"].head(3), e["contribution"].head(3),
                                        strict=True)) or "none raising the risk")
