@@ -514,7 +514,7 @@ def _information_gaps(fitted: Any, panel: xr.Dataset, origin: int, top_n: int,
 
     if fitted.standardisation.rules is not None:
         log.info("information gaps skipped: the model has interaction rules ([model] "
-                 "rules), whose log-odds are not linear in the indicators")
+                 "rules), whose log-odds are not additive in the indicators")
         return None
 
     gaps = information_gaps(fitted, panel, origin, top_n=top_n)

@@ -155,7 +155,7 @@ def test_new_terms_save_load_predict_and_explain(rich_fits, tmp_path):
 
 
 def test_information_gaps_refuse_a_rules_model_and_the_rerun_skips_them(rich_fits, tmp_path):
-    """The information-gap decomposition assumes log-odds linear in the indicators."""
+    """The information-gap decomposition assumes log-odds additive in the indicators."""
     from r2p_models.infogap import information_gaps
     from r2p_models.model.design import DesignError
     from r2p_models.rerun import _information_gaps

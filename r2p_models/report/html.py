@@ -1514,12 +1514,14 @@ def render_infogap(content: dict[str, Any], crimes: list[str],
              ("Variance share", "this input's share of the log-odds variance")],
             vtrs, caption="Value of information", cls="text"))
     parts.append(
-        "<p>How this is computed: the log-odds is linear in the indicators, so with each "
-        "uncertain indicator drawn independently of the posterior, the law of total "
-        "variance splits its variance exactly into the parameter part (the variance over "
-        "posterior draws with every indicator at its expected value) and the gap part "
-        "(the squared coefficient, averaged over draws, times the indicator's predictive "
-        "variance, summed over the indicators). Missingness flags are kept as they are "
+        "<p>How this is computed: the log-odds is a sum of one term per indicator, so "
+        "with each uncertain indicator drawn independently of the posterior, the law of "
+        "total variance splits its variance exactly into the parameter part (the variance "
+        "over posterior draws of the log-odds averaged over the uncertain indicators) and "
+        "the gap part (each indicator term's variance over the indicator's predictive "
+        "distribution, averaged over draws, summed over the indicators: for a linear term "
+        "the squared coefficient times the indicator's variance). Missingness flags are "
+        "kept as they are "
         "(that a country did not report is itself a signal that collecting a value does "
         "not erase). The value of information integrates over the indicator's predictive "
         "distribution at fixed quantile nodes; see r2p_models.infogap.</p>")
