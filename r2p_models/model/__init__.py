@@ -1,4 +1,4 @@
-"""The hierarchical Bayesian onset model: design, build, fit, predict, save and load.
+"""The Bayesian onset models: design, build, fit, predict, save and load.
 
 Typical use::
 
@@ -10,8 +10,10 @@ Typical use::
 
 Modules: :mod:`~r2p_models.model.design` (outcome within the horizon, at-risk mask,
 standardisation and missing data: read its docstring for the rules),
-:mod:`~r2p_models.model.build` (the PyMC model and its variants),
+:mod:`~r2p_models.model.build` (the PyMC model and its variants: the default ``pooled``
+logit, the joint ``hierarchical`` model and others),
 :mod:`~r2p_models.model.scale` (learned, fixed or cross-validated effect scale),
+:mod:`~r2p_models.model.smooth` and :mod:`~r2p_models.model.rules` (non-linear terms),
 :mod:`~r2p_models.model.fit` (samplers, the sampler cache, convergence checks and
 retries), :mod:`~r2p_models.model.fitted` (:class:`FittedModel`, its convergence report and
 its netCDF file), :mod:`~r2p_models.model.predict` (forecast draws and log-odds terms),

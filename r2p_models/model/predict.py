@@ -10,21 +10,43 @@ same model gives the same forecasts every time, before and after saving.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+import arviz as az
 import numpy as np
 import xarray as xr
 from scipy.special import expit
 
-from r2p_models.model.design import DesignError, OriginDesign, origin_design
+from r2p_models.config import ModelConfig
+from r2p_models.model.design import DesignError, OriginDesign, Standardisation, origin_design
 
-if TYPE_CHECKING:
-    from r2p_models.model.fitted import FittedModel
+
+class _Fitted(Protocol):
+    """What these functions read of a fitted model
+    (:class:`r2p_models.model.fitted.FittedModel`, which calls them: a protocol here, so
+    this module does not import the one that imports it)."""
+
+    idata: az.InferenceData
+    config: ModelConfig
+    meta: dict[str, Any]
+
+    @property
+    def standardisation(self) -> Standardisation: ...
+
+    @property
+    def crimes(self) -> tuple[str, ...]: ...
+
+    @property
+    def horizon(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
 
 __all__ = ["coefficients", "log_odds_terms", "posterior_arrays", "predict"]
 
 
-def posterior_arrays(fm: FittedModel) -> dict[str, np.ndarray]:
+def posterior_arrays(fm: _Fitted) -> dict[str, np.ndarray]:
     """Posterior draws with chain and draw stacked into a leading axis."""
     post = fm.idata.posterior
     out = {}
@@ -39,7 +61,7 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def _terms(fm: FittedModel, od: OriginDesign) -> dict[str, np.ndarray]:
+def _terms(fm: _Fitted, od: OriginDesign) -> dict[str, np.ndarray]:
     """Draws of each additive term: (draw, country, crime[, indicator/flag])."""
     d = posterior_arrays(fm)
     S = d["alpha"].shape[0]
@@ -114,7 +136,7 @@ def _terms(fm: FittedModel, od: OriginDesign) -> dict[str, np.ndarray]:
             "missing": flag, "history": hist}
 
 
-def _origin(fm: FittedModel, panel: xr.Dataset, origin_year: int,
+def _origin(fm: _Fitted, panel: xr.Dataset, origin_year: int,
             horizon: int | None) -> OriginDesign:
     if horizon is not None and int(horizon) != fm.horizon:
         raise DesignError(
@@ -124,7 +146,7 @@ def _origin(fm: FittedModel, panel: xr.Dataset, origin_year: int,
     return origin_design(panel, origin_year, fm.standardisation, fm.crimes)
 
 
-def predict(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
+def predict(fm: _Fitted, panel: xr.Dataset, origin_year: int, *,
             horizon: int | None = None) -> xr.DataArray:
     """See :meth:`r2p_models.model.fitted.FittedModel.predict`."""
     od = _origin(fm, panel, origin_year, horizon)
@@ -147,7 +169,7 @@ def predict(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
     )
 
 
-def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
+def log_odds_terms(fm: _Fitted, panel: xr.Dataset, origin_year: int,
                    countries: list[str] | None = None) -> xr.Dataset:
     """Per-draw additive terms of each country's log-odds at an origin year.
 
@@ -191,7 +213,7 @@ def log_odds_terms(fm: FittedModel, panel: xr.Dataset, origin_year: int,
     ).transpose("country", "crime", ..., "draw")
 
 
-def coefficients(fm: FittedModel, scale: str = "raw") -> xr.Dataset:
+def coefficients(fm: _Fitted, scale: str = "raw") -> xr.Dataset:
     """See :meth:`r2p_models.model.fitted.FittedModel.coefficients`."""
     if scale not in ("raw", "standardised"):
         raise ValueError(f"scale = {scale!r}: expected 'raw' or 'standardised'")
