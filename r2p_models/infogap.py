@@ -513,7 +513,21 @@ def information_gaps(fm: FittedModel, panel: xr.Dataset, origin_year: int, *,
         names = dict(zip(map(str, panel["country"].values), map(str, panel["name"].values),
                          strict=True))
         ds = ds.assign_coords(name=("country", [names.get(c, c) for c in od.countries]))
+    if "description" in panel.coords:
+        desc = dict(zip(map(str, panel["indicator"].values),
+                        map(str, panel["description"].values), strict=True))
+        ds = ds.assign_coords(description=(
+            "indicator", [desc.get(str(i), "") for i in ds["indicator"].values]))
     return ds
+
+
+def _described(gaps: xr.Dataset) -> dict[str, str]:
+    """Indicator code -> how a reader names it: the panel's description, else the code."""
+    codes = [str(i) for i in gaps["indicator"].values]
+    if "description" not in gaps.coords:
+        return {c: c for c in codes}
+    return {c: (str(d).strip() or c)
+            for c, d in zip(codes, gaps["description"].values, strict=True)}
 
 
 def _check_gaps(gaps: xr.Dataset) -> None:
@@ -547,7 +561,8 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
         One row per (crime, country): ``crime, rank, country, name, region, at_risk,
         p_mean, p_top_n, share_gap, share_missing, share_unreliable, voi_p, voi_top_n,
         best_indicator`` (the input with the largest ``by`` VOI, or the largest variance
-        part for the share keys), ``n_missing``, ``n_unreliable``, ``origin_year``;
+        part for the share keys), ``best_description`` (how the panel describes it, else
+        its code), ``n_missing``, ``n_unreliable``, ``origin_year``;
         ``rank`` 1 = matters most, among the countries at risk (NaN for the others).
     """
     _check_gaps(gaps)
@@ -561,6 +576,7 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
              else gaps["country"].values)
     rows = []
     inds = np.array([str(i) for i in gaps["indicator"].values])
+    described = _described(gaps)
     for k in [crime] if crime else crimes:
         g = gaps.sel(crime=k)
         vp = g["voi_p"].values
@@ -582,14 +598,14 @@ def gap_ranking(gaps: xr.Dataset, *, by: str = "voi_p", crime: str | None = None
                 "share_unreliable": float(g["share_unreliable"].values[ci]),
                 "var_gap": float(g["var_gap"].values[ci]),
                 "voi_p": float(vp[ci].max()), "voi_top_n": float(vt[ci].max()),
-                "best_indicator": best,
+                "best_indicator": best, "best_description": described.get(best, best),
                 "n_missing": int((kinds[ci] == "missing").sum()),
                 "n_unreliable": int((kinds[ci] == "unreliable").sum()),
             })
     cols = ["crime", "rank", "country", "name", "region", "at_risk", "p_mean", "p_top_n",
             "share_gap",
             "share_missing", "share_unreliable", "var_gap", "voi_p", "voi_top_n",
-            "best_indicator", "n_missing", "n_unreliable"]
+            "best_indicator", "best_description", "n_missing", "n_unreliable"]
     df = pd.DataFrame(rows, columns=[c for c in cols if c != "rank"])
     if df.empty:
         return df.reindex(columns=[*cols, "origin_year"])
@@ -621,7 +637,8 @@ def voi_table(gaps: xr.Dataset, *, min_voi: float = 0.0, at_risk_only: bool = Tr
     Returns
     -------
     pandas.DataFrame
-        ``country, name, region, crime, indicator, kind, p_mean, p_top_n, voi_p,
+        ``country, name, region, crime, indicator, description`` (how the panel
+        describes the indicator, else its code), ``kind, p_mean, p_top_n, voi_p,
         voi_top_n, var_share`` (the input's part of the log-odds variance) and
         ``statement`` ("collecting X in C would move its watchlist probability of K by
         about ... percentage points on average"), ``origin_year``; sorted by ``voi_p``
@@ -631,6 +648,7 @@ def voi_table(gaps: xr.Dataset, *, min_voi: float = 0.0, at_risk_only: bool = Tr
     if not np.isfinite(min_voi) or min_voi < 0:
         raise InfoGapError(f"min_voi = {min_voi!r}: expected a number >= 0")
     kinds = gaps["kind"].transpose("country", "indicator").values
+    described = _described(gaps)
     ci, ji = np.nonzero(kinds != "")
     names = gaps["name"].values if "name" in gaps.coords else gaps["country"].values
     total = (gaps["var_param"] + gaps["var_gap"]).transpose("country", "crime").values
@@ -647,22 +665,24 @@ def voi_table(gaps: xr.Dataset, *, min_voi: float = 0.0, at_risk_only: bool = Tr
             if (at_risk_only and not risk[c, k]) or vp[c, k, j] < min_voi:
                 continue
             ind, cname = str(gaps["indicator"].values[j]), str(names[c])
+            what = described[ind] if described[ind] == ind else f"{described[ind]} ({ind})"
             top = ("" if not np.isfinite(vt[c, k, j]) else
                    f", and its chance of being in the top {n} ({100 * pt[c, k]:.0f} %) by "
                    f"{100 * vt[c, k, j]:.1f} points")
             rows.append({
                 "country": str(gaps["country"].values[c]), "name": cname,
                 "region": str(gaps["region"].values[c]), "crime": str(crime),
-                "indicator": ind, "kind": str(kinds[c, j]),
+                "indicator": ind, "description": described[ind], "kind": str(kinds[c, j]),
                 "p_mean": float(pm[c, k]), "p_top_n": float(pt[c, k]),
                 "voi_p": float(vp[c, k, j]), "voi_top_n": float(vt[c, k, j]),
                 "var_share": float(vind[c, k, j] / total[c, k]) if total[c, k] > 0 else 0.0,
-                "statement": (f"collecting {ind} ({kinds[c, j]}) in {cname} would move its "
+                "statement": (f"collecting {what}, {kinds[c, j]}, in {cname} would move its "
                               f"{CRIME_LABELS.get(str(crime), crime).lower()} watchlist "
                               f"probability ({100 * pm[c, k]:.1f} %) by "
                               f"{100 * vp[c, k, j]:.2f} percentage points on average{top}"),
             })
-    cols = ["country", "name", "region", "crime", "indicator", "kind", "p_mean", "p_top_n",
+    cols = ["country", "name", "region", "crime", "indicator", "description", "kind",
+            "p_mean", "p_top_n",
             "voi_p", "voi_top_n", "var_share", "statement"]
     df = pd.DataFrame(rows, columns=cols)
     df["origin_year"] = gaps.attrs.get("origin_year", np.nan)

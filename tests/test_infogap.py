@@ -232,6 +232,9 @@ def test_ranking_and_voi_table_follow_the_gaps(panel):
     p2 = _panel()
     p2["X"].loc[{"country": "C006", "year": ORIGIN, "indicator": "repression"}] = np.nan
     p2["ongoing"].loc[{"country": "C007", "year": ORIGIN}] = 1.0  # not at risk
+    words = "Armed conflict under way"  # how a reader knows GAP[1]; repression: no words
+    p2 = p2.assign_coords(description=("indicator", [
+        words if i == GAP[1] else "" for i in p2["indicator"].values]))
     rng = np.random.default_rng(4)
     fm = _model(p2, "bayes", rng.normal(-2.0, 0.3, size=(S, 2)),
                 {GAP[1]: (1.0, 1.0), "repression": (0.2, 0.2)})
@@ -248,6 +251,8 @@ def test_ranking_and_voi_table_follow_the_gaps(panel):
     gen = r[r["crime"] == "genocide"].set_index("country")
     assert gen.loc[GAP[0], "rank"] == 1 and gen.loc[GAP[0], "best_indicator"] == GAP[1]
     assert gen.loc["C006", "rank"] == 2 and gen.loc["C006", "best_indicator"] == "repression"
+    assert gen.loc[GAP[0], "best_description"] == words
+    assert gen.loc["C006", "best_description"] == "repression"  # no words: the code
     assert (gen.drop(index=[GAP[0], "C006"])["voi_p"] == 0).all()
     assert (gen.drop(index=[GAP[0], "C006"])["best_indicator"] == "").all()
     table = infogap.voi_table(g)
@@ -255,7 +260,11 @@ def test_ranking_and_voi_table_follow_the_gaps(panel):
     assert table["voi_p"].is_monotonic_decreasing
     first = table.iloc[0]
     assert first["country"] == GAP[0] and first["indicator"] == GAP[1]
-    assert first["statement"].startswith(f"collecting {GAP[1]} (missing) in Toy {GAP[0]}")
+    assert first["description"] == words
+    assert first["statement"].startswith(
+        f"collecting {words} ({GAP[1]}), missing, in Toy {GAP[0]}")
+    other = table[table["indicator"] == "repression"].iloc[0]
+    assert other["statement"].startswith("collecting repression, missing, in Toy C006")
     assert f"{100 * first['voi_p']:.2f} percentage points" in first["statement"]
     assert f"genocide watchlist probability ({100 * first['p_mean']:.1f} %)" in first[
         "statement"] or f"war crimes watchlist probability ({100 * first['p_mean']:.1f} %)" \

@@ -517,9 +517,11 @@ def _ewp_like(seed: int = 3):
         "at_risk": True, "p_mean": newest.p_mean, "share_gap": np.linspace(0.6, 0.01, 40),
         "share_missing": np.linspace(0.4, 0.0, 40), "share_unreliable": 0.05,
         "voi_p": np.linspace(0.05, 0.0, 40), "voi_top_n": np.linspace(0.2, 0.0, 40),
-        "best_indicator": "civil_society", "origin_year": 2015})
+        "best_indicator": "civil_society", "best_description": "Civil society repressed",
+        "origin_year": 2015})
     voi = pd.DataFrame({"country": newest.country.head(6), "crime": crime,
-                        "indicator": "civil_society", "kind": "missing",
+                        "indicator": "civil_society", "description": "Civil society repressed",
+                        "kind": "missing",
                         "p_mean": newest.p_mean.head(6), "voi_p": np.linspace(0.05, 0.01, 6),
                         "voi_top_n": 0.1, "var_share": 0.3})
     return panel, rows[list(COLUMNS)], {"ranking": ranking, "voi": voi, "top_n": 10}
@@ -552,6 +554,17 @@ def test_a_report_on_an_ewp_like_panel_names_countries_and_the_outcome() -> None
     assert ("one crime only (crimes against humanity, measured as EWP mass-killing onset)"
             in page.text)
     assert "crimes_against_humanity" not in page.text  # never the code
+    # indicators by their description, the code after it; tables saved before
+    # descriptions were kept show the code
+    gap_section = html[html.index('<section id="information-gaps"'):]
+    gap_section = gap_section[:gap_section.index("</section>")]
+    assert gap_section.count("Civil society repressed (civil_society)") == 5 + 6
+    old = {"ranking": gaps["ranking"].drop(columns="best_description"),
+           "voi": gaps["voi"].drop(columns="description"), "top_n": 10}
+    html_old = build_report(rows, proxies=panel["proxy"], infogap=old, top_n=10,
+                            n_boot=N_BOOT)
+    assert "Civil society repressed" not in html_old
+    assert html_old.count("<td>civil_society</td>") == 5 + 6
     # without names, the codes
     bare = parse_report(build_report(rows, proxies=panel["proxy"], infogap=gaps, top_n=10,
                                      n_boot=N_BOOT))

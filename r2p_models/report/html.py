@@ -1437,6 +1437,14 @@ def render_infogap(content: dict[str, Any], crimes: list[str],
     def country(code: Any) -> str:
         return country_label(code, known)
 
+    def indicator(code: Any, description: Any) -> str:
+        # the panel's words first, the code after them (tables read back from a run's CSV
+        # files written before descriptions were kept have only the code)
+        if not isinstance(code, str) or not code:
+            return "—"
+        text = description.strip() if isinstance(description, str) else ""
+        return f"{text} ({code})" if text and text != code else code
+
     n = content.get("top_n") or "N"
     parts = [intro]
     shown = [k for k in crimes if k in set(ranking["crime"])] or sorted(set(ranking["crime"]))
@@ -1467,8 +1475,7 @@ def render_infogap(content: dict[str, Any], crimes: list[str],
                 num(r.share_gap, "pct", metric="share_gap"),
                 num(r.share_missing, "pct", metric="share_missing"),
                 num(r.share_unreliable, "pct", metric="share_unreliable"),
-                td(r.best_indicator if isinstance(r.best_indicator, str)
-                   and r.best_indicator else "—"),
+                td(indicator(r.best_indicator, getattr(r, "best_description", ""))),
                 num(100 * r.voi_p, "small", metric="voi_p_points"),
                 num(100 * r.voi_top_n, "small", metric="voi_top_n_points"),
             ], crime=crime, country=r.country))
@@ -1496,7 +1503,8 @@ def render_infogap(content: dict[str, Any], crimes: list[str],
             if "statement" in v.columns else ""
         vtrs = [tr([f'<th scope="row">{esc(country(r.country))}</th>',
                     td(crime_label(r.crime)),
-                    td(r.indicator), td(r.kind), num(r.p_mean, "pct", metric="p_mean"),
+                    td(indicator(r.indicator, getattr(r, "description", ""))), td(r.kind),
+                    num(r.p_mean, "pct", metric="p_mean"),
                     num(100 * r.voi_p, "small", metric="voi_p_points"),
                     num(100 * r.voi_top_n, "small", metric="voi_top_n_points"),
                     num(r.var_share, "pct", metric="var_share")],
