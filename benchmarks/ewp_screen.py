@@ -46,8 +46,17 @@ ROUND5 = [("pooled", 0, 1.0), ("joint_no_country", 0, 1.0), ("joint", 0, 1.0)]
 #: effect scale, against pooled
 ROUND6 = [("pooled", 0, 1.0), ("pooled+smooth1", 0, 1.0), ("pooled+smooth1.5", 0, 1.0),
           ("pooled+smooth2", 0, 1.0)]
+#: Round 7: dynamics (docs/results, round 7): the episode history, AR(1) country effects
+#: (rho 0.8, 0.95) and static country effects, each beside the EWP run config's smooth terms
+ROUND7 = [("pooled+smooth1", 0, 1.0), ("pooled+smooth1+history", 0, 1.0),
+          ("pooled+smooth1+ar0.8", 0, 1.0), ("pooled+smooth1+ar0.95", 0, 1.0),
+          ("hierarchical+smooth1", 0, 1.0)]
+#: Round 7 on the four-crime panel (ModelConfig(): no smooth terms; history was round 4)
+ROUND7_FOUR = [("pooled", 0, 1.0), ("pooled+ar0.8", 0, 1.0), ("pooled+ar0.95", 0, 1.0)]
 #: Knots of the smooth terms in round 6
 SMOOTH_KNOTS = 4
+#: Stationary sd of the AR(1) country effects of round 7
+AR_SD = 0.6
 METRICS = ["log", "brier", "auc", "auc_within", "mcb_brier", "capture_top30"]
 REGION_SD, COUNTRY_SD = 0.4, 0.6
 
@@ -56,6 +65,31 @@ def _onehot(idx: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros((len(idx), n))
     out[np.arange(len(idx)), idx] = 1.0
     return out
+
+
+def _ar1_columns(ci: np.ndarray, gi: np.ndarray, n_country: int, n_grid: int,
+                 rho: float, sd: float):
+    """Sparse design of AR(1) country effects in their non-centred form.
+
+    ``u[c, g] = sum_s L[g, s] z[c, s]`` with ``z ~ N(0, 1)`` and ``L`` the Cholesky factor
+    of the stationary AR(1) covariance ``sd**2 rho**|g - s|`` (``L[g, 0] = sd rho**g``,
+    ``L[g, s] = sd sqrt(1 - rho**2) rho**(g - s)`` for ``1 <= s <= g``): a ridge penalty of
+    ``1/2 ||z||^2`` on these columns is the AR(1) prior. Row ``i`` is country ``ci[i]`` at
+    grid year ``gi[i]``; column ``c * n_grid + s`` is ``z[c, s]``.
+    """
+    from scipy import sparse
+
+    rows, cols, vals = [], [], []
+    for i, (c, g) in enumerate(zip(ci, gi, strict=True)):
+        s = np.arange(g + 1)
+        v = sd * np.sqrt(1 - rho ** 2) * rho ** (g - s)
+        v[0] = sd * rho ** g
+        rows.append(np.full(g + 1, i))
+        cols.append(c * n_grid + s)
+        vals.append(v)
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                     np.concatenate(cols))),
+                             shape=(len(ci), n_country * n_grid))
 
 
 def _joint_rows(panel, full, years: list[int], t: int, name: str, *,
@@ -126,7 +160,7 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=1981)
     ap.add_argument("--last", type=int, default=1990)
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5, 6), default=1)
+    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5, 6, 7), default=1)
     ap.add_argument("--panel", choices=("ewp", "four_crime"), default="ewp")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -152,11 +186,14 @@ def main() -> None:
     full = build_design(panel, horizon=2)  # outcomes of every window, for scoring only
     years = [int(y) for y in full.years]
     rows = []
-    rounds = {1: CANDIDATES, 2: ROUND2, 3: ROUND3, 4: ROUND4, 5: ROUND5, 6: ROUND6}
+    rounds = {1: CANDIDATES, 2: ROUND2, 3: ROUND3, 4: ROUND4, 5: ROUND5, 6: ROUND6,
+              7: ROUND7 if args.panel == "ewp" else ROUND7_FOUR}
     for variant, n_rules, rule_sd in rounds[args.round]:
-        variant, _, extra = variant.partition("+")
-        history = extra == "history"
-        smooth_sd = float(extra.removeprefix("smooth")) if extra.startswith("smooth") else 0.0
+        variant, *extras = variant.split("+")
+        history = "history" in extras
+        smooth_sd = next((float(e.removeprefix("smooth")) for e in extras
+                          if e.startswith("smooth")), 0.0)
+        rho = next((float(e.removeprefix("ar")) for e in extras if e.startswith("ar")), 0.0)
         knots = SMOOTH_KNOTS if smooth_sd else 0
         # round 2 left the CV's rule columns unscaled (rule_scale 1)
         cfg = replace(model, variant="pooled" if variant.startswith("joint") else variant,
@@ -169,6 +206,7 @@ def main() -> None:
         name += " + episode history" if history else ""
         name += f" + smooth terms (sd x{smooth_sd:g})" if knots else ""
         name += f" (rule sd x{rule_sd:g})" if n_rules and rule_sd != 1.0 else ""
+        name += f" + AR(1) country effects (rho {rho:g})" if rho else ""
         for t in range(args.first, args.last + 1):
             if variant.startswith("joint"):
                 rows += _joint_rows(panel, full, years, t, name,
@@ -201,6 +239,18 @@ def main() -> None:
                     a = COUNTRY_SD / s
                     X = np.hstack([X, a * _onehot(ci, C)])
                     Xt = np.hstack([Xt, a * _onehot(test_c, C)])
+                if rho:  # AR(1) country effects over a grid of years up to the origin
+                    from scipy import sparse
+
+                    y0 = int(d.years[0])
+                    n_grid = t - y0 + 1
+                    _, yi = np.nonzero(wk)
+                    gi = np.asarray(d.years)[yi].astype(int) - y0
+                    # columns scaled by 1/s: the ridge's prior sd s times 1/s is z's sd 1
+                    A = _ar1_columns(ci, gi, C, n_grid, rho, AR_SD) / s
+                    At = _ar1_columns(test_c, np.full(C, t - y0), C, n_grid, rho, AR_SD) / s
+                    X = sparse.hstack([sparse.csr_matrix(X), A]).tocsr()
+                    Xt = sparse.hstack([sparse.csr_matrix(Xt), At]).tocsr()
                 m = LogisticRegression(C=s ** 2, max_iter=10000).fit(X, yk)
                 p = m.predict_proba(Xt)[:, 1]
                 ti = years.index(t)

@@ -328,7 +328,7 @@ def test_cli_writes_the_voi_table_ranking_and_figure(tmp_path: Path, capsys):
                  "--out", str(out), "--ranking", str(ranking), "--figure", str(fig)])
     assert code == EXIT_OK
     printed = capsys.readouterr().out
-    assert "origin 2005" in printed and "collecting x (missing) in 2" in printed
+    assert "origin 2005" in printed and "collecting x, missing, in 2" in printed
     voi = pd.read_csv(out)
     assert set(voi["indicator"]) == {"x"} and set(voi["country"].astype(str)) == {"2"}
     assert pd.read_csv(ranking).groupby("crime")["rank"].min().eq(1).all()
@@ -382,7 +382,7 @@ def test_report_section_shows_the_ranking_the_voi_and_the_map(panel, tmp_path: P
     assert float(share[0]["value"]) == pytest.approx(
         float(gaps["share_gap"].sel(country=GAP[0], crime="genocide")))
     assert "information-gaps" in page.images
-    assert f"collecting {GAP[1]} (missing) in Toy {GAP[0]}" in html
+    assert f"collecting {GAP[1]}, missing, in Toy {GAP[0]}" in html
     # the tables a run saves as CSV give the same section
     tables = {"ranking": infogap.gap_ranking(gaps, at_risk_only=False),
               "voi": infogap.voi_table(gaps)}
