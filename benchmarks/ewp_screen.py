@@ -53,6 +53,9 @@ ROUND7 = [("pooled+smooth1", 0, 1.0), ("pooled+smooth1+history", 0, 1.0),
           ("hierarchical+smooth1", 0, 1.0)]
 #: Round 7 on the four-crime panel (ModelConfig(): no smooth terms; history was round 4)
 ROUND7_FOUR = [("pooled", 0, 1.0), ("pooled+ar0.8", 0, 1.0), ("pooled+ar0.95", 0, 1.0)]
+#: Round 8: the smooth terms' basis with the line removed but not whitened ("scaled")
+ROUND8 = [("pooled+smooth1", 0, 1.0), ("pooled+scaled1", 0, 1.0), ("pooled+scaled1.5", 0, 1.0),
+          ("pooled+scaled2", 0, 1.0)]
 #: Knots of the smooth terms in round 6
 SMOOTH_KNOTS = 4
 #: Stationary sd of the AR(1) country effects of round 7
@@ -160,7 +163,7 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=1981)
     ap.add_argument("--last", type=int, default=1990)
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5, 6, 7), default=1)
+    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5, 6, 7, 8), default=1)
     ap.add_argument("--panel", choices=("ewp", "four_crime"), default="ewp")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -187,24 +190,26 @@ def main() -> None:
     years = [int(y) for y in full.years]
     rows = []
     rounds = {1: CANDIDATES, 2: ROUND2, 3: ROUND3, 4: ROUND4, 5: ROUND5, 6: ROUND6,
-              7: ROUND7 if args.panel == "ewp" else ROUND7_FOUR}
+              7: ROUND7 if args.panel == "ewp" else ROUND7_FOUR, 8: ROUND8}
     for variant, n_rules, rule_sd in rounds[args.round]:
         variant, *extras = variant.split("+")
         history = "history" in extras
-        smooth_sd = next((float(e.removeprefix("smooth")) for e in extras
-                          if e.startswith("smooth")), 0.0)
+        smooth_sd = next((float(e.removeprefix("smooth").removeprefix("scaled"))
+                          for e in extras if e.startswith(("smooth", "scaled"))), 0.0)
+        basis = "scaled" if any(e.startswith("scaled") for e in extras) else "whitened"
         rho = next((float(e.removeprefix("ar")) for e in extras if e.startswith("ar")), 0.0)
         knots = SMOOTH_KNOTS if smooth_sd else 0
         # round 2 left the CV's rule columns unscaled (rule_scale 1)
         cfg = replace(model, variant="pooled" if variant.startswith("joint") else variant,
                       rules=n_rules, history=history,
                       rule_scale=rule_sd if args.round == 3 else 1.0,
-                      smooth=knots, smooth_scale=smooth_sd or 1.0)
+                      smooth=knots, smooth_scale=smooth_sd or 1.0, smooth_basis=basis)
         name = ({"joint": "hierarchical (joint stand-in)",
                  "joint_no_country": "no_country (joint stand-in)"}.get(variant, variant)
                 + (f" + {n_rules} rules" if n_rules else ""))
         name += " + episode history" if history else ""
         name += f" + smooth terms (sd x{smooth_sd:g})" if knots else ""
+        name += " (scaled basis)" if knots and basis == "scaled" else ""
         name += f" (rule sd x{rule_sd:g})" if n_rules and rule_sd != 1.0 else ""
         name += f" + AR(1) country effects (rho {rho:g})" if rho else ""
         for t in range(args.first, args.last + 1):
@@ -214,7 +219,7 @@ def main() -> None:
                 continue
             s = select_effect_scale(panel, cfg, through=t).scale
             d = build_design(panel, horizon=2, through=t, rules=n_rules, rule_seed=cfg.seed,
-                             history=history, smooth=knots)
+                             history=history, smooth=knots, smooth_basis=basis)
             od = origin_design(panel, t, d.standardisation, d.crimes)
             for k, crime in enumerate(d.crimes):  # one ridge logit per crime (pooled)
                 wk = d.w[:, :, k] > 0

@@ -132,7 +132,8 @@ def model_source(config: RunConfig) -> str:
     if config.model.rules:
         source += f" (rules {config.model.rules})"
     if config.model.smooth:
-        source += f" (smooth {config.model.smooth} x{config.model.smooth_scale:g})"
+        basis = "" if config.model.smooth_basis == "whitened" else f" {config.model.smooth_basis}"
+        source += f" (smooth {config.model.smooth} x{config.model.smooth_scale:g}{basis})"
     return source
 
 

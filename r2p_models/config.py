@@ -229,6 +229,10 @@ class ModelConfig:
     smooth_scale : float
         Prior sd of the smooth terms' effects relative to the indicators' (from 0 to 4,
         exclusive of 0).
+    smooth_basis : {"whitened", "scaled"}
+        The form of the smooth terms' columns (:func:`r2p_models.model.smooth.
+        learn_splines`): every curvature direction with the same prior variance
+        (``"whitened"``, default), or the wiggliest ones with the least (``"scaled"``).
     """
 
     variant: str = "pooled"
@@ -249,6 +253,7 @@ class ModelConfig:
     history: bool = False
     smooth: int = 0
     smooth_scale: float = 1.0
+    smooth_basis: str = "whitened"
 
     def __post_init__(self) -> None:
         allowed = {
@@ -256,6 +261,7 @@ class ModelConfig:
             "sampler": ("nutpie", "numpyro", "pymc", "advi", "pathfinder"),
             "missing": ("carry_forward", "bayes"),
             "train_at_risk": ("target_year", "origin"),
+            "smooth_basis": ("whitened", "scaled"),
         }
         for key, values in allowed.items():
             value = getattr(self, key)

@@ -66,6 +66,35 @@ def test_basis_is_scikit_learns_spline_transformer_and_columns_its_curvature():
     assert s.columns_of(1, np.zeros(3))[1].shape == (3, 0)
 
 
+def test_scaled_basis_keeps_the_standardised_raw_prior_less_the_line():
+    """``basis="scaled"``: with coefficients N(0, 1), the prior covariance of a curve over
+    the training cells is that of scikit-learn's B-spline columns each standardised, less
+    their projection on [1, x]; the columns are orthogonal, uncorrelated with x, and span
+    the whitened basis's space."""
+    from sklearn.preprocessing import SplineTransformer
+
+    x = _panel_x(3)
+    used = np.ones(x.shape[:2], dtype=bool)
+    used[:, -4:] = False
+    white, scaled = (learn_splines(x, used, 5, b) for b in ("whitened", "scaled"))
+    xt = x[used][:, 0]
+    raw = SplineTransformer(n_knots=5, degree=DEGREE, knots="quantile",
+                            extrapolation="constant").fit_transform(xt[:, None])
+    z = (raw - raw.mean(axis=0)) / raw.std(axis=0)
+    line = np.column_stack([np.ones_like(xt), xt])
+    resid = z - line @ np.linalg.lstsq(line, z, rcond=None)[0]
+    cols = scaled.transform(x[used])[:, :5]
+    np.testing.assert_allclose(cols @ cols.T, resid @ resid.T, atol=1e-8)
+    gram = cols.T @ cols
+    np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0.0, atol=1e-8)
+    assert np.all(np.diff(np.diag(gram)) <= 1e-9)  # principal axes, widest first
+    np.testing.assert_allclose(cols.T @ (xt - xt.mean()), 0.0, atol=1e-8)
+    w = white.transform(x[used])[:, :5]  # the same space as the whitened columns
+    np.testing.assert_allclose(w @ np.linalg.lstsq(w, cols, rcond=None)[0], cols, atol=1e-8)
+    with pytest.raises(ValueError, match="basis"):
+        learn_splines(x, used, 5, "raw")
+
+
 def test_knots_are_evenly_spaced_where_quantiles_coincide():
     x = _panel_x()
     s = learn_splines(x, np.ones(x.shape[:2], dtype=bool), 4)
@@ -104,6 +133,7 @@ def test_saved_set_round_trips():
     ({"smooth": 4, "missing": "bayes"}, "needs missing = \"carry_forward\""),
     ({"smooth_scale": 0}, r"smooth_scale = 0: expected a number in \(0, 4\]"),
     ({"smooth_scale": True}, "smooth_scale = True"),
+    ({"smooth_basis": "raw"}, r"smooth_basis = 'raw': expected one of \['scaled', 'whitened'\]"),
 ])
 def test_bad_smooth_settings_are_refused(kw, match):
     with pytest.raises(ConfigError, match=match):

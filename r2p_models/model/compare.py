@@ -154,7 +154,8 @@ def compare_variants(
     design = build_design(panel, horizon=config.horizon, through=through,
                           missing=config.missing, train_at_risk=config.train_at_risk,
                           rules=config.rules, rule_seed=config.seed, history=config.history,
-                          smooth=config.smooth)
+                          smooth=config.smooth,
+                          smooth_basis=config.smooth_basis)
     fits: dict[str, FittedModel] = {}
     loos: dict[str, Any] = {}
     for v in variants:

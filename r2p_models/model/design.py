@@ -515,6 +515,7 @@ def build_design(
     rule_seed: int = 0,
     history: bool = False,
     smooth: int = 0,
+    smooth_basis: str = "whitened",
 ) -> Design:
     """Build the dense design of a panel for one horizon.
 
@@ -545,6 +546,8 @@ def build_design(
     smooth : int
         Knots of the B-spline bases of the continuous indicators (0: no smooth terms; see
         :mod:`r2p_models.model.smooth`), placed on the usable cells.
+    smooth_basis : {"whitened", "scaled"}
+        The form of their non-linear columns (:func:`r2p_models.model.smooth.learn_splines`).
 
     Returns
     -------
@@ -652,7 +655,7 @@ def build_design(
         std = replace(std, rules=learn_rules(x_std, y, w, int(rules), seed=rule_seed))
     rule_x = std.rule_columns(x_std)
     if smooth:
-        std = replace(std, smooth=learn_splines(x_std, used_cy, int(smooth)))
+        std = replace(std, smooth=learn_splines(x_std, used_cy, int(smooth), smooth_basis))
     smooth_x = std.smooth_columns(x_std)
     hist = np.zeros((C, T, 0))
     if history:

@@ -159,6 +159,9 @@ def config_hash(config: ModelConfig) -> str:
     if settings.get("smooth") == 0:  # the smooth scale only matters with smooth terms
         del settings["smooth"]
         settings.pop("smooth_scale", None)
+        settings.pop("smooth_basis", None)
+    if settings.get("smooth_basis") == "whitened":  # the basis before it was a setting
+        del settings["smooth_basis"]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -517,7 +520,8 @@ def fit(
     design = build_design(panel, horizon=config.horizon, through=through,
                           missing=config.missing, train_at_risk=config.train_at_risk,
                           rules=config.rules, rule_seed=config.seed,
-                          history=config.history, smooth=config.smooth)
+                          history=config.history, smooth=config.smooth,
+                          smooth_basis=config.smooth_basis)
     priors, selection = effect_priors(panel, config, priors, through=through)
     priors = replace(priors, rule_scale=float(config.rule_scale),
                      smooth_scale=float(config.smooth_scale))

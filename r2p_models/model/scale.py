@@ -161,7 +161,8 @@ def _select_effect_scale(panel: xr.Dataset, config: ModelConfig, through: int | 
             break  # nothing was known yet to train on
         inner = build_design(panel, horizon=h, through=s, train_at_risk=config.train_at_risk,
                              rules=config.rules, rule_seed=config.seed,
-                             history=config.history, smooth=config.smooth)
+                             history=config.history, smooth=config.smooth,
+                             smooth_basis=config.smooth_basis)
         od = origin_design(panel, s, inner.standardisation, inner.crimes)
         rows = np.array([pos[c] for c in od.countries])
         si = years.index(s)

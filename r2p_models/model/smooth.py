@@ -35,13 +35,16 @@ import numpy as np
 import xarray as xr
 from scipy.interpolate import BSpline
 
-__all__ = ["DEGREE", "MIN_DISTINCT", "SplineSet", "learn_splines"]
+__all__ = ["BASES", "DEGREE", "MIN_DISTINCT", "SplineSet", "learn_splines"]
 
 #: Degree of the B-splines (cubic).
 DEGREE = 3
 #: An indicator gets smooth terms when it has more than this many distinct training values
 #: (binary and few-valued indicators stay linear: a spline adds nothing to them).
 MIN_DISTINCT = 8
+#: The two forms of a basis's non-linear columns (``[model] smooth_basis``; see
+#: :func:`learn_splines`).
+BASES = ("whitened", "scaled")
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,8 @@ def _knot_vector(values: np.ndarray, n_knots: int) -> np.ndarray:
     return np.concatenate([lo, base, hi])
 
 
-def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int) -> SplineSet | None:
+def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int,
+                  basis: str = "whitened") -> SplineSet | None:
     """Place the knots and build each basis's non-linear columns on the training cells.
 
     Parameters
@@ -194,6 +198,14 @@ def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int) -> SplineSe
         The training cells (a usable observation of some crime).
     n_knots : int
         Base knots per indicator (at least 3).
+    basis : {"whitened", "scaled"}
+        ``"whitened"``: the non-linear columns each of variance 1, so every curvature
+        direction has the same prior variance. ``"scaled"``: each raw column first scaled
+        to variance 1 (as a plain standardised B-spline design), the line removed, then
+        rotated onto its principal axes without rescaling: the prior over curves of the
+        standardised raw basis less its linear part, which gives the wiggliest directions
+        the least prior variance. Both are ``n_knots`` orthogonal columns, uncorrelated
+        with the indicator.
 
     Returns
     -------
@@ -204,6 +216,8 @@ def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int) -> SplineSe
     """
     if n_knots < 3:
         raise ValueError(f"n_knots = {n_knots}: expected at least 3")
+    if basis not in BASES:
+        raise ValueError(f"basis = {basis!r}: expected one of {list(BASES)}")
     train = x_std[used]
     r = n_knots + DEGREE - 3  # n_knots + DEGREE - 1 basis columns less the constant and the line
     kept: list[tuple[int, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]] = []
@@ -217,10 +231,17 @@ def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int) -> SplineSe
         bc, xc = b - b_mean, x - x_mean
         slope = xc @ bc / (xc @ xc)
         resid = bc - np.outer(xc, slope)
-        _, sv, vt = np.linalg.svd(resid, full_matrices=False)
+        # "scaled": the raw columns at variance 1 before the rotation (a column that is
+        # constant on the training cells keeps scale 1: it is all line or nothing)
+        sd = bc.std(axis=0) if basis == "scaled" else np.ones(bc.shape[1])
+        sd = np.where(sd > 0, sd, 1.0)
+        _, sv, vt = np.linalg.svd(resid / sd, full_matrices=False)
         if sv[r - 1] <= 1e-8 * sv[0]:
             continue  # too few distinct values spread over the knots for a curve
-        weights = vt[:r].T * (np.sqrt(x.size) / sv[:r])  # whitened: variance 1 each
+        if basis == "whitened":
+            weights = vt[:r].T * (np.sqrt(x.size) / sv[:r])  # variance 1 each
+        else:
+            weights = vt[:r].T / sd[:, None]  # principal axes, variances sv**2 / n
         kept.append((j, knots, b_mean, x_mean, slope, weights))
     if not kept:
         return None
