@@ -59,7 +59,8 @@ class SplineSet:
     the training cells, each of variance 1. So the linear effect is the indicator's
     coefficient alone, the smooth terms are the curvature around it, and the sampler sees
     a better-conditioned posterior than with the raw basis, which is collinear with ``x``
-    and with itself.
+    and with itself. With ``basis="scaled"`` (:func:`learn_splines`) the columns are
+    orthogonal but not whitened: their variances follow the standardised raw basis.
 
     Attributes
     ----------
@@ -231,8 +232,8 @@ def learn_splines(x_std: np.ndarray, used: np.ndarray, n_knots: int,
         bc, xc = b - b_mean, x - x_mean
         slope = xc @ bc / (xc @ xc)
         resid = bc - np.outer(xc, slope)
-        # "scaled": the raw columns at variance 1 before the rotation (a column that is
-        # constant on the training cells keeps scale 1: it is all line or nothing)
+        # "scaled": the raw columns at variance 1 before the rotation (a raw column that
+        # is constant on the training cells is 0 once centred, and is left unscaled)
         sd = bc.std(axis=0) if basis == "scaled" else np.ones(bc.shape[1])
         sd = np.where(sd > 0, sd, 1.0)
         _, sv, vt = np.linalg.svd(resid / sd, full_matrices=False)
