@@ -722,8 +722,9 @@ def plot_information_gaps(gaps: xr.Dataset | pd.DataFrame, *, crime: str | None 
 
     One row block per region, one cell per country (ordered by code), the cell's colour
     its ``share_gap`` (averaged over crimes unless ``crime`` is given) and its label the
-    country code; a country not at risk (of any crime shown) is drawn hatched. No map
-    tiles, no network.
+    country code; a country not at risk (of any crime shown) is not forecast, and is drawn
+    grey and hatched (the colour scale covers the countries at risk). No map tiles, no
+    network.
 
     Parameters
     ----------
@@ -765,8 +766,10 @@ def plot_information_gaps(gaps: xr.Dataset | pd.DataFrame, *, crime: str | None 
             layout.append((r if start == 0 else "", idx[start:start + max_columns]))
     n_rows = max(len(layout), 1)
     n_cols = max([len(idx) for _, idx in layout] or [1])
-    # colour scale up to the largest share, rounded up to a tenth (shares are often small)
-    top = float(np.nanmax(share)) if np.isfinite(share).any() else 0.0
+    # colour scale up to the largest share of a country at risk (the ones forecast),
+    # rounded up to a tenth (shares are often small); the others are drawn grey
+    shown = share[risk & np.isfinite(share)]
+    top = float(shown.max()) if shown.size else 0.0
     vmax = min(1.0, max(0.1, np.ceil(top * 10) / 10))
     width, height = 2.4 + 0.62 * n_cols + 1.2, 1.1 + 0.42 * n_rows
     fig = Figure(figsize=(width, height))
@@ -779,18 +782,20 @@ def plot_information_gaps(gaps: xr.Dataset | pd.DataFrame, *, crime: str | None 
         if region:
             ax.text(-0.2, y + 0.5, region, ha="right", va="center", fontsize=8)
         for col, i in enumerate(idx):
-            colour = cmap(norm(float(np.clip(np.nan_to_num(share[i]), 0, vmax))))
+            colour = (cmap(norm(float(np.clip(np.nan_to_num(share[i]), 0, vmax))))
+                      if risk[i] else "#e6e6e6")
             ax.add_patch(Rectangle((col, y + 0.05), 0.92, 0.9, facecolor=colour,
-                                       edgecolor="white", hatch=None if risk[i] else "///"))
+                                   edgecolor="white", hatch=None if risk[i] else "///"))
+            dark = risk[i] and share[i] > 0.45 * vmax
             ax.text(col + 0.46, y + 0.5, countries[i][:6], ha="center", va="center",
-                    fontsize=6.5, color="white" if share[i] > 0.45 * vmax else "black")
+                    fontsize=6.5, color="white" if dark else "black")
     ax.set_xlim(-0.1, n_cols)
     ax.set_ylim(0, n_rows)
     ax.set_axis_off()
     what = (labels or {}).get(crime, crime) if crime else "mean over crimes"
     fig.text(0.1 / width, 1 - 0.08 / height,
              f"Share of forecast variance from missing or unreliable data\n({what}, origin "
-             f"{origin}; hatched: not at risk)",
+             f"{origin}; grey, hatched: not at risk, not forecast)",
              fontsize=9, ha="left", va="top")
     cax = fig.add_axes((1 - right + 0.25 / width, 0.2 / height, 0.15 / width,
                         1 - 0.8 / height))

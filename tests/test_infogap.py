@@ -272,6 +272,18 @@ def test_ranking_and_voi_table_follow_the_gaps(panel):
     assert len(infogap.voi_table(g, min_voi=float(table["voi_p"].max()) + 1e-9)) == 0
     fig = infogap.plot_information_gaps(g, crime="genocide")
     assert len(fig.axes) == 2
+    # the country not at risk is not forecast: grey, and outside the colour scale
+    from matplotlib.colors import to_rgba
+
+    ax = fig.axes[0]
+    codes = [str(c) for c in g["country"].values]
+    labels = [t.get_text() for t in ax.texts if t.get_text() in codes]
+    colours = dict(zip(labels, (p.get_facecolor() for p in ax.patches), strict=True))
+    assert colours["C007"] == to_rgba("#e6e6e6")
+    assert all(colours[c] != to_rgba("#e6e6e6") for c in codes if c != "C007")
+    risky = everyone[everyone["at_risk"]]["share_gap"]
+    vmax = fig.axes[1].collections[0].norm.vmax if fig.axes[1].collections else None
+    assert vmax is None or vmax == pytest.approx(max(0.1, np.ceil(risky.max() * 10) / 10))
 
 
 def test_bad_arguments_are_refused_with_a_clear_message(panel):

@@ -565,6 +565,20 @@ def test_a_report_on_an_ewp_like_panel_names_countries_and_the_outcome() -> None
                             n_boot=N_BOOT)
     assert "Civil society repressed" not in html_old
     assert html_old.count("<td>civil_society</td>") == 5 + 6
+    # countries at risk without a missing or unreliable input are not in the ranking
+    ranking = gaps["ranking"].copy()
+    none = ranking["rank"] <= 2
+    ranking.loc[none, ["share_gap", "share_missing", "share_unreliable", "voi_p",
+                       "voi_top_n"]] = 0.0
+    page_none = parse_report(build_report(
+        rows, proxies=panel["proxy"], top_n=10, n_boot=N_BOOT,
+        infogap={**gaps, "ranking": ranking,  # (and out of the VOI table, shown below it)
+                 "voi": gaps["voi"][~gaps["voi"]["country"].isin(ranking.loc[none,
+                                                                             "country"])]}))
+    shown = {c["country"] for c in page_none.cells
+             if c["section"] == "information-gaps" and "row_header" in c}
+    assert not shown & set(ranking.loc[none, "country"])
+    assert set(ranking.loc[ranking["rank"].between(3, 7), "country"]) <= shown
     # without names, the codes
     bare = parse_report(build_report(rows, proxies=panel["proxy"], infogap=gaps, top_n=10,
                                      n_boot=N_BOOT))

@@ -461,12 +461,15 @@ def render_infogap(content: dict[str, Any], crimes: list[str],
         parts.append(figure(figure_uri(fig), alt,
                             "Countries by region (not a map). Darker: more of the forecast's "
                             "uncertainty comes from what is not known about the country's "
-                            "indicators; hatched: not at risk of any onset.",
+                            "indicators; grey and hatched: not at risk of any onset, so not "
+                            "forecast.",
                             fig_id="infogap-map"))
     per, n_voi = INFOGAP_ROWS
     trs = []
     for crime in shown:
-        g = ranking[(ranking["crime"] == crime) & ranking["at_risk"]].sort_values("rank")
+        # countries without a gap (no missing or unreliable input) have nothing to show
+        gap = (ranking["share_gap"] > 0) | (ranking["voi_p"] > 0)
+        g = ranking[(ranking["crime"] == crime) & ranking["at_risk"] & gap].sort_values("rank")
         for r in g.head(per).itertuples():
             trs.append(tr([
                 td(crime_label(crime)), num(r.rank, "int", metric="rank"),
@@ -493,8 +496,9 @@ def render_infogap(content: dict[str, Any], crimes: list[str],
                                         "probability, percentage points, from collecting it"),
              (f"Δ P(top {n}) (points)", "expected absolute change of the chance of being in "
                                         f"the top {n}, percentage points")],
-            trs, caption=f"Where missing information matters most: top {per} per crime, "
-                         "ranked by the expected change of the probability", cls="text"))
+            trs, caption=f"Where missing information matters most: up to {per} per crime "
+                         "among the countries with a missing or unreliable indicator, ranked "
+                         "by the expected change of the probability", cls="text"))
     else:
         parts.append(empty("No country at risk has a missing or unreliable indicator."))
     v = voi.sort_values("voi_p", ascending=False).head(n_voi)
