@@ -300,6 +300,7 @@ def _submit_local(
             tracker.started(f"origin {t}", origin=t)
             yield forecaster(panel, config, t)
         return
+    tracker.parallel = workers
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures: list[Future[OriginForecast]] = []
         for t in origins:

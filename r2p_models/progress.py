@@ -66,11 +66,17 @@ class FitProgress:
         terminal's stderr).
     what : str
         Word for one unit in the messages (``"fit"``).
+    parallel : int
+        Fits that run at once (parallel backtest workers): the ETA divides the remaining
+        work among them. With several, :meth:`started` marks a fit handed to a worker, and
+        the fits end in any order: :meth:`done` counts the finished ones.
     """
 
-    def __init__(self, total: int, *, show_bar: bool = False, what: str = "fit") -> None:
+    def __init__(self, total: int, *, show_bar: bool = False, what: str = "fit",
+                 parallel: int = 1) -> None:
         self.total = int(total)
         self.what = what
+        self.parallel = max(int(parallel), 1)
         self.index = 0
         self.finished = 0
         self.t0 = time.monotonic()
@@ -95,6 +101,8 @@ class FitProgress:
             return None
         left = max(self.total - self.finished, 0)
         mean = sum(self._fit_seconds) / len(self._fit_seconds)
+        if self.parallel > 1:  # the workers share what is left
+            return mean * left / self.parallel
         running = 0.0 if self._fit_t0 is None else min(time.monotonic() - self._fit_t0, mean)
         return max(mean * left - running, 0.0)
 
@@ -104,8 +112,9 @@ class FitProgress:
                   "eta_s": None if self.eta() is None else round(self.eta() or 0.0, 1)}
         log.log(self._level, message, extra={"event": event, "fields": fields})
 
-    def _describe(self, label: str) -> str:
-        return (f"{self.what} {self.index} of {self.total}{', ' + label if label else ''}, "
+    def _describe(self, label: str, index: int | None = None) -> str:
+        index = self.index if index is None else index
+        return (f"{self.what} {index} of {self.total}{', ' + label if label else ''}, "
                 f"{_clock(self.elapsed)} elapsed, ETA {_clock(self.eta())}")
 
     def started(self, label: str = "", **fields: Any) -> None:
@@ -128,7 +137,8 @@ class FitProgress:
         self._fit_t0 = None
         diag = rounded_diagnostics({k: v for k, v in (diagnostics or {}).items()
                                     if k != "seconds"})
-        text = f"{self._describe(label)}: done in {_clock(seconds)}"
+        # the finished count: with parallel workers fits end in any order
+        text = f"{self._describe(label, self.finished)}: done in {_clock(seconds)}"
         if "max_rhat" in diag:
             text += (f" (r_hat {diag['max_rhat']:.3f}, ESS "
                      f"{diag.get('min_ess_bulk', float('nan'))}, "
@@ -136,7 +146,8 @@ class FitProgress:
         if self._bar is not None:
             self._bar.set_description_str(text)
             self._bar.update(1)
-        self._event("fit_done", text, seconds=round(float(seconds), 1), **diag, **fields)
+        self._event("fit_done", text, seconds=round(float(seconds), 1), **diag,
+                    **{"index": self.finished, **fields})
 
     def skipped(self, label: str = "", reason: str = "", **fields: Any) -> None:
         """A fit that was expected is not needed (e.g. already in the ledger)."""

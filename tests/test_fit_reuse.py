@@ -149,6 +149,21 @@ def test_progress_events_carry_index_total_eta_and_rounded_figures(caplog):
     assert "r_hat 1.007, ESS 1017" in caplog.records[1].getMessage()
 
 
+def test_parallel_fits_are_counted_as_they_finish(caplog):
+    """Parallel workers: every fit is handed out first, then they end in any order; each
+    "done" gives the count of finished fits, and the ETA shares the rest among workers."""
+    caplog.set_level(logging.INFO, logger="r2p_models.progress")
+    p = FitProgress(4, parallel=2)
+    for t in (2014, 2015, 2016, 2017):
+        p.started(f"origin {t}", origin=t)
+    for k, t in enumerate((2016, 2014), start=1):
+        p.done(f"origin {t}", seconds=10.0, origin=t)
+        rec = caplog.records[-1]
+        assert rec.fields["index"] == k and rec.fields["origin"] == t
+        assert rec.getMessage().startswith(f"fit {k} of 4, origin {t}")
+    assert caplog.records[-1].fields["eta_s"] == pytest.approx(10.0)  # 2 left, 2 workers
+
+
 def test_rounded_diagnostics():
     out = rounded_diagnostics({"max_rhat": 1.0064583654, "min_ess_tail": 1236.43,
                                "divergences": 0, "seconds": 126.94, "model": "x"})
