@@ -368,9 +368,11 @@ EWP_MODEL = (
     'effect_scale = "rolling_cv"',
     "smooth = 4",
     "smooth_scale = 1.0",
-    "# 500 tuning steps and 800 draws a chain pass r_hat <= 1.01 and ESS >= 400 with room",
-    "tune = 500",
+    "# 300 tuning steps and 800 draws a chain at target_accept 0.8 pass r_hat <= 1.01 and",
+    "# ESS >= 400 with room, at about half the leapfrog steps of 0.9 (benchmarks/README.md)",
+    "tune = 300",
     "draws = 800",
+    "target_accept = 0.8",
 )
 
 #: The four-crime proxy panel's [model] settings: ModelConfig()'s model (chosen ex ante on
