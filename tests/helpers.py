@@ -111,3 +111,28 @@ def oos_squared_error(fm, panel, truth, through: int, crime: str = "genocide") -
         true = truth["p"].sel(year=t + 1, crime=crime, country=p.country)
         sq.append(((p - true) ** 2).values[p.at_risk.values])
     return float(np.mean(np.concatenate(sq)))
+
+
+def assert_log_odds_adds_up(fm, panel, through: int, country: str, crime: str = "genocide"):
+    """A fitted model's explanation and log-odds terms add up to its forecast.
+
+    The per-term contributions of ``explain`` sum to its ``total``, and the model's
+    log-odds terms (intercept, region, country, indicator, missingness and history terms)
+    give the forecast probability draw by draw. Returns the explanation (indexed by
+    term) for further checks.
+    """
+    import numpy as np
+    from scipy.special import expit
+
+    from r2p_models.forecast import explain
+
+    e = explain(fm, panel, through, country, crime).set_index("term")
+    assert np.isclose(e.loc[e["kind"] != "total", "mean"].sum(), e.loc["total", "mean"])
+    p = fm.predict(panel, through).sel(country=country, crime=crime).values
+    t = fm.log_odds_terms(panel, through, countries=[country]).sel(country=country,
+                                                                   crime=crime)
+    total = (t["intercept"] + t["region"] + t["country_effect"]
+             + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag")
+             + t["history_term"].sum("history"))
+    np.testing.assert_allclose(expit(total.values), p, rtol=1e-12)
+    return e

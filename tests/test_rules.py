@@ -12,11 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import oos_squared_error
+from helpers import assert_log_odds_adds_up, oos_squared_error
 from scipy.special import expit
 
 from r2p_models.config import ConfigError, ModelConfig
-from r2p_models.forecast import explain
 from r2p_models.model import fit, load_model
 from r2p_models.model.fit import config_hash
 from r2p_models.model.rules import RuleSet, learn_rules
@@ -141,17 +140,8 @@ def test_new_terms_save_load_predict_and_explain(rich_fits, tmp_path):
     # the per-indicator contributions (rules shared among their indicators) and the
     # history terms add up to the forecast's log-odds, draw by draw
     country = str(panel.country.values[0])
-    e = explain(back, panel, through, country, "genocide").set_index("term")
+    e = assert_log_odds_adds_up(back, panel, through, country)
     assert {"history:genocide", "history:war_crimes"} <= set(e.index)
-    parts = e.loc[e["kind"] != "total", "mean"].sum()
-    assert np.isclose(parts, e.loc["total", "mean"])
-    p = back.predict(panel, through).sel(country=country, crime="genocide").values
-    t = back.log_odds_terms(panel, through, countries=[country]).sel(country=country,
-                                                                     crime="genocide")
-    total = (t["intercept"] + t["region"] + t["country_effect"]
-             + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag")
-             + t["history_term"].sum("history"))
-    np.testing.assert_allclose(expit(total.values), p, rtol=1e-12)
 
 
 def test_information_gaps_refuse_a_rules_model_and_the_rerun_skips_them(rich_fits, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import oos_squared_error
+from helpers import assert_log_odds_adds_up, oos_squared_error
 from scipy.stats import norm
 
 from r2p_models.config import ConfigError, ModelConfig
@@ -262,7 +262,6 @@ def test_smooth_model_saves_loads_predicts_explains_and_has_information_gaps(ste
                                                                              tmp_path):
     from scipy.special import expit
 
-    from r2p_models.forecast import explain
     from r2p_models.infogap import information_gaps
     from r2p_models.model import load_model
 
@@ -276,15 +275,7 @@ def test_smooth_model_saves_loads_predicts_explains_and_has_information_gaps(ste
     # the per-indicator contributions (smooth terms inside their indicator's) add up to the
     # forecast's log-odds
     country = str(panel.country.values[0])
-    e = explain(back, panel, through, country, "genocide").set_index("term")
-    assert np.isclose(e.loc[e["kind"] != "total", "mean"].sum(), e.loc["total", "mean"])
-    p = back.predict(panel, through).sel(country=country, crime="genocide").values
-    t = back.log_odds_terms(panel, through, countries=[country]).sel(country=country,
-                                                                     crime="genocide")
-    total = (t["intercept"] + t["region"] + t["country_effect"]
-             + t["indicator_term"].sum("indicator") + t["missing_term"].sum("flag")
-             + t["history_term"].sum("history"))
-    np.testing.assert_allclose(expit(total.values), p, rtol=1e-12)
+    assert_log_odds_adds_up(back, panel, through, country)
     # information gaps of a smooth model: for a country whose one uncertain input is the
     # smoothed 'weakness', the watchlist probability with the gap integrated over is the
     # brute-force average of expit(log-odds) over the posterior draws and 400 draws of the

@@ -33,6 +33,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,11 @@ import pandas as pd
 from r2p_models.atomic import atomic_write_text
 from r2p_models.errors import InputError
 from r2p_models.ledger import Ledger, ledger_lock
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from r2p_models.config import RunConfig
 
 __all__ = [
     "EVAL_MODEL",
@@ -308,9 +314,6 @@ def evaluate_against_peer(
     PeerEvaluation
     """
     from r2p_models import calibration
-    from r2p_models.config import load_config
-    from r2p_models.data.adapters import write_adapted
-    from r2p_models.data.panel import load_panel
     from r2p_models.rerun import issue_recalibrated, resolve_ledger, write_report_for
 
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
@@ -328,12 +331,7 @@ def evaluate_against_peer(
     rows = rows[rows["origin_year"].isin(backtested)]
     _variant_configs(None, variants, model_overrides)
     _check_compared_origins("ewp", data_dir, origins, warmup=warmup)
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = write_adapted("ewp", data_dir, out / "ewp_panel")
-    base = load_config(config_path)
-    ledger = out / "ledger.sqlite"
-    base = base.with_outputs(ledger=ledger, report=out / "report.html")
-    panel = load_panel(base)
+    base, panel, ledger = _adapted_run("ewp", data_dir, out)
 
     sources = _backtest_variants(base, panel, backtested, variants, ledger, workers=workers,
                                  model_overrides=model_overrides,
@@ -478,9 +476,6 @@ def evaluate_four_crimes(
     FourCrimeEvaluation
     """
     from r2p_models import calibration
-    from r2p_models.config import load_config
-    from r2p_models.data.adapters import write_adapted
-    from r2p_models.data.panel import load_panel
     from r2p_models.rerun import resolve_ledger, write_report_for
 
     if len(variants) < 2:
@@ -492,12 +487,7 @@ def evaluate_four_crimes(
     # every input is checked before the first file is written or the first model fitted
     _variant_configs(None, variants, model_overrides)
     _check_compared_origins("four_crime", data_dir, origins, warmup=0)
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = write_adapted("four_crime", data_dir, out / "four_crime_panel")
-    base = load_config(config_path)
-    ledger = out / "ledger.sqlite"
-    base = base.with_outputs(ledger=ledger, report=out / "report.html")
-    panel = load_panel(base)
+    base, panel, ledger = _adapted_run("four_crime", data_dir, out)
     sources = _backtest_variants(base, panel, origins, variants, ledger, workers=workers,
                                  model_overrides=model_overrides,
                                  require_convergence=require_convergence,
@@ -528,6 +518,21 @@ def evaluate_four_crimes(
     files["report"] = write_report_for(base, panel, ledger)
     result.files = files
     return result
+
+
+def _adapted_run(kind: str, data_dir: Path, out: Path,
+                 ) -> tuple[RunConfig, xr.Dataset, Path]:
+    """Adapt the real data into ``out/<kind>_panel``, and return the run config with its
+    ledger and report in ``out``, the panel and the ledger's path."""
+    from r2p_models.config import load_config
+    from r2p_models.data.adapters import write_adapted
+    from r2p_models.data.panel import load_panel
+
+    out.mkdir(parents=True, exist_ok=True)
+    base = load_config(write_adapted(kind, data_dir, out / f"{kind}_panel"))
+    ledger = out / "ledger.sqlite"
+    base = base.with_outputs(ledger=ledger, report=out / "report.html")
+    return base, load_panel(base), ledger
 
 
 def _backtest_variants(base, panel, origins: Sequence[int], variants: Sequence[str],
