@@ -147,7 +147,7 @@ def test_config_hash_of_the_release_default_is_unchanged():
     cfg = ModelConfig(variant="hierarchical", effect_scale="learned")
     old = {k: v for k, v in cfg.to_dict().items()
            if k not in ("effect_scale", "train_at_risk", "extend", "rules", "rule_scale",
-                        "history", "smooth", "smooth_scale")}
+                        "history", "smooth", "smooth_scale", "smooth_basis")}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert config_hash(cfg) == expected
     assert config_hash(replace(cfg, effect_scale="rolling_cv")) != expected
@@ -156,6 +156,9 @@ def test_config_hash_of_the_release_default_is_unchanged():
     assert config_hash(replace(cfg, history=True)) != expected
     assert config_hash(replace(cfg, smooth=4)) != expected
     assert config_hash(replace(cfg, smooth_scale=2.0)) == expected  # no smooth terms
+    assert config_hash(replace(cfg, smooth_basis="scaled")) == expected
+    smooth = replace(cfg, smooth=4)
+    assert config_hash(replace(smooth, smooth_basis="scaled")) != config_hash(smooth)
     assert config_hash(replace(cfg, extend=0)) != expected
 
 
