@@ -56,6 +56,8 @@ __all__ = [
 
 
 def render_summary(c: ReportContent) -> str:
+    """The section "What the ledger holds": cases and events per crime, sources and model
+    versions, where outcomes come from."""
     rows = c.rows
     if rows.empty:
         return empty("The ledger has no rows.")
@@ -140,6 +142,7 @@ _HEAD_COLS: tuple[tuple[str, str, str, str], ...] = (
 
 
 def render_headline(c: ReportContent) -> str:
+    """The section "Headline scores": one row per source and kind, with intervals, per crime."""
     h = c.headline
     if h.empty:
         return empty("No resolved outcomes: nothing to score yet.")
@@ -289,6 +292,8 @@ def _blocks_table(crime: str, rel: Any) -> str:
 
 
 def render_reliability(c: ReportContent) -> str:
+    """The section "Reliability": reliability diagrams, calibration in the large and the score
+    decompositions."""
     if not c.reliability and not c.reliability_notes:
         return empty("No resolved outcomes: no reliability diagram yet.")
     parts = [
@@ -448,6 +453,7 @@ def _vintage_table(v: pd.DataFrame, crimes: list[str]) -> str:
 
 
 def render_over_time(c: ReportContent) -> str:
+    """The section "Accuracy over time": skill by origin year, rolling windows and vintages."""
     if c.yearly.empty:
         return empty("No resolved outcomes: nothing to track yet.")
     w = c.window
@@ -596,6 +602,7 @@ def group_audit(c: ReportContent, groups: pd.DataFrame, *, noun: str, title: str
 
 
 def render_regions(c: ReportContent) -> str:
+    """The section "Breakdown by region": the objectivity audit by region."""
     if not c.region_given:
         return empty("No region information was given to the report (region_of), so the "
                      "audit by region cannot be made.")
@@ -620,6 +627,7 @@ def render_regions(c: ReportContent) -> str:
 
 
 def render_side_by_side(c: ReportContent) -> str:
+    """The section "Models and analysts side by side": paired comparisons on shared cases."""
     s = c.side_by_side
     parts = ["<p>Where an analyst and a model assessed the same cases (same country, crime, "
              "origin and window), both are scored on exactly those cases, with a paired "

@@ -64,6 +64,7 @@ def esc(value: Any) -> str:
 
 
 def finite(v: Any) -> bool:
+    """True for a value that converts to a finite float (False for None, NaN, text)."""
     try:
         return v is not None and math.isfinite(float(v))
     except (TypeError, ValueError):
@@ -132,6 +133,7 @@ def fmt_ci(v: Any, style_: str) -> str:
 
 
 def value_attr(v: Any) -> str:
+    """A number for a ``data-value`` attribute: full precision, ``nan`` when not finite."""
     return repr(float(v)) if finite(v) else "nan"
 
 
@@ -154,6 +156,7 @@ def num(
 
 
 def td(text: Any, *, raw: bool = False, cls: str = "") -> str:
+    """A table cell, its text escaped unless ``raw``."""
     c = f' class="{cls}"' if cls else ""
     return f"<td{c}>{text if raw else esc(text)}</td>"
 
@@ -184,21 +187,25 @@ def table(
 
 
 def tr(cells: Sequence[str], **data: Any) -> str:
+    """A table row; each keyword becomes a ``data-<key>`` attribute (escaped)."""
     attrs = "".join(f' data-{k.replace("_", "-")}="{esc(v)}"' for k, v in data.items())
     return f"<tr{attrs}>{''.join(cells)}</tr>"
 
 
 def figure(uri: str, alt: str, caption: str, *, fig_id: str = "") -> str:
+    """A figure with its image (a ``data:`` URI), alt text and caption (caption HTML as given)."""
     i = f' id="{esc(fig_id)}"' if fig_id else ""
     return (f'<figure{i}><img src="{uri}" alt="{esc(alt)}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
 
 def empty(text: str) -> str:
+    """A paragraph saying why a section or table has nothing to show."""
     return f'<p class="empty">{esc(text)}</p>'
 
 
 def crime_label(crime: str) -> str:
+    """A crime's label for a reader ("All crimes" for ``"all"``)."""
     return "All crimes" if crime == "all" else CRIME_LABELS.get(crime, crime)
 
 
@@ -217,6 +224,7 @@ def country_th(c: ReportContent, code: Any) -> str:
 
 
 def slug(text: str) -> str:
+    """Lower-case text with every non-alphanumeric character a hyphen, for ids."""
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
 
 
@@ -233,6 +241,8 @@ _SKILL_METRICS = ("brier_skill_climatology", "log_skill_climatology")
 
 
 def metric_cell(t: pd.DataFrame, metric: str, style_: str, *, mark: str = "") -> str:
+    """The numeric cell of one metric of a tidy score table, with its interval; a skill score
+    where no event happened says so instead of a number."""
     r = metric_of(t, metric)
     if r is None:
         return num(float("nan"), style_, metric=metric)
@@ -246,17 +256,14 @@ def metric_cell(t: pd.DataFrame, metric: str, style_: str, *, mark: str = "") ->
 
 
 def events_text(n: int) -> str:
+    """"1 event" / "n events", with thousands separators."""
     return f"{n:,} event" + ("" if n == 1 else "s")
 
 
 def pvalue_text(v: float, n: int) -> str:
+    """A p-value for display; 0 (no resample as extreme) reads "< 1/n" for ``n`` resamples."""
     if not finite(v):
         return "—"
     if v == 0:
         return f"< {1 / n:.3g}"
     return fmt(v, "p")
-
-
-# ------------------------------------------------------------------------ sections
-
-

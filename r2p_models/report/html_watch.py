@@ -169,6 +169,8 @@ def render_brief(c: ReportContent) -> str:
 
 
 def render_watchlist(c: ReportContent) -> str:
+    """The section "Current watchlist": per crime, the highest probabilities with intervals and
+    leading risk factors."""
     wl, info = c.watchlist, c.watchlist_info
     if wl.empty:
         return empty(info.get("note", "No watchlist."))
@@ -224,6 +226,8 @@ def _rank(v: Any) -> str:
 
 
 def render_changes(c: ReportContent) -> str:
+    """The section "What changed since the last run": entrants, exits, risers and fallers, and
+    what moved them."""
     ch = c.changes
     if ch is None:
         return empty("Not computed.")
@@ -286,6 +290,8 @@ def _years(v: Any) -> str:
 
 
 def render_lead_time(c: ReportContent) -> str:
+    """The section "How early did warnings come?": lead times per crime and source, and the
+    paired comparison."""
     lt = c.lead_time
     n = lt.get("top_n", c.top_n)
     intro = (
